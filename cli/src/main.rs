@@ -1,0 +1,359 @@
+//! `stopgate`: the operator's command. It reads the same environment as the functions
+//! (`TABLE_NAME`, `SECRETS_KMS_KEY_ID` or `SECRETS_DEV_KEY`, the AWS SDK's variables).
+//! Logs and progress go to stderr; stdout carries exactly the command's output.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stopgate::api::auth::{KeyScope, generate_key, hash_key};
+use stopgate::config::Config;
+use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
+use stopgate::phone::{self, PhoneMode};
+use stopgate::providers::Provider;
+use stopgate::secrets::Sealer;
+use stopgate::store::{self, ApiKeyRecord, SdkConfig, Store, StoreError};
+
+#[derive(Parser)]
+#[command(name = "stopgate", version, about = "Administer a Stopgate consent ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tenants and their policy.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Provider secrets (sealed; never printed).
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Sender groups: which senders belong together, and their program and brand.
+    #[command(subcommand, name = "sender-group")]
+    SenderGroup(SenderGroupCommand),
+    /// Recompute number state from the events (one number, or every number of the tenant).
+    #[command(name = "rebuild-state")]
+    RebuildState {
+        tenant: String,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Classify texts as an inbound message would be: one JSON object per text on stdout.
+    Classify {
+        /// Classify with a tenant's keyword settings (needs the environment).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (exit code 3 if it exists).
+    Create { tenant: String },
+    /// Change a tenant's policy; unspecified settings keep their value.
+    Set {
+        tenant: String,
+        #[arg(long, value_parser = parse_stop_scope)]
+        stop_scope: Option<StopScope>,
+        #[arg(long, value_parser = parse_reply_mode)]
+        reply_mode: Option<ReplyMode>,
+        #[arg(long)]
+        default_region: Option<String>,
+        #[arg(long)]
+        strict_e164: Option<bool>,
+        #[arg(long)]
+        conversational_window_hours: Option<u32>,
+        #[arg(long)]
+        informational_unless_opted_out: Option<bool>,
+    },
+    /// Print a tenant's configuration (without secrets) as JSON.
+    Show { tenant: String },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key and print it (alone) on stdout; only its SHA-256 is stored.
+    Create {
+        tenant: String,
+        #[arg(long, default_value = "check", value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Set secrets as KEY=VALUE arguments, or as KEY=VALUE lines on stdin (keeps them out of
+    /// shell history). The previous value of each key stays valid for rotation.
+    Set { tenant: String, provider: String, values: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum SenderGroupCommand {
+    Set {
+        tenant: String,
+        group: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        senders: Vec<String>,
+        #[arg(long)]
+        program: Option<String>,
+        #[arg(long)]
+        brand: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Exists(_) => 3,
+            CliError::NotFound(_) => 4,
+            CliError::Failed(_) => 1,
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> CliError {
+        match e {
+            StoreError::AlreadyExists(what) => CliError::Exists(what),
+            StoreError::NotFound(what) => CliError::NotFound(what),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+fn parse_stop_scope(s: &str) -> Result<StopScope, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected tenant, brand, program or sender_group".to_string())
+}
+
+fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| "expected provider or stopgate".to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    stopgate::telemetry::init();
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stopgate: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+struct Env {
+    config: Config,
+    sdk: SdkConfig,
+    store: Store,
+}
+
+async fn env() -> Result<Env, CliError> {
+    let config = Config::from_env().map_err(|e| CliError::Usage(e.to_string()))?;
+    let sdk = store::sdk_config(config.sdk_timeout).await;
+    let store = Store::new(&sdk, &config.table_name);
+    Ok(Env { config, sdk, store })
+}
+
+fn require_id(kind: &str, id: &str) -> Result<(), CliError> {
+    if stopgate::api::valid_id(id) {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!("{kind} {id:?} must be 1-64 letters, digits, '-' or '_'")))
+    }
+}
+
+async fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Classify { tenant, texts } => {
+            if tenant.is_some() {
+                return Err(CliError::Usage("tenant keyword settings are not available yet; omit --tenant".into()));
+            }
+            for text in texts {
+                let c = stopgate::keywords::classify(&text);
+                let line = serde_json::json!({"text": text, "intent": c.intent, "rule": c.rule, "language": c.language});
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { tenant }) => {
+            require_id("tenant", &tenant)?;
+            env().await?.store.create_tenant(&tenant, TenantPolicy::default()).await?;
+            eprintln!("tenant {tenant} created");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Set {
+            tenant,
+            stop_scope,
+            reply_mode,
+            default_region,
+            strict_e164,
+            conversational_window_hours,
+            informational_unless_opted_out,
+        }) => {
+            let env = env().await?;
+            let snapshot = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
+            let mut policy = snapshot.tenant.policy;
+            if let Some(v) = stop_scope {
+                policy.stop_scope = v;
+            }
+            if let Some(v) = reply_mode {
+                policy.reply_mode = v;
+            }
+            if let Some(v) = default_region {
+                let region = v.trim().to_ascii_uppercase();
+                phone::normalize("2015550123", &region, PhoneMode::Lenient)
+                    .map_err(|e| CliError::Usage(format!("--default-region {region}: {e}")))?;
+                policy.default_region = region;
+            }
+            if let Some(v) = strict_e164 {
+                policy.strict_e164 = v;
+            }
+            if let Some(v) = conversational_window_hours {
+                policy.conversational_window_hours = v;
+            }
+            if let Some(v) = informational_unless_opted_out {
+                policy.informational_unless_opted_out = v;
+            }
+            let record = env.store.put_policy(&tenant, policy).await?;
+            eprintln!("tenant {tenant} policy is now version {}", record.policy.version);
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Show { tenant }) => {
+            let env = env().await?;
+            let snapshot = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
+            let providers: BTreeMap<&String, Vec<&String>> =
+                snapshot.providers.iter().map(|(p, s)| (p, s.values.keys().collect())).collect();
+            let shown = serde_json::json!({
+                "tenant": snapshot.tenant,
+                "sender_groups": snapshot.directory.groups,
+                "providers": providers,
+            });
+            println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| CliError::Failed(e.to_string()))?);
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { tenant, scopes }) => {
+            let scopes = scopes
+                .iter()
+                .map(|s| s.parse::<KeyScope>().map(|s| s.as_str().to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(CliError::Usage)?;
+            let env = env().await?;
+            let (key, key_id) = generate_key();
+            let record = ApiKeyRecord { key_id: key_id.clone(), tenant_id: tenant.clone(), scopes: scopes.clone(), created_at: chrono::Utc::now(), revoked: false };
+            env.store.put_api_key(&hash_key(&key), &record).await?;
+            eprintln!("key {key_id} created for {tenant} with scopes {}", scopes.join(","));
+            println!("{key}");
+            Ok(())
+        }
+        Command::Provider(ProviderCommand::Set { tenant, provider, values }) => {
+            let provider = Provider::parse(&provider).ok_or_else(|| {
+                let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+                CliError::Usage(format!("unknown provider {provider:?}; known: {}", known.join(", ")))
+            })?;
+            let pairs = if values.is_empty() || values == ["-"] { read_stdin_pairs()? } else { values };
+            let mut parsed = BTreeMap::new();
+            for pair in pairs {
+                let (name, value) = pair
+                    .split_once('=')
+                    .ok_or_else(|| CliError::Usage("secrets are KEY=VALUE (the value is not shown here)".into()))?;
+                let name = name.trim();
+                if !provider.secret_names().contains(&name) {
+                    return Err(CliError::Usage(format!(
+                        "{provider} takes {}; not {name:?}",
+                        provider.secret_names().join(", ")
+                    )));
+                }
+                if value.trim().is_empty() {
+                    return Err(CliError::Usage(format!("{name} is empty")));
+                }
+                parsed.insert(name.to_string(), value.trim().to_string());
+            }
+            if parsed.is_empty() {
+                return Err(CliError::Usage("no KEY=VALUE given (as arguments or on stdin)".into()));
+            }
+            let env = env().await?;
+            let sealer = Sealer::new(env.config.secrets_key.clone(), &env.sdk);
+            let mut sealed = BTreeMap::new();
+            for (name, value) in &parsed {
+                let s = sealer.seal(&tenant, provider.as_str(), value).await.map_err(|e| CliError::Failed(e.to_string()))?;
+                sealed.insert(name.clone(), s);
+            }
+            env.store.put_provider_secrets(&tenant, provider.as_str(), sealed).await?;
+            eprintln!("{provider} secrets set for {tenant}: {}", parsed.keys().cloned().collect::<Vec<_>>().join(", "));
+            Ok(())
+        }
+        Command::SenderGroup(SenderGroupCommand::Set { tenant, group, senders, program, brand }) => {
+            require_id("group", &group)?;
+            let env = env().await?;
+            let policy = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?.tenant.policy;
+            let mode = if policy.strict_e164 { PhoneMode::StrictE164 } else { PhoneMode::Lenient };
+            let senders = senders
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| match phone::normalize(s, &policy.default_region, mode) {
+                    Ok(n) => n.as_str().to_string(),
+                    Err(_) => s.to_string(),
+                })
+                .collect::<Vec<_>>();
+            if senders.is_empty() {
+                return Err(CliError::Usage("--senders needs at least one sender".into()));
+            }
+            let g = SenderGroup { name: group.clone(), senders, program, brand };
+            env.store.put_sender_group(&tenant, &g).await?;
+            eprintln!("sender group {group} set for {tenant} ({} senders)", g.senders.len());
+            Ok(())
+        }
+        Command::RebuildState { tenant, phone: number } => {
+            let env = env().await?;
+            let numbers = match number {
+                Some(p) => vec![phone::normalize(&p, "US", PhoneMode::Lenient).map_err(|e| CliError::Usage(format!("--phone: {e}")))?],
+                None => env.store.tenant_numbers(&tenant).await?,
+            };
+            let mut changed = 0;
+            for n in &numbers {
+                let (_, did_change) = env.store.rebuild_state(&tenant, n).await?;
+                if did_change {
+                    changed += 1;
+                    eprintln!("rebuilt {}", n.masked());
+                }
+            }
+            println!("{}", serde_json::json!({"numbers": numbers.len(), "changed": changed}));
+            Ok(())
+        }
+    }
+}
+
+fn read_stdin_pairs() -> Result<Vec<String>, CliError> {
+    let mut pairs = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| CliError::Failed(format!("reading stdin: {e}")))?;
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with('#') {
+            pairs.push(line.to_string());
+        }
+    }
+    Ok(pairs)
+}

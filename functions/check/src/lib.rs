@@ -1,0 +1,41 @@
+//! `POST /v1/check`: a thin shell around `stopgate::api::check`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use stopgate::api::check::CheckService;
+use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
+use stopgate::config::Config;
+use stopgate::store::{SdkConfig, Store};
+
+pub struct Check {
+    service: CheckService,
+}
+
+impl Check {
+    pub fn new(config: &Config, sdk: &SdkConfig) -> Check {
+        let store = Store::new(sdk, &config.table_name);
+        // The check never opens provider secrets.
+        let tenants = Arc::new(Tenants::new(store.clone(), None));
+        Check { service: CheckService::new(store, tenants) }
+    }
+
+    pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
+        let raw_path = req.raw_http_path();
+        let path = if raw_path.is_empty() { req.uri().path() } else { raw_path };
+        let result = match (req.method().as_str(), path.trim_end_matches('/')) {
+            ("POST", "/v1/check") => self
+                .service
+                .check(req.headers(), api_http::body_bytes(req.body()))
+                .await
+                .and_then(|r| serde_json::to_value(r).map_err(|e| ApiError::Unavailable(e.to_string()))),
+            (_, "/v1/check") => Err(ApiError::MethodNotAllowed("use POST".into())),
+            _ => Err(ApiError::NotFound { code: "not_found", message: format!("no route for {path}") }),
+        };
+        Ok(match result {
+            Ok(body) => api_http::json(200, &body),
+            Err(err) => api_http::error(&err),
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! Every error a client can see, mapped to HTTP in one place.
+
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String, field: Option<String> },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// Storage or a dependency failed: never answered as "allowed".
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid { code, message: message.into(), field: Some(field.to_string()) }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Invalid { .. } => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound { .. } => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid { code, .. } | ApiError::NotFound { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::TooLarge { .. } => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// `{"error": {"code", "message", "field"?}}`
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let (ApiError::Invalid { field: Some(field), .. }, Some(map)) = (self, error.as_object_mut()) {
+            map.insert("field".into(), json!(field));
+        }
+        json!({ "error": error })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        // The detail goes to the log, not to the client.
+        tracing::error!(error = %err, "storage error");
+        ApiError::Unavailable("storage is unavailable; try again".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_their_field_and_map_to_http() {
+        let e = ApiError::invalid("invalid_phone_number", "to", "not a phone number");
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.body(),
+            json!({"error": {"code": "invalid_phone_number", "message": "not a phone number", "field": "to"}})
+        );
+        assert_eq!(ApiError::Unavailable("x".into()).status(), 503);
+        assert_eq!(ApiError::from(StoreError::Throttled).status(), 503);
+    }
+}

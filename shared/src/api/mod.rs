@@ -1,0 +1,17 @@
+//! The HTTP edge: errors as JSON, API keys, caches, and the request flows the functions serve.
+//! Handlers stay thin: they turn a Lambda request into these calls and the result into a response.
+
+pub mod auth;
+pub mod cache;
+pub mod check;
+pub mod error;
+pub mod http;
+pub mod tenants;
+pub mod webhook;
+
+pub use error::ApiError;
+
+/// Tenant ids, provider names and group names: short, URL-safe, unambiguous in keys.
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}

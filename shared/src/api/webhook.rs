@@ -1,0 +1,340 @@
+//! The inbound webhook flow, shared by the inbound and replay functions:
+//! verify -> parse -> classify -> commit, or capture when the ledger cannot take it in time.
+//! A verified webhook is answered 2xx only once it is committed or captured.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+
+use super::ApiError;
+use super::http::MAX_BODY_BYTES;
+use super::tenants::{TenantContext, Tenants};
+use crate::consent::inbound::{InboundFacts, inbound_event};
+use crate::consent::policy::replies;
+use crate::consent::{ConsentEvent, PrivateEvidence, ReplyMode};
+use crate::keywords::{self, Intent};
+use crate::mask;
+use crate::phone::{self, PhoneMode};
+use crate::providers::{InboundMessage, Provider, ProviderReply, WebhookError, WebhookRequest, twilio};
+use crate::store::quarantine::QuarantinedRequest;
+use crate::store::{CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError};
+use crate::telemetry;
+
+/// A webhook request as it arrived at `/v1/webhooks/{provider}/{tenant}`.
+#[derive(Debug, Clone)]
+pub struct IncomingWebhook {
+    pub provider: String,
+    pub tenant: String,
+    pub method: String,
+    /// The URL the provider called: `PUBLIC_BASE_URL` + path + `?query`.
+    pub url: String,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl IncomingWebhook {
+    pub fn url_for(public_base_url: &str, path: &str, raw_query: &str) -> String {
+        if raw_query.is_empty() { format!("{public_base_url}{path}") } else { format!("{public_base_url}{path}?{raw_query}") }
+    }
+
+    fn as_request(&self) -> WebhookRequest<'_> {
+        WebhookRequest { method: &self.method, url: &self.url, headers: &self.headers, body: &self.body }
+    }
+
+    fn captured(&self, verified: bool, reason: String) -> CapturedWebhook {
+        CapturedWebhook {
+            tenant: self.tenant.clone(),
+            provider: self.provider.clone(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+            body_base64: B64.encode(&self.body),
+            received_at: self.received_at,
+            verified,
+            reason,
+        }
+    }
+
+    pub fn from_captured(captured: &CapturedWebhook) -> Result<IncomingWebhook, String> {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &captured.headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+            headers.append(name, value);
+        }
+        Ok(IncomingWebhook {
+            provider: captured.provider.clone(),
+            tenant: captured.tenant.clone(),
+            method: captured.method.clone(),
+            url: captured.url.clone(),
+            headers,
+            body: B64.decode(&captured.body_base64).map_err(|e| e.to_string())?,
+            received_at: captured.received_at,
+        })
+    }
+}
+
+/// What the provider gets back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl WebhookAnswer {
+    fn reply(reply: ProviderReply) -> WebhookAnswer {
+        WebhookAnswer { status: 200, content_type: reply.content_type, body: reply.body }
+    }
+
+    fn error(err: &ApiError) -> WebhookAnswer {
+        WebhookAnswer { status: err.status(), content_type: "application/json".into(), body: err.body().to_string() }
+    }
+}
+
+/// A verified, parsed webhook, ready to commit.
+pub struct Prepared {
+    pub event: ConsentEvent,
+    pub private: PrivateEvidence,
+    pub dedupe: DedupeClaim,
+    pub reply: ProviderReply,
+}
+
+pub struct WebhookService {
+    store: Store,
+    tenants: Arc<Tenants>,
+    capture: Option<CaptureQueue>,
+    budget: Duration,
+}
+
+impl WebhookService {
+    pub fn new(store: Store, tenants: Arc<Tenants>, capture: Option<CaptureQueue>, budget: Duration) -> WebhookService {
+        WebhookService { store, tenants, capture, budget }
+    }
+
+    pub async fn handle(&self, req: IncomingWebhook) -> WebhookAnswer {
+        let Some(provider) = Provider::parse(&req.provider) else {
+            return WebhookAnswer::error(&ApiError::NotFound {
+                code: "unknown_provider",
+                message: format!("unknown provider {:?}", req.provider),
+            });
+        };
+        if req.body.len() > MAX_BODY_BYTES {
+            return WebhookAnswer::error(&ApiError::TooLarge { limit: MAX_BODY_BYTES });
+        }
+        let tenant = match self.tenants.get(&req.tenant).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => {
+                return WebhookAnswer::error(&ApiError::NotFound {
+                    code: "unknown_tenant",
+                    message: format!("unknown tenant {:?}", req.tenant),
+                });
+            }
+            // Without the tenant's secrets we cannot verify now: keep the request for replay,
+            // which verifies it before anything reaches the ledger.
+            Err(e) => return self.capture_or_fail(&req, false, format!("tenant unavailable: {e}"), None).await,
+        };
+        let prepared = match prepare(provider, &tenant, &req, Signature::Verify, Utc::now()) {
+            Ok(prepared) => prepared,
+            Err(Rejection::Signature(reason)) => {
+                self.quarantine(&req, &reason).await;
+                return WebhookAnswer::error(&ApiError::Unauthorized(format!("webhook signature rejected: {reason}")));
+            }
+            Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
+        };
+
+        let commit = Commit { event: &prepared.event, private: Some(&prepared.private), dedupe: Some(prepared.dedupe.clone()), disclosure: None };
+        match tokio::time::timeout(self.budget, self.store.commit(&commit)).await {
+            Ok(Ok(CommitOutcome::Recorded { fold, .. })) => {
+                tracing::info!(
+                    tenant = %req.tenant, provider = %provider, from = %prepared.event.phone.masked(),
+                    kind = prepared.event.kind.as_str(), event_id = %prepared.event.event_id, ?fold, "webhook recorded"
+                );
+                WebhookAnswer::reply(prepared.reply)
+            }
+            Ok(Ok(CommitOutcome::Duplicate(record))) => {
+                tracing::info!(tenant = %req.tenant, provider = %provider, event_id = %record.event_id, "duplicate delivery; same reply");
+                WebhookAnswer::reply(record.reply)
+            }
+            Ok(Err(e)) => self.capture_or_fail(&req, true, format!("ledger error: {e}"), Some(prepared.reply)).await,
+            Err(_) => self.capture_or_fail(&req, true, "ledger over latency budget".into(), Some(prepared.reply)).await,
+        }
+    }
+
+    async fn capture_or_fail(&self, req: &IncomingWebhook, verified: bool, reason: String, reply: Option<ProviderReply>) -> WebhookAnswer {
+        let captured = match &self.capture {
+            Some(queue) => queue.capture(&req.captured(verified, reason.clone())).await,
+            None => Err(StoreError::Unavailable("no capture queue configured".into())),
+        };
+        match captured {
+            Ok(()) => {
+                tracing::warn!(tenant = %req.tenant, provider = %req.provider, verified, reason = %reason, "webhook captured for replay");
+                telemetry::count("WebhooksCaptured", &[("Provider", &req.provider)]);
+                WebhookAnswer::reply(reply.unwrap_or_else(|| empty_reply(&req.provider)))
+            }
+            Err(e) => {
+                tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook neither committed nor captured");
+                telemetry::count("WebhooksLost", &[("Provider", &req.provider)]);
+                WebhookAnswer::error(&ApiError::Unavailable("cannot record this webhook now; retry".into()))
+            }
+        }
+    }
+
+    async fn quarantine(&self, req: &IncomingWebhook, reason: &str) {
+        tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; quarantined");
+        telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+        if let Err(e) = self.store.quarantine(&quarantine_record(req, reason)).await {
+            tracing::error!(error = %e, "could not store quarantined webhook");
+        }
+    }
+}
+
+pub fn quarantine_record(req: &IncomingWebhook, reason: &str) -> QuarantinedRequest {
+    let captured = req.captured(false, reason.to_string());
+    QuarantinedRequest {
+        id: ulid::Ulid::new().to_string(),
+        tenant: req.tenant.clone(),
+        provider: req.provider.clone(),
+        reason: reason.to_string(),
+        received_at: req.received_at,
+        url: req.url.clone(),
+        headers: captured.headers,
+        body_base64: captured.body_base64,
+    }
+}
+
+pub enum Rejection {
+    /// Not provably from the provider: quarantine, 401.
+    Signature(String),
+    /// Signed, but unusable: 400 naming the field.
+    Invalid(ApiError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    Verify,
+    /// Verified when it arrived (a captured webhook): a secret rotated since must not lose it.
+    AlreadyVerified,
+}
+
+impl From<WebhookError> for Rejection {
+    fn from(e: WebhookError) -> Rejection {
+        match e {
+            WebhookError::BadSignature(reason) => Rejection::Signature(reason),
+            WebhookError::Malformed { field, reason } => Rejection::Invalid(ApiError::Invalid {
+                code: "invalid_webhook",
+                message: format!("{field}: {reason}"),
+                field: Some(field),
+            }),
+        }
+    }
+}
+
+/// Verifies, parses and classifies a webhook into the event to commit. No I/O.
+pub fn prepare(
+    provider: Provider,
+    tenant: &TenantContext,
+    req: &IncomingWebhook,
+    signature: Signature,
+    recorded_at: DateTime<Utc>,
+) -> Result<Prepared, Rejection> {
+    if signature == Signature::Verify {
+        verify(provider, tenant, req)?;
+    }
+    let message = parse(provider, req)?;
+    let policy = &tenant.snapshot.tenant.policy;
+    let mode = if policy.strict_e164 { PhoneMode::StrictE164 } else { PhoneMode::Lenient };
+    let from = phone::normalize(&message.from, &policy.default_region, mode)
+        .map_err(|e| Rejection::Invalid(ApiError::invalid("invalid_phone_number", "From", format!("From: {e}"))))?;
+    // The business side may be a short code or a sender id rather than a full number.
+    let to = phone::normalize(&message.to, &policy.default_region, mode)
+        .map(|n| n.as_str().to_string())
+        .unwrap_or_else(|_| message.to.trim().to_string());
+    if to.is_empty() {
+        return Err(Rejection::Invalid(ApiError::invalid("invalid_webhook", "To", "To is empty")));
+    }
+    let classification = keywords::classify(&message.text);
+    let facts = InboundFacts { tenant: &tenant.snapshot.tenant.tenant_id, message: &message, from, to, classification: &classification, received_at: req.received_at };
+    let (event, private) = inbound_event(&facts, &tenant.snapshot.directory, recorded_at);
+    let reply = reply_for(provider, policy.reply_mode, classification.intent);
+    let dedupe = DedupeClaim { provider: provider.as_str().to_string(), message_id: message.message_id.clone(), reply: reply.clone() };
+    tracing::debug!(from = %mask::phone(&message.from), intent = ?classification.intent, "webhook parsed");
+    Ok(Prepared { event, private, dedupe, reply })
+}
+
+fn verify(provider: Provider, tenant: &TenantContext, req: &IncomingWebhook) -> Result<(), WebhookError> {
+    let request = req.as_request();
+    match provider {
+        Provider::Twilio => twilio::verify(
+            &request,
+            &tenant.secret_values("twilio", "auth_token"),
+            &tenant.secret_values("twilio", "webhook_key"),
+        ),
+    }
+}
+
+fn parse(provider: Provider, req: &IncomingWebhook) -> Result<InboundMessage, WebhookError> {
+    match provider {
+        Provider::Twilio => twilio::parse(&req.as_request()),
+    }
+}
+
+fn reply_for(provider: Provider, mode: ReplyMode, intent: Intent) -> ProviderReply {
+    let text = match (mode, intent) {
+        (ReplyMode::Provider, _) => None,
+        (ReplyMode::Stopgate, Intent::OptOut) => Some(replies::OPT_OUT),
+        (ReplyMode::Stopgate, Intent::OptIn) => Some(replies::OPT_IN),
+        (ReplyMode::Stopgate, Intent::Help) => Some(replies::HELP),
+        (ReplyMode::Stopgate, _) => None,
+    };
+    match provider {
+        Provider::Twilio => twilio::reply(text),
+    }
+}
+
+fn empty_reply(provider: &str) -> ProviderReply {
+    match Provider::parse(provider) {
+        Some(Provider::Twilio) => twilio::reply(None),
+        None => ProviderReply { content_type: "text/plain".into(), body: String::new() },
+    }
+}
+
+/// Replays one captured webhook into the ledger: verifies it first if it was captured
+/// unverified, and is idempotent through the dedupe record.
+pub async fn replay(store: &Store, tenants: &Tenants, captured: &CapturedWebhook) -> Result<ReplayOutcome, StoreError> {
+    let req = IncomingWebhook::from_captured(captured).map_err(|e| StoreError::Corrupt(format!("captured webhook: {e}")))?;
+    let Some(provider) = Provider::parse(&req.provider) else { return Ok(ReplayOutcome::Dropped("unknown provider".into())) };
+    let Some(tenant) = tenants.get(&req.tenant).await? else { return Ok(ReplayOutcome::Dropped("unknown tenant".into())) };
+    let signature = if captured.verified { Signature::AlreadyVerified } else { Signature::Verify };
+    let prepared = match prepare(provider, &tenant, &req, signature, Utc::now()) {
+        Ok(p) => p,
+        Err(Rejection::Signature(reason)) => {
+            store.quarantine(&quarantine_record(&req, &reason)).await?;
+            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+            return Ok(ReplayOutcome::Quarantined(reason));
+        }
+        Err(Rejection::Invalid(err)) => return Ok(ReplayOutcome::Dropped(err.to_string())),
+    };
+    let commit = Commit { event: &prepared.event, private: Some(&prepared.private), dedupe: Some(prepared.dedupe.clone()), disclosure: None };
+    match store.commit(&commit).await? {
+        CommitOutcome::Recorded { .. } => Ok(ReplayOutcome::Recorded(prepared.event.event_id.to_string())),
+        CommitOutcome::Duplicate(record) => Ok(ReplayOutcome::Duplicate(record.event_id)),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    Recorded(String),
+    Duplicate(String),
+    Quarantined(String),
+    /// Not recordable (unknown tenant or provider, unreadable body): logged and dropped.
+    Dropped(String),
+}

@@ -1,0 +1,84 @@
+//! Turning one verified inbound message into a consent event (and its private record).
+
+use chrono::{DateTime, Utc};
+
+use super::event::{Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source, TimeSource};
+use super::scope::{Scope, SenderDirectory};
+use crate::keywords::{Classification, Intent};
+use crate::phone::E164;
+use crate::providers::InboundMessage;
+
+/// A verified inbound message with its numbers already normalised.
+pub struct InboundFacts<'a> {
+    pub tenant: &'a str,
+    pub message: &'a InboundMessage,
+    pub from: E164,
+    /// The business's number (E.164), or the provider's sender id when it is not a number.
+    pub to: String,
+    pub classification: &'a Classification,
+    pub received_at: DateTime<Utc>,
+}
+
+pub fn event_kind(intent: Intent) -> EventKind {
+    match intent {
+        Intent::OptOut => EventKind::OptOut,
+        Intent::OptIn => EventKind::OptIn,
+        Intent::Help => EventKind::Help,
+        Intent::PossibleRevocation => EventKind::PossibleRevocation,
+        Intent::None => EventKind::Inbound,
+    }
+}
+
+pub fn inbound_event(facts: &InboundFacts<'_>, directory: &SenderDirectory, recorded_at: DateTime<Utc>) -> (ConsentEvent, PrivateEvidence) {
+    let message = facts.message;
+    // A messaging service id names the sender group when it is configured; else the number does.
+    let sender = message
+        .messaging_service
+        .as_deref()
+        .filter(|ms| matches!(directory.placement(ms).group, Scope::Group(_)))
+        .unwrap_or(&facts.to)
+        .to_string();
+    let placement = directory.placement(&sender);
+    let sender_group = match placement.group {
+        Scope::Group(name) => Some(name),
+        _ => None,
+    };
+    // A provider clock ahead of ours cannot make a message later than its arrival.
+    let (occurred_at, time_source) = match message.provider_time {
+        Some(t) => (t.min(facts.received_at), TimeSource::Provider),
+        None => (facts.received_at, TimeSource::Receipt),
+    };
+    let c = facts.classification;
+    let event = ConsentEvent {
+        event_id: EventId::new(recorded_at),
+        tenant: facts.tenant.to_string(),
+        phone: facts.from.clone(),
+        kind: event_kind(c.intent),
+        category: None,
+        level: None,
+        scope: None,
+        origin: Origin {
+            sender: Some(sender),
+            sender_group,
+            program: placement.program,
+            brand: placement.brand,
+            provider: Some(message.provider.as_str().to_string()),
+            provider_message_id: Some(message.message_id.clone()),
+            provider_verdict: message.provider_verdict.clone(),
+            keyword: c.keyword.clone(),
+            rule: Some(c.rule.clone()),
+            language: c.language.clone(),
+            classifier_version: Some(c.classifier_version.clone()),
+        },
+        source: Source::SmsKeyword,
+        occurred_at,
+        time_source,
+        received_at: facts.received_at,
+        recorded_at,
+        actor: Actor::Person,
+        evidence: EvidenceRefs { has_private_record: !message.text.is_empty(), ..EvidenceRefs::default() },
+        override_opt_out: false,
+    };
+    let private = PrivateEvidence { message_text: Some(message.text.clone()).filter(|t| !t.is_empty()), ..PrivateEvidence::default() };
+    (event, private)
+}

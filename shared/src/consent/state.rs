@@ -1,0 +1,204 @@
+//! The per-number state: every facet, folded from the events in any order.
+//!
+//! The fold is order-independent: each facet keeps only the marks that can still matter under
+//! rule 1, in a canonical order, so the state after any delivery order of the same events is
+//! the same value. Scope is not resolved here; facets keep their origin and the decision
+//! resolves it under the tenant's current policy.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Category, ConsentEvent, ConsentLevel, EventKind};
+use super::ordering::{Mark, opt_in_covers, opt_out_covers};
+use super::policy::TenantPolicy;
+use super::scope::{Placement, Scope, SendContext, SenderDirectory};
+
+/// Where a suppression facet applies: a scope an API client named, or the origin of a keyword
+/// (the sender and where it sat then), whose scope the tenant's policy decides at read time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FacetScope {
+    Named { scope: Scope },
+    Keyword { sender: String, group: Scope, program: Option<String>, brand: Option<String> },
+}
+
+impl FacetScope {
+    pub fn of(event: &ConsentEvent) -> Option<FacetScope> {
+        if let Some(scope) = &event.scope {
+            return Some(FacetScope::Named { scope: scope.clone() });
+        }
+        let sender = event.origin.sender.clone()?;
+        let group = match &event.origin.sender_group {
+            Some(g) => Scope::Group(g.clone()),
+            None => Scope::Sender(sender.clone()),
+        };
+        Some(FacetScope::Keyword { sender, group, program: event.origin.program.clone(), brand: event.origin.brand.clone() })
+    }
+
+    /// The scopes this facet could mean: as recorded, and as the sender sits now.
+    fn readings(&self, policy: &TenantPolicy, directory: &SenderDirectory) -> Vec<Scope> {
+        match self {
+            FacetScope::Named { scope } => vec![scope.clone()],
+            FacetScope::Keyword { sender, group, program, brand } => {
+                let recorded = Placement { group: group.clone(), program: program.clone(), brand: brand.clone() };
+                let mut readings = vec![policy.stop_scope.apply(&recorded), policy.stop_scope.apply(&directory.placement(sender))];
+                readings.dedup();
+                readings
+            }
+        }
+    }
+
+    /// An opt-out here stops the send if any reading of its scope contains it.
+    pub fn denies(&self, send: &SendContext, policy: &TenantPolicy, directory: &SenderDirectory) -> Option<Scope> {
+        self.readings(policy, directory).into_iter().find(|s| s.denies(send))
+    }
+
+    /// An opt-in here covers the send only if every reading of its scope contains it.
+    pub fn allows(&self, send: &SendContext, policy: &TenantPolicy, directory: &SenderDirectory) -> bool {
+        self.readings(policy, directory).iter().all(|s| s.allows(send))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionFacet {
+    pub scope: FacetScope,
+    /// The opt-outs no other opt-out here covers (see `ordering::opt_out_covers`).
+    pub opt_outs: Vec<Mark>,
+    /// The latest opt-in per time source.
+    pub opt_ins: Vec<Mark>,
+}
+
+/// The latest consent level for one category in one scope; `level: None` means revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentFacet {
+    pub category: Category,
+    pub scope: Scope,
+    pub level: Option<ConsentLevel>,
+    pub mark: Mark,
+}
+
+/// The latest inbound message (or HELP) from the person to one sender group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundFacet {
+    pub group: Scope,
+    pub mark: Mark,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NumberState {
+    pub suppression: Vec<SuppressionFacet>,
+    pub consents: Vec<ConsentFacet>,
+    pub last_inbound: Vec<InboundFacet>,
+    pub last_help: Vec<InboundFacet>,
+    /// How many events were folded in.
+    pub event_count: u64,
+}
+
+/// What folding one event did, for the caller's logs and the change index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoldOutcome {
+    /// A facet moved.
+    Changed,
+    /// The event is recorded, but a later event already decides its facet (rule 1).
+    StaleFacet,
+    /// The event touches no facet (a possible revocation, a review resolution).
+    NoFacet,
+}
+
+impl NumberState {
+    pub fn apply(&mut self, event: &ConsentEvent) -> FoldOutcome {
+        self.event_count += 1;
+        let mark = Mark::of(event);
+        match event.kind {
+            EventKind::OptOut | EventKind::OptIn => match FacetScope::of(event) {
+                Some(scope) => self.apply_suppression(scope, event.kind == EventKind::OptOut, mark),
+                None => FoldOutcome::NoFacet,
+            },
+            EventKind::Grant | EventKind::Revoke => {
+                let (Some(category), Some(scope)) = (event.category, event.scope.clone()) else {
+                    return FoldOutcome::NoFacet;
+                };
+                let level = if event.kind == EventKind::Grant { event.level } else { None };
+                self.apply_consent(ConsentFacet { category, scope, level, mark })
+            }
+            EventKind::Inbound | EventKind::Help => {
+                let Some(FacetScope::Keyword { group, .. }) = FacetScope::of(event) else {
+                    return FoldOutcome::NoFacet;
+                };
+                let outcome = latest(&mut self.last_inbound, InboundFacet { group: group.clone(), mark: mark.clone() });
+                if event.kind == EventKind::Help {
+                    latest(&mut self.last_help, InboundFacet { group, mark });
+                }
+                outcome
+            }
+            EventKind::PossibleRevocation | EventKind::ReviewResolved => FoldOutcome::NoFacet,
+        }
+    }
+
+    fn apply_suppression(&mut self, scope: FacetScope, is_opt_out: bool, mark: Mark) -> FoldOutcome {
+        let index = match self.suppression.binary_search_by(|f| f.scope.cmp(&scope)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.suppression.insert(i, SuppressionFacet { scope, opt_outs: vec![], opt_ins: vec![] });
+                i
+            }
+        };
+        let Some(facet) = self.suppression.get_mut(index) else {
+            return FoldOutcome::NoFacet;
+        };
+        let (marks, covers): (&mut Vec<Mark>, fn(&Mark, &Mark) -> bool) =
+            if is_opt_out { (&mut facet.opt_outs, opt_out_covers) } else { (&mut facet.opt_ins, opt_in_covers) };
+        keep_frontier(marks, mark, covers)
+    }
+
+    fn apply_consent(&mut self, incoming: ConsentFacet) -> FoldOutcome {
+        let existing = self.consents.iter_mut().find(|f| f.category == incoming.category && f.scope == incoming.scope);
+        match existing {
+            Some(current) if consent_order(&incoming) > consent_order(current) => {
+                *current = incoming;
+                FoldOutcome::Changed
+            }
+            Some(_) => FoldOutcome::StaleFacet,
+            None => {
+                self.consents.push(incoming);
+                self.consents.sort_by(|a, b| (a.category, &a.scope).cmp(&(b.category, &b.scope)));
+                FoldOutcome::Changed
+            }
+        }
+    }
+}
+
+/// Keeps `marks` as the set of marks not covered by another, sorted canonically. Identical
+/// powers keep the smaller event id, so the result does not depend on arrival order.
+fn keep_frontier(marks: &mut Vec<Mark>, mark: Mark, covers: fn(&Mark, &Mark) -> bool) -> FoldOutcome {
+    let dominated =
+        marks.iter().any(|m| covers(m, &mark) && (!covers(&mark, m) || m.event_id <= mark.event_id));
+    if dominated {
+        return FoldOutcome::StaleFacet;
+    }
+    marks.retain(|m| !covers(&mark, m));
+    marks.push(mark);
+    marks.sort_by(|a, b| a.canonical_key().cmp(&b.canonical_key()));
+    FoldOutcome::Changed
+}
+
+/// Later wins; on a tie the narrower consent (a revocation, then the lower level) wins, then
+/// the larger event id, so the order of arrival never matters.
+fn consent_order(f: &ConsentFacet) -> (chrono::DateTime<chrono::Utc>, std::cmp::Reverse<Option<ConsentLevel>>, &str) {
+    (f.mark.occurred_at, std::cmp::Reverse(f.level), f.mark.event_id.as_str())
+}
+
+fn latest(facets: &mut Vec<InboundFacet>, incoming: InboundFacet) -> FoldOutcome {
+    match facets.iter_mut().find(|f| f.group == incoming.group) {
+        Some(current) if incoming.mark.canonical_key() > current.mark.canonical_key() => {
+            *current = incoming;
+            FoldOutcome::Changed
+        }
+        Some(_) => FoldOutcome::StaleFacet,
+        None => {
+            facets.push(incoming);
+            facets.sort_by(|a, b| a.group.cmp(&b.group));
+            FoldOutcome::Changed
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Stopgate's shared crate.
+//!
+//! `phone`, `keywords`, `consent` and `providers` are pure: no AWS SDK, no Lambda types, no I/O.
+//! `store` (DynamoDB, SQS, KMS) and `api` (HTTP edge) are the adapters around them.
+
+pub mod api;
+pub mod config;
+pub mod consent;
+pub mod keywords;
+pub mod mask;
+pub mod phone;
+pub mod providers;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;

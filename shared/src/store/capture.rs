@@ -1,0 +1,76 @@
+//! The capture queue: where a verified webhook rests when the ledger cannot take it in time.
+//! The replay function drains it; the dedupe record makes replay idempotent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// A verified webhook, exactly as received, with the time it arrived (ordering uses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedWebhook {
+    pub tenant: String,
+    pub provider: String,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body_base64: String,
+    pub received_at: DateTime<Utc>,
+    /// False when the tenant's secrets could not be read at arrival: replay verifies first.
+    pub verified: bool,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaptureQueue {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl CaptureQueue {
+    pub fn new(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> CaptureQueue {
+        CaptureQueue { sqs: aws_sdk_sqs::Client::new(sdk), queue_url: queue_url.into() }
+    }
+
+    pub async fn capture(&self, webhook: &CapturedWebhook) -> Result<(), StoreError> {
+        let body = serde_json::to_string(webhook).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+
+    /// Receives up to 10 captured webhooks with their receipt handles (the local gateway's
+    /// stand-in for Lambda's SQS event source).
+    pub async fn receive(&self, wait_seconds: i32) -> Result<Vec<(String, String)>, StoreError> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(out
+            .messages()
+            .iter()
+            .filter_map(|m| Some((m.receipt_handle()?.to_string(), m.body()?.to_string())))
+            .collect())
+    }
+
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError> {
+        self.sqs
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}

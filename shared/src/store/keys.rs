@@ -1,0 +1,66 @@
+//! Every key in the table, in one place (see docs/data-model.md).
+
+use sha2::{Digest, Sha256};
+
+use crate::phone::E164;
+
+/// Shards of the change index: enough that a webhook storm after a broadcast spreads over
+/// several index partitions; few enough that a reader queries them all cheaply.
+pub const CHANGE_SHARDS: u8 = 16;
+
+pub fn tenant_pk(tenant: &str) -> String {
+    format!("T#{tenant}")
+}
+pub const TENANT_SK: &str = "TENANT";
+pub fn group_sk(group: &str) -> String {
+    format!("GROUP#{group}")
+}
+pub fn provider_sk(provider: &str) -> String {
+    format!("PROVIDER#{provider}")
+}
+pub fn tenant_key_sk(key_id: &str) -> String {
+    format!("APIKEY#{key_id}")
+}
+
+pub fn api_key_pk(key_sha256: &str) -> String {
+    format!("K#{key_sha256}")
+}
+pub const API_KEY_SK: &str = "KEY";
+
+/// Everything about one number lives in one partition, so numbers spread the load.
+pub fn number_pk(tenant: &str, phone: &E164) -> String {
+    format!("N#{tenant}#{}", phone.as_str())
+}
+pub const STATE_SK: &str = "STATE";
+pub fn event_sk(event_id: &str) -> String {
+    format!("EV#{event_id}")
+}
+pub const EVENT_PREFIX: &str = "EV#";
+pub fn private_sk(event_id: &str) -> String {
+    format!("PII#{event_id}")
+}
+
+pub fn dedupe_pk(tenant: &str, provider: &str, message_id: &str) -> String {
+    format!("D#{tenant}#{provider}#{message_id}")
+}
+pub const DEDUPE_SK: &str = "DEDUPE";
+
+pub fn disclosure_pk(tenant: &str, sha256: &str) -> String {
+    format!("DISC#{tenant}#{sha256}")
+}
+pub const DISCLOSURE_SK: &str = "DISCLOSURE";
+
+pub fn quarantine_pk(tenant: &str, day: &str) -> String {
+    format!("Q#{tenant}#{day}")
+}
+
+/// The change index partition for a number: the shard comes from a hash of the number so a
+/// number's changes stay in order within one shard.
+pub fn change_pk(tenant: &str, phone: &E164) -> String {
+    let digest = Sha256::digest(phone.as_str().as_bytes());
+    let shard = digest.first().copied().unwrap_or(0) % CHANGE_SHARDS;
+    format!("CHG#{tenant}#{shard:02}")
+}
+pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
+    format!("{}#{event_id}", recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}

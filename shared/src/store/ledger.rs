@@ -1,0 +1,357 @@
+//! Committing events: the event, its private record, the dedupe record, the disclosure and the
+//! new state go in one `TransactWriteItems`, so a number's state never disagrees with its events.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Item, Store, StoreError, get_doc, get_n, get_s, keys, n, s, sdk_error, to_doc};
+use crate::consent::{ConsentEvent, FoldOutcome, NumberState, PrivateEvidence};
+use crate::phone::E164;
+use crate::providers::ProviderReply;
+
+/// A provider message id claimed by this commit; a second delivery finds it and gets `reply`.
+#[derive(Debug, Clone)]
+pub struct DedupeClaim {
+    pub provider: String,
+    pub message_id: String,
+    pub reply: ProviderReply,
+}
+
+/// A permanent record that a provider message was handled, with the answer given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DedupeRecord {
+    pub event_id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub reply: ProviderReply,
+}
+
+/// One event to commit, with what travels with it.
+pub struct Commit<'a> {
+    pub event: &'a ConsentEvent,
+    pub private: Option<&'a PrivateEvidence>,
+    pub dedupe: Option<DedupeClaim>,
+    /// (SHA-256 hex, text) of the disclosure shown, stored once per tenant.
+    pub disclosure: Option<(&'a str, &'a str)>,
+}
+
+#[derive(Debug)]
+pub enum CommitOutcome {
+    Recorded { fold: FoldOutcome, state: NumberState },
+    /// The provider message id was already recorded: nothing new was written.
+    Duplicate(DedupeRecord),
+}
+
+/// Why a transaction was cancelled, told apart from the per-item reasons DynamoDB returns.
+#[derive(Debug)]
+enum Cancelled {
+    Duplicate(Option<Item>),
+    StateConflict,
+    Throttled,
+    Other(String),
+}
+
+const MAX_ATTEMPTS: u32 = 6;
+
+impl Store {
+    /// The number's state with its version, read strongly consistent (one read unit).
+    pub async fn load_state(&self, tenant: &str, phone: &E164) -> Result<(NumberState, u64), StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::number_pk(tenant, phone)))
+            .key("sk", s(keys::STATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        match out.item() {
+            None => Ok((NumberState::default(), 0)),
+            Some(item) => Ok((get_doc(item)?, get_n(item, "version")?)),
+        }
+    }
+
+    /// Commits one event. Concurrent writers to the same number are serialised by the state's
+    /// version: the loser re-reads and folds again, so no write is lost.
+    pub async fn commit(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        let event = commit.event;
+        let mut backoff = Duration::from_millis(20);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let (mut state, version) = self.load_state(&event.tenant, &event.phone).await?;
+            let fold = state.apply(event);
+            let items = self.transaction(commit, &state, version)?;
+            match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(CommitOutcome::Recorded { fold, state }),
+                Err(err) => match classify(err, commit.dedupe.is_some()) {
+                    Ok(Cancelled::Duplicate(item)) => {
+                        let record = match item {
+                            Some(item) => get_doc(&item)?,
+                            None => self.dedupe_record(commit).await?,
+                        };
+                        return Ok(CommitOutcome::Duplicate(record));
+                    }
+                    Ok(Cancelled::StateConflict) if attempt < MAX_ATTEMPTS => {}
+                    Ok(Cancelled::StateConflict) => return Err(StoreError::Conflict),
+                    Ok(Cancelled::Throttled) if attempt < MAX_ATTEMPTS => {}
+                    Ok(Cancelled::Throttled) => return Err(StoreError::Throttled),
+                    Ok(Cancelled::Other(reason)) => return Err(StoreError::Unavailable(reason)),
+                    Err(e) => return Err(e),
+                },
+            }
+            tokio::time::sleep(backoff + Duration::from_millis(rand::random::<u64>() % 20)).await;
+            backoff *= 2;
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn dedupe_record(&self, commit: &Commit<'_>) -> Result<DedupeRecord, StoreError> {
+        let claim = commit.dedupe.as_ref().ok_or_else(|| StoreError::Corrupt("duplicate without a claim".into()))?;
+        self.find_dedupe(&commit.event.tenant, &claim.provider, &claim.message_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("dedupe record vanished".into()))
+    }
+
+    /// The earlier answer to a provider message, if it was already handled.
+    pub async fn find_dedupe(&self, tenant: &str, provider: &str, message_id: &str) -> Result<Option<DedupeRecord>, StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::dedupe_pk(tenant, provider, message_id)))
+            .key("sk", s(keys::DEDUPE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(get_doc).transpose()
+    }
+
+    fn transaction(&self, commit: &Commit<'_>, state: &NumberState, version: u64) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let event = commit.event;
+        let pk = keys::number_pk(&event.tenant, &event.phone);
+        let event_id = event.event_id.as_str();
+        let mut items = Vec::with_capacity(5);
+
+        // The dedupe record goes first so its cancellation reason is at index 0.
+        if let Some(claim) = &commit.dedupe {
+            let record = DedupeRecord { event_id: event_id.to_string(), recorded_at: event.recorded_at, reply: claim.reply.clone() };
+            let mut item = Item::new();
+            item.insert("pk".into(), s(keys::dedupe_pk(&event.tenant, &claim.provider, &claim.message_id)));
+            item.insert("sk".into(), s(keys::DEDUPE_SK));
+            item.insert("type".into(), s("dedupe"));
+            item.insert("doc".into(), to_doc(&record)?);
+            items.push(self.put(item, Some("attribute_not_exists(pk)"), true)?);
+        }
+
+        let mut item = Item::new();
+        item.insert("pk".into(), s(pk.clone()));
+        item.insert("sk".into(), s(keys::event_sk(event_id)));
+        item.insert("type".into(), s("event"));
+        item.insert("kind".into(), s(event.kind.as_str()));
+        item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
+        item.insert("doc".into(), to_doc(event)?);
+        if event.kind.changes_suppression() {
+            item.insert("gsi1pk".into(), s(keys::change_pk(&event.tenant, &event.phone)));
+            item.insert("gsi1sk".into(), s(keys::change_sk(&event.recorded_at, event_id)));
+        }
+        items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
+
+        if let Some(private) = commit.private.filter(|p| !p.is_empty()) {
+            let mut item = Item::new();
+            item.insert("pk".into(), s(pk.clone()));
+            item.insert("sk".into(), s(keys::private_sk(event_id)));
+            item.insert("type".into(), s("private"));
+            item.insert("doc".into(), to_doc(private)?);
+            items.push(self.put(item, None, false)?);
+        }
+
+        if let Some((sha256, text)) = commit.disclosure {
+            // Content-addressed: rewriting the same text is harmless, and a changed form
+            // wording gets a new hash, so an old record never changes.
+            let mut item = Item::new();
+            item.insert("pk".into(), s(keys::disclosure_pk(&event.tenant, sha256)));
+            item.insert("sk".into(), s(keys::DISCLOSURE_SK));
+            item.insert("type".into(), s("disclosure"));
+            item.insert("sha256".into(), s(sha256));
+            item.insert("text".into(), s(text));
+            items.push(self.put(item, None, false)?);
+        }
+
+        let mut item = Item::new();
+        item.insert("pk".into(), s(pk));
+        item.insert("sk".into(), s(keys::STATE_SK));
+        item.insert("type".into(), s("state"));
+        item.insert("version".into(), n(version + 1));
+        item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
+        item.insert("doc".into(), to_doc(state)?);
+        let condition = if version == 0 { "attribute_not_exists(pk)" } else { "version = :expected" };
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        if version > 0 {
+            put = put.expression_attribute_values(":expected", n(version));
+        }
+        items.push(TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::Corrupt(e.to_string()))?).build());
+        Ok(items)
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>, return_old: bool) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some(c) = condition {
+            put = put.condition_expression(c);
+        }
+        if return_old {
+            put = put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        }
+        let put = put.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A number's events, oldest first (for rebuilding the state).
+    pub async fn events(&self, tenant: &str, phone: &E164) -> Result<Vec<ConsentEvent>, StoreError> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .ddb
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::number_pk(tenant, phone)))
+                .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                events.push(get_doc(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(events)
+    }
+
+    /// The private record (message text, IP, user agent) of an event, unless redacted.
+    pub async fn private_evidence(&self, tenant: &str, phone: &E164, event_id: &str) -> Result<Option<PrivateEvidence>, StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::number_pk(tenant, phone)))
+            .key("sk", s(keys::private_sk(event_id)))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(get_doc).transpose()
+    }
+
+    /// Recomputes a number's state from its events and writes it if it differs. Returns the
+    /// rebuilt state and whether it changed.
+    pub async fn rebuild_state(&self, tenant: &str, phone: &E164) -> Result<(NumberState, bool), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (current, version) = self.load_state(tenant, phone).await?;
+            let mut rebuilt = NumberState::default();
+            for event in self.events(tenant, phone).await? {
+                rebuilt.apply(&event);
+            }
+            if rebuilt == current {
+                return Ok((rebuilt, false));
+            }
+            let mut put = self
+                .ddb
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(keys::number_pk(tenant, phone)))
+                .item("sk", s(keys::STATE_SK))
+                .item("type", s("state"))
+                .item("version", n(version + 1))
+                .item("updated_at", s(Utc::now().to_rfc3339()))
+                .item("doc", to_doc(&rebuilt)?);
+            put = if version == 0 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
+            };
+            match put.send().await {
+                Ok(_) => return Ok((rebuilt, true)),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Every number of a tenant that has a state item (for `rebuild-state` of a whole tenant).
+    /// A full-table read by design: an operator's repair tool, never on a request path.
+    pub async fn tenant_numbers(&self, tenant: &str) -> Result<Vec<E164>, StoreError> {
+        let prefix = format!("N#{tenant}#");
+        let mut numbers = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix) AND sk = :state")
+                .expression_attribute_values(":prefix", s(prefix.clone()))
+                .expression_attribute_values(":state", s(keys::STATE_SK))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                let pk = get_s(item, "pk")?;
+                if let Some(phone) = pk.strip_prefix(&prefix) {
+                    numbers.push(E164::parse_e164(phone).map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))?);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(numbers)
+    }
+}
+
+/// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a
+/// duplicate; the state item (last) means a concurrent writer; throttling and transaction
+/// conflicts are retried.
+fn classify(err: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>, claimed: bool) -> Result<Cancelled, StoreError> {
+    let service = match err {
+        aws_sdk_dynamodb::error::SdkError::ServiceError(e) => e.into_err(),
+        other => return Err(sdk_error(other)),
+    };
+    match service {
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            let reasons: &[CancellationReason] = e.cancellation_reasons();
+            let code = |r: &CancellationReason| r.code().unwrap_or("None").to_string();
+            if claimed && reasons.first().is_some_and(|r| code(r) == "ConditionalCheckFailed") {
+                return Ok(Cancelled::Duplicate(reasons.first().and_then(|r| r.item().cloned())));
+            }
+            if reasons.last().is_some_and(|r| code(r) == "ConditionalCheckFailed") {
+                return Ok(Cancelled::StateConflict);
+            }
+            if reasons.iter().any(|r| matches!(code(r).as_str(), "TransactionConflict")) {
+                return Ok(Cancelled::StateConflict);
+            }
+            if reasons.iter().any(|r| matches!(code(r).as_str(), "ThrottlingError" | "ProvisionedThroughputExceeded")) {
+                return Ok(Cancelled::Throttled);
+            }
+            Ok(Cancelled::Other(reasons.iter().map(code).collect::<Vec<_>>().join(",")))
+        }
+        TransactWriteItemsError::TransactionInProgressException(_) => Ok(Cancelled::StateConflict),
+        TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+        | TransactWriteItemsError::RequestLimitExceeded(_)
+        | TransactWriteItemsError::ThrottlingException(_) => Ok(Cancelled::Throttled),
+        other => Ok(Cancelled::Other(format!("{}: {}", other.code().unwrap_or("error"), other.message().unwrap_or("")))),
+    }
+}

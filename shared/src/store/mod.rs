@@ -1,0 +1,112 @@
+//! The DynamoDB adapter: the only storage. One table; `docs/data-model.md` lists every key,
+//! index and access pattern. Also the SQS capture queue, the other durable place a verified
+//! webhook may rest.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub mod capture;
+pub mod keys;
+pub mod ledger;
+pub mod quarantine;
+pub mod tenants;
+
+pub use aws_config::SdkConfig;
+pub use capture::{CaptureQueue, CapturedWebhook};
+pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord};
+pub use tenants::{ApiKeyRecord, SealedSecrets, TenantRecord, TenantSnapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage is throttling requests")]
+    Throttled,
+    #[error("concurrent writes to the same number kept conflicting")]
+    Conflict,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("stored item is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Builds the AWS SDK configuration once per process, with explicit timeouts so a slow
+/// dependency fails fast enough for the inbound path to capture instead.
+pub async fn sdk_config(sdk_timeout: std::time::Duration) -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(500).min(sdk_timeout))
+        .operation_attempt_timeout(sdk_timeout)
+        .operation_timeout(sdk_timeout * 2)
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await
+}
+
+/// The table and its client; cheap to clone, built once per process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) ddb: aws_sdk_dynamodb::Client,
+    pub(crate) table: String,
+}
+
+impl Store {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Store {
+        Store { ddb: aws_sdk_dynamodb::Client::new(sdk), table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
+}
+
+pub(crate) fn get_doc<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(get_s(item, "doc")?).map_err(|e| StoreError::Corrupt(format!("doc: {e}")))
+}
+
+pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value).map(s).map_err(|e| StoreError::Corrupt(format!("doc: {e}")))
+}
+
+/// Maps an SDK error to the store's vocabulary: throttling apart from unavailability, so the
+/// caller can tell "slow down" from "down".
+pub(crate) fn sdk_error<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or_default();
+    if matches!(code, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") {
+        return StoreError::Throttled;
+    }
+    StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
+}

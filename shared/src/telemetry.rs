@@ -1,0 +1,36 @@
+//! Logging and metrics. Logs never carry full phone numbers or secrets (see `mask`).
+
+use tracing_subscriber::EnvFilter;
+
+/// JSON logs in Lambda (`LOG_FORMAT=json`), readable text elsewhere; always to stderr so a
+/// command's stdout carries only its output.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    // A second init (tests, the local gateway) keeps the first subscriber.
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+}
+
+/// Emits one CloudWatch metric in Embedded Metric Format: a JSON line on stdout that Lambda
+/// ships to CloudWatch Logs, where it becomes a metric without an API call on the hot path.
+pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
+    let timestamp = chrono::Utc::now().timestamp_millis();
+    let mut doc = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "Stopgate",
+                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                "Metrics": [{"Name": metric, "Unit": "Count"}]
+            }]
+        },
+        metric: 1
+    });
+    if let Some(map) = doc.as_object_mut() {
+        for (k, v) in dimensions {
+            map.insert((*k).to_string(), serde_json::Value::String((*v).to_string()));
+        }
+    }
+    println!("{doc}");
+}
