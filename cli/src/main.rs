@@ -16,7 +16,11 @@ use stopgate::secrets::Sealer;
 use stopgate::store::{self, ApiKeyRecord, SdkConfig, Store, StoreError};
 
 #[derive(Parser)]
-#[command(name = "stopgate", version, about = "Administer a Stopgate consent ledger")]
+#[command(
+    name = "stopgate",
+    version,
+    about = "Administer a Stopgate consent ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,7 +95,11 @@ enum KeyCommand {
 enum ProviderCommand {
     /// Set secrets as KEY=VALUE arguments, or as KEY=VALUE lines on stdin (keeps them out of
     /// shell history). The previous value of each key stays valid for rotation.
-    Set { tenant: String, provider: String, values: Vec<String> },
+    Set {
+        tenant: String,
+        provider: String,
+        values: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -147,7 +155,8 @@ fn parse_stop_scope(s: &str) -> Result<StopScope, String> {
 }
 
 fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| "expected provider or stopgate".to_string())
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected provider or stopgate".to_string())
 }
 
 #[tokio::main]
@@ -180,7 +189,9 @@ fn require_id(kind: &str, id: &str) -> Result<(), CliError> {
     if stopgate::api::valid_id(id) {
         Ok(())
     } else {
-        Err(CliError::Usage(format!("{kind} {id:?} must be 1-64 letters, digits, '-' or '_'")))
+        Err(CliError::Usage(format!(
+            "{kind} {id:?} must be 1-64 letters, digits, '-' or '_'"
+        )))
     }
 }
 
@@ -188,7 +199,9 @@ async fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Classify { tenant, texts } => {
             if tenant.is_some() {
-                return Err(CliError::Usage("tenant keyword settings are not available yet; omit --tenant".into()));
+                return Err(CliError::Usage(
+                    "tenant keyword settings are not available yet; omit --tenant".into(),
+                ));
             }
             for text in texts {
                 let c = stopgate::keywords::classify(&text);
@@ -199,7 +212,11 @@ async fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Tenant(TenantCommand::Create { tenant }) => {
             require_id("tenant", &tenant)?;
-            env().await?.store.create_tenant(&tenant, TenantPolicy::default()).await?;
+            env()
+                .await?
+                .store
+                .create_tenant(&tenant, TenantPolicy::default())
+                .await?;
             eprintln!("tenant {tenant} created");
             Ok(())
         }
@@ -213,7 +230,11 @@ async fn run(command: Command) -> Result<(), CliError> {
             informational_unless_opted_out,
         }) => {
             let env = env().await?;
-            let snapshot = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
+            let snapshot = env
+                .store
+                .load_tenant(&tenant)
+                .await?
+                .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
             let mut policy = snapshot.tenant.policy;
             if let Some(v) = stop_scope {
                 policy.stop_scope = v;
@@ -237,20 +258,34 @@ async fn run(command: Command) -> Result<(), CliError> {
                 policy.informational_unless_opted_out = v;
             }
             let record = env.store.put_policy(&tenant, policy).await?;
-            eprintln!("tenant {tenant} policy is now version {}", record.policy.version);
+            eprintln!(
+                "tenant {tenant} policy is now version {}",
+                record.policy.version
+            );
             Ok(())
         }
         Command::Tenant(TenantCommand::Show { tenant }) => {
             let env = env().await?;
-            let snapshot = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
-            let providers: BTreeMap<&String, Vec<&String>> =
-                snapshot.providers.iter().map(|(p, s)| (p, s.values.keys().collect())).collect();
+            let snapshot = env
+                .store
+                .load_tenant(&tenant)
+                .await?
+                .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
+            let providers: BTreeMap<&String, Vec<&String>> = snapshot
+                .providers
+                .iter()
+                .map(|(p, s)| (p, s.values.keys().collect()))
+                .collect();
             let shown = serde_json::json!({
                 "tenant": snapshot.tenant,
                 "sender_groups": snapshot.directory.groups,
                 "providers": providers,
             });
-            println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| CliError::Failed(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown)
+                    .map_err(|e| CliError::Failed(e.to_string()))?
+            );
             Ok(())
         }
         Command::Key(KeyCommand::Create { tenant, scopes }) => {
@@ -261,23 +296,43 @@ async fn run(command: Command) -> Result<(), CliError> {
                 .map_err(CliError::Usage)?;
             let env = env().await?;
             let (key, key_id) = generate_key();
-            let record = ApiKeyRecord { key_id: key_id.clone(), tenant_id: tenant.clone(), scopes: scopes.clone(), created_at: chrono::Utc::now(), revoked: false };
+            let record = ApiKeyRecord {
+                key_id: key_id.clone(),
+                tenant_id: tenant.clone(),
+                scopes: scopes.clone(),
+                created_at: chrono::Utc::now(),
+                revoked: false,
+            };
             env.store.put_api_key(&hash_key(&key), &record).await?;
-            eprintln!("key {key_id} created for {tenant} with scopes {}", scopes.join(","));
+            eprintln!(
+                "key {key_id} created for {tenant} with scopes {}",
+                scopes.join(",")
+            );
             println!("{key}");
             Ok(())
         }
-        Command::Provider(ProviderCommand::Set { tenant, provider, values }) => {
+        Command::Provider(ProviderCommand::Set {
+            tenant,
+            provider,
+            values,
+        }) => {
             let provider = Provider::parse(&provider).ok_or_else(|| {
                 let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-                CliError::Usage(format!("unknown provider {provider:?}; known: {}", known.join(", ")))
+                CliError::Usage(format!(
+                    "unknown provider {provider:?}; known: {}",
+                    known.join(", ")
+                ))
             })?;
-            let pairs = if values.is_empty() || values == ["-"] { read_stdin_pairs()? } else { values };
+            let pairs = if values.is_empty() || values == ["-"] {
+                read_stdin_pairs()?
+            } else {
+                values
+            };
             let mut parsed = BTreeMap::new();
             for pair in pairs {
-                let (name, value) = pair
-                    .split_once('=')
-                    .ok_or_else(|| CliError::Usage("secrets are KEY=VALUE (the value is not shown here)".into()))?;
+                let (name, value) = pair.split_once('=').ok_or_else(|| {
+                    CliError::Usage("secrets are KEY=VALUE (the value is not shown here)".into())
+                })?;
                 let name = name.trim();
                 if !provider.secret_names().contains(&name) {
                     return Err(CliError::Usage(format!(
@@ -291,45 +346,89 @@ async fn run(command: Command) -> Result<(), CliError> {
                 parsed.insert(name.to_string(), value.trim().to_string());
             }
             if parsed.is_empty() {
-                return Err(CliError::Usage("no KEY=VALUE given (as arguments or on stdin)".into()));
+                return Err(CliError::Usage(
+                    "no KEY=VALUE given (as arguments or on stdin)".into(),
+                ));
             }
             let env = env().await?;
             let sealer = Sealer::new(env.config.secrets_key.clone(), &env.sdk);
             let mut sealed = BTreeMap::new();
             for (name, value) in &parsed {
-                let s = sealer.seal(&tenant, provider.as_str(), value).await.map_err(|e| CliError::Failed(e.to_string()))?;
+                let s = sealer
+                    .seal(&tenant, provider.as_str(), value)
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
                 sealed.insert(name.clone(), s);
             }
-            env.store.put_provider_secrets(&tenant, provider.as_str(), sealed).await?;
-            eprintln!("{provider} secrets set for {tenant}: {}", parsed.keys().cloned().collect::<Vec<_>>().join(", "));
+            env.store
+                .put_provider_secrets(&tenant, provider.as_str(), sealed)
+                .await?;
+            eprintln!(
+                "{provider} secrets set for {tenant}: {}",
+                parsed.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
             Ok(())
         }
-        Command::SenderGroup(SenderGroupCommand::Set { tenant, group, senders, program, brand }) => {
+        Command::SenderGroup(SenderGroupCommand::Set {
+            tenant,
+            group,
+            senders,
+            program,
+            brand,
+        }) => {
             require_id("group", &group)?;
             let env = env().await?;
-            let policy = env.store.load_tenant(&tenant).await?.ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?.tenant.policy;
-            let mode = if policy.strict_e164 { PhoneMode::StrictE164 } else { PhoneMode::Lenient };
+            let policy = env
+                .store
+                .load_tenant(&tenant)
+                .await?
+                .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
+                .tenant
+                .policy;
+            let mode = if policy.strict_e164 {
+                PhoneMode::StrictE164
+            } else {
+                PhoneMode::Lenient
+            };
             let senders = senders
                 .iter()
                 .map(|s| s.trim())
                 .filter(|s| !s.is_empty())
-                .map(|s| match phone::normalize(s, &policy.default_region, mode) {
-                    Ok(n) => n.as_str().to_string(),
-                    Err(_) => s.to_string(),
-                })
+                .map(
+                    |s| match phone::normalize(s, &policy.default_region, mode) {
+                        Ok(n) => n.as_str().to_string(),
+                        Err(_) => s.to_string(),
+                    },
+                )
                 .collect::<Vec<_>>();
             if senders.is_empty() {
-                return Err(CliError::Usage("--senders needs at least one sender".into()));
+                return Err(CliError::Usage(
+                    "--senders needs at least one sender".into(),
+                ));
             }
-            let g = SenderGroup { name: group.clone(), senders, program, brand };
+            let g = SenderGroup {
+                name: group.clone(),
+                senders,
+                program,
+                brand,
+            };
             env.store.put_sender_group(&tenant, &g).await?;
-            eprintln!("sender group {group} set for {tenant} ({} senders)", g.senders.len());
+            eprintln!(
+                "sender group {group} set for {tenant} ({} senders)",
+                g.senders.len()
+            );
             Ok(())
         }
-        Command::RebuildState { tenant, phone: number } => {
+        Command::RebuildState {
+            tenant,
+            phone: number,
+        } => {
             let env = env().await?;
             let numbers = match number {
-                Some(p) => vec![phone::normalize(&p, "US", PhoneMode::Lenient).map_err(|e| CliError::Usage(format!("--phone: {e}")))?],
+                Some(p) => vec![
+                    phone::normalize(&p, "US", PhoneMode::Lenient)
+                        .map_err(|e| CliError::Usage(format!("--phone: {e}")))?,
+                ],
                 None => env.store.tenant_numbers(&tenant).await?,
             };
             let mut changed = 0;
@@ -340,7 +439,10 @@ async fn run(command: Command) -> Result<(), CliError> {
                     eprintln!("rebuilt {}", n.masked());
                 }
             }
-            println!("{}", serde_json::json!({"numbers": numbers.len(), "changed": changed}));
+            println!(
+                "{}",
+                serde_json::json!({"numbers": numbers.len(), "changed": changed})
+            );
             Ok(())
         }
     }

@@ -19,7 +19,9 @@ fn webhook_curl(base: &str, token: &str, text: &str, sid: &str) -> String {
     let url = format!("{base}/v1/webhooks/twilio/demo");
     let body = form(text, sid);
     let signature = twilio::sign(token, &url, body.as_bytes());
-    format!("curl -s -X POST '{url}' -H 'Content-Type: application/x-www-form-urlencoded' -H 'X-Twilio-Signature: {signature}' --data '{body}'; echo")
+    format!(
+        "curl -s -X POST '{url}' -H 'Content-Type: application/x-www-form-urlencoded' -H 'X-Twilio-Signature: {signature}' --data '{body}'; echo"
+    )
 }
 
 fn check_curl(base: &str, key: &str, category: &str) -> String {
@@ -29,19 +31,31 @@ fn check_curl(base: &str, key: &str, category: &str) -> String {
 }
 
 pub fn print(base: &str) {
-    let key = std::env::var("STOPGATE_DEMO_KEY").unwrap_or_else(|_| "<STOPGATE_DEMO_KEY from .stopgate/dev.env>".into());
+    let key = std::env::var("STOPGATE_DEMO_KEY")
+        .unwrap_or_else(|_| "<STOPGATE_DEMO_KEY from .stopgate/dev.env>".into());
     let token = std::env::var("STOPGATE_DEMO_TWILIO_AUTH_TOKEN").unwrap_or_default();
     let sid = |n: u32| format!("SM{:08x}{:024x}", n, rand_suffix());
-    println!("\n# The demo tenant is `demo`; its environment is in .stopgate/dev.env (source it for the CLI).");
-    println!("\n# 1. May the business text {PERSON} a conversational message? (no: nothing on record)");
+    println!(
+        "\n# The demo tenant is `demo`; its environment is in .stopgate/dev.env (source it for the CLI)."
+    );
+    println!(
+        "\n# 1. May the business text {PERSON} a conversational message? (no: nothing on record)"
+    );
     println!("{}", check_curl(base, &key, "conversational"));
     println!("\n# 2. The person writes in; a reply is now conversational and allowed");
-    println!("{}", webhook_curl(base, &token, "Hi, is my order ready?", &sid(1)));
+    println!(
+        "{}",
+        webhook_curl(base, &token, "Hi, is my order ready?", &sid(1))
+    );
     println!("{}", check_curl(base, &key, "conversational"));
-    println!("\n# 3. The person texts STOP (signed as Twilio signs it): the check denies (opted_out)");
+    println!(
+        "\n# 3. The person texts STOP (signed as Twilio signs it): the check denies (opted_out)"
+    );
     println!("{}", webhook_curl(base, &token, "STOP", &sid(2)));
     println!("{}", check_curl(base, &key, "conversational"));
-    println!("\n# 4. START within 2 minutes of the STOP leaves the number opted out; sent later, it allows again");
+    println!(
+        "\n# 4. START within 2 minutes of the STOP leaves the number opted out; sent later, it allows again"
+    );
     println!("{}", webhook_curl(base, &token, "START", &sid(3)));
     println!("{}", check_curl(base, &key, "conversational"));
     println!("\n# 5. HELP, and a forged signature (401, quarantined, nothing recorded)");
@@ -54,5 +68,8 @@ pub fn print(base: &str) {
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

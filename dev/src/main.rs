@@ -40,7 +40,10 @@ impl Gateway {
         } else if path == "/v1/check" || path.starts_with("/v1/check/") {
             self.check.handle(req).await
         } else {
-            Ok(api_http::error(&ApiError::NotFound { code: "not_found", message: format!("no route for {path}") }))
+            Ok(api_http::error(&ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }))
         };
         match result {
             Ok(response) => response,
@@ -49,7 +52,10 @@ impl Gateway {
     }
 }
 
-async fn serve_one(gateway: Arc<Gateway>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn serve_one(
+    gateway: Arc<Gateway>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -63,7 +69,9 @@ async fn serve_one(gateway: Arc<Gateway>, req: hyper::Request<Incoming>) -> Resu
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    let response = gateway.route(lambda_http::Request::from_parts(parts, body)).await;
+    let response = gateway
+        .route(lambda_http::Request::from_parts(parts, body))
+        .await;
     let (parts, body) = response.into_parts();
     let bytes = Bytes::copy_from_slice(api_http::body_bytes(&body));
     Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
@@ -96,8 +104,12 @@ async fn drain_capture_queue(queue: CaptureQueue, replay: Replay) {
 
 /// Every route answers before we say we are ready.
 async fn answers(addr: SocketAddr, method: &str, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(addr).await else { return false };
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     if stream.write_all(request.as_bytes()).await.is_err() {
         return false;
     }
@@ -119,22 +131,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let config = Config::from_env()?;
     let sdk = store::sdk_config(config.sdk_timeout).await;
-    let gateway = Arc::new(Gateway { inbound: Inbound::new(&config, &sdk)?, check: Check::new(&config, &sdk) });
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let gateway = Arc::new(Gateway {
+        inbound: Inbound::new(&config, &sdk)?,
+        check: Check::new(&config, &sdk),
+    });
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
 
     if let Some(url) = &config.capture_queue_url {
-        tokio::spawn(drain_capture_queue(CaptureQueue::new(&sdk, url), Replay::new(&config, &sdk)));
+        tokio::spawn(drain_capture_queue(
+            CaptureQueue::new(&sdk, url),
+            Replay::new(&config, &sdk),
+        ));
     }
 
     let server = {
         let gateway = gateway.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let gateway = gateway.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| serve_one(gateway.clone(), req));
-                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    if let Err(e) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
                         tracing::debug!(error = %e, "connection closed with an error");
                     }
                 });

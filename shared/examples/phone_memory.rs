@@ -15,7 +15,10 @@ fn sample(i: usize) -> (String, &'static str) {
         0 => (format!("(415) 555-{n:04}"), "US"),
         1 => (format!("+1 212 555 {n:04}"), "US"),
         2 => (format!("+44 20 7946 {n:04}"), "US"),
-        3 => (format!("06 12 34 {:02} {:02}", n % 100, n / 100 % 100), "FR"),
+        3 => (
+            format!("06 12 34 {:02} {:02}", n % 100, n / 100 % 100),
+            "FR",
+        ),
         4 => (format!("+49 30 123{n:04}"), "US"),
         _ => (format!("+61 4 1234 {n:04}"), "US"),
     }
@@ -24,12 +27,25 @@ fn sample(i: usize) -> (String, &'static str) {
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
-    line.trim_start_matches(field).trim().trim_end_matches("kB").trim().parse().ok()
+    line.trim_start_matches(field)
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn report(label: &str) {
-    let show = |field| status_kib(field).map_or("n/a".to_string(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
-    println!("{label:<28} peak (VmHWM) {:>10}   now (VmRSS) {:>10}", show("VmHWM:"), show("VmRSS:"));
+    let show = |field| {
+        status_kib(field).map_or("n/a".to_string(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
+        })
+    };
+    println!(
+        "{label:<28} peak (VmHWM) {:>10}   now (VmRSS) {:>10}",
+        show("VmHWM:"),
+        show("VmRSS:")
+    );
 }
 
 /// Every region's example numbers, in E.164: the worst case for the crate's regex cache.
@@ -47,7 +63,10 @@ fn every_region() -> Vec<String> {
 }
 
 fn main() {
-    let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000);
     // Built before measuring so that the figures are the crate's, not the inputs'.
     let inputs: Vec<_> = (0..count).map(sample).collect();
 
@@ -72,7 +91,13 @@ fn main() {
 
     // Listing the examples loads the same metadata, so this adds only the regexes.
     let all = every_region();
-    let valid = all.iter().filter(|n| normalize(n, "US", PhoneMode::StrictE164).is_ok()).count();
-    println!("{} example numbers of every region ({valid} valid)", all.len());
+    let valid = all
+        .iter()
+        .filter(|n| normalize(n, "US", PhoneMode::StrictE164).is_ok())
+        .count();
+    println!(
+        "{} example numbers of every region ({valid} valid)",
+        all.len()
+    );
     report("after every region");
 }

@@ -57,18 +57,29 @@ impl Config {
                     .trim()
                     .parse::<u64>()
                     .map(Duration::from_millis)
-                    .map_err(|e| ConfigError::Invalid { name, reason: e.to_string() }),
+                    .map_err(|e| ConfigError::Invalid {
+                        name,
+                        reason: e.to_string(),
+                    }),
             }
         };
-        let secrets_key = match (non_empty("SECRETS_KMS_KEY_ID"), non_empty("SECRETS_DEV_KEY")) {
+        let secrets_key = match (
+            non_empty("SECRETS_KMS_KEY_ID"),
+            non_empty("SECRETS_DEV_KEY"),
+        ) {
             (Some(key_id), _) => Some(SecretsKey::Kms { key_id }),
-            (None, Some(encoded)) => Some(SecretsKey::Dev { key: decode_dev_key(&encoded)? }),
+            (None, Some(encoded)) => Some(SecretsKey::Dev {
+                key: decode_dev_key(&encoded)?,
+            }),
             (None, None) => None,
         };
         Ok(Config {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             capture_queue_url: non_empty("CAPTURE_QUEUE_URL"),
-            public_base_url: non_empty("PUBLIC_BASE_URL").unwrap_or_default().trim_end_matches('/').to_string(),
+            public_base_url: non_empty("PUBLIC_BASE_URL")
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
             secrets_key,
             inbound_budget: millis("INBOUND_BUDGET_MS", 1500)?,
             sdk_timeout: millis("AWS_SDK_TIMEOUT_MS", 2000)?,
@@ -80,10 +91,14 @@ fn decode_dev_key(encoded: &str) -> Result<[u8; 32], ConfigError> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|e| ConfigError::Invalid { name: "SECRETS_DEV_KEY", reason: e.to_string() })?;
-    bytes
-        .try_into()
-        .map_err(|_| ConfigError::Invalid { name: "SECRETS_DEV_KEY", reason: "must be 32 bytes, base64".into() })
+        .map_err(|e| ConfigError::Invalid {
+            name: "SECRETS_DEV_KEY",
+            reason: e.to_string(),
+        })?;
+    bytes.try_into().map_err(|_| ConfigError::Invalid {
+        name: "SECRETS_DEV_KEY",
+        reason: "must be 32 bytes, base64".into(),
+    })
 }
 
 #[cfg(test)]
@@ -93,14 +108,32 @@ mod tests {
     #[test]
     fn reads_defaults_and_rejects_bad_values() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
         };
-        let c = Config::from_lookup(env(&[("TABLE_NAME", "t"), ("PUBLIC_BASE_URL", "https://x.test/")])).unwrap();
+        let c = Config::from_lookup(env(&[
+            ("TABLE_NAME", "t"),
+            ("PUBLIC_BASE_URL", "https://x.test/"),
+        ]))
+        .unwrap();
         assert_eq!(c.public_base_url, "https://x.test");
         assert_eq!(c.inbound_budget, Duration::from_millis(1500));
         assert!(c.secrets_key.is_none());
-        assert!(matches!(Config::from_lookup(env(&[])), Err(ConfigError::Missing("TABLE_NAME"))));
-        assert!(Config::from_lookup(env(&[("TABLE_NAME", "t"), ("SECRETS_DEV_KEY", "c2hvcnQ=")])).is_err());
-        assert!(Config::from_lookup(env(&[("TABLE_NAME", "t"), ("INBOUND_BUDGET_MS", "soon")])).is_err());
+        assert!(matches!(
+            Config::from_lookup(env(&[])),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        ));
+        assert!(
+            Config::from_lookup(env(&[("TABLE_NAME", "t"), ("SECRETS_DEV_KEY", "c2hvcnQ=")]))
+                .is_err()
+        );
+        assert!(
+            Config::from_lookup(env(&[("TABLE_NAME", "t"), ("INBOUND_BUDGET_MS", "soon")]))
+                .is_err()
+        );
     }
 }

@@ -210,16 +210,16 @@ impl Classifier {
             // tenant says, so there is nothing for it to do.
             Intent::None => return,
         };
-        if kind != (Kind::OptOut { strong: true }) {
-            // An opt-out word may not be reassigned to a milder intent: that would be a
-            // removal by another name.
-            let compact = compact_of(&normalize::tokenize(&extra.keyword));
-            if self
-                .entries_for(&compact)
-                .any(|e| matches!(e.kind, Kind::OptOut { .. }))
-            {
-                return;
-            }
+        // An opt-out word, revocation phrase or dismissal may not be given a milder intent:
+        // as a whole message it would then read as that intent, a removal by another name.
+        let compact = compact_of(&normalize::tokenize(&extra.keyword));
+        let taken = self.entries_for(&compact).any(|e| match e.kind {
+            Kind::OptOut { .. } | Kind::Phrase => !matches!(kind, Kind::OptOut { .. }),
+            Kind::Dismissal => matches!(kind, Kind::OptIn | Kind::Help),
+            Kind::OptIn | Kind::Help | Kind::Filler | Kind::Noun => false,
+        });
+        if taken {
+            return;
         }
         let language = extra.language.trim().to_lowercase();
         self.add(kind, &language, &extra.keyword);

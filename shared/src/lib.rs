@@ -13,3 +13,6 @@ pub mod providers;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

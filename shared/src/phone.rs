@@ -155,7 +155,11 @@ fn normalize_lenient(input: &str, region: country::Id) -> Result<E164, PhoneErro
     let compact = compact(input)?;
     // With a `+` the region is irrelevant, and passing it anyway makes the crate keep a
     // foreign trunk prefix: `+44 (0)20 7946 0958` would become `+4402079460958`.
-    let region = if compact.starts_with('+') { None } else { Some(region) };
+    let region = if compact.starts_with('+') {
+        None
+    } else {
+        Some(region)
+    };
     validated(&compact, region)
 }
 
@@ -283,7 +287,11 @@ mod tests {
             ("+1 800 555 0100", "US", "+18005550100"),
         ];
         for (input, region, want) in cases {
-            assert_eq!(normalize(input, region, PhoneMode::Lenient), Ok(e164(want)), "{input:?} in {region}");
+            assert_eq!(
+                normalize(input, region, PhoneMode::Lenient),
+                Ok(e164(want)),
+                "{input:?} in {region}"
+            );
         }
     }
 
@@ -298,11 +306,19 @@ mod tests {
             ("+14155550100abc", "US", PhoneError::NotANumber),
             ("415 555 0100 ext 12", "US", PhoneError::NotANumber),
             ("tel:+1-415-555-0100", "US", PhoneError::NotANumber),
-            ("+1 415 555 0100;phone-context=+1", "US", PhoneError::NotANumber),
+            (
+                "+1 415 555 0100;phone-context=+1",
+                "US",
+                PhoneError::NotANumber,
+            ),
             ("1+4155550100", "US", PhoneError::NotANumber),
             ("++14155550100", "US", PhoneError::NotANumber),
             ("()-./", "US", PhoneError::NotANumber),
-            ("\u{ff11}\u{ff14}\u{ff11}\u{ff15}", "US", PhoneError::NotANumber),
+            (
+                "\u{ff11}\u{ff14}\u{ff11}\u{ff15}",
+                "US",
+                PhoneError::NotANumber,
+            ),
             ("+", "US", PhoneError::NotANumber),
             ("12", "US", PhoneError::TooShort),
             ("+12", "US", PhoneError::TooShort),
@@ -318,7 +334,11 @@ mod tests {
             ("07700 900123", "GB", PhoneError::InvalidForRegion),
         ];
         for (input, region, want) in cases {
-            assert_eq!(normalize(input, region, PhoneMode::Lenient), Err(want.clone()), "{input:?} in {region}");
+            assert_eq!(
+                normalize(input, region, PhoneMode::Lenient),
+                Err(want.clone()),
+                "{input:?} in {region}"
+            );
         }
     }
 
@@ -326,10 +346,19 @@ mod tests {
     fn size_is_checked_before_the_crate_sees_the_input() {
         // 64 characters of formatting around a real number are still fine; 65 are not.
         let padded = format!("{:>64}", "+1 415 555 0100");
-        assert_eq!(normalize(&padded, "US", PhoneMode::Lenient), Ok(e164("+14155550100")));
+        assert_eq!(
+            normalize(&padded, "US", PhoneMode::Lenient),
+            Ok(e164("+14155550100"))
+        );
         let too_long = format!("{}{}", "-".repeat(50), "+1 415 555 0100");
-        assert_eq!(normalize(&too_long, "US", PhoneMode::Lenient), Err(PhoneError::TooLong));
-        assert_eq!(normalize(&"9".repeat(10_000), "US", PhoneMode::Lenient), Err(PhoneError::TooLong));
+        assert_eq!(
+            normalize(&too_long, "US", PhoneMode::Lenient),
+            Err(PhoneError::TooLong)
+        );
+        assert_eq!(
+            normalize(&"9".repeat(10_000), "US", PhoneMode::Lenient),
+            Err(PhoneError::TooLong)
+        );
     }
 
     #[test]
@@ -340,7 +369,11 @@ mod tests {
             ("+33612345678", "+33612345678"),
         ];
         for (input, want) in accepted {
-            assert_eq!(normalize(input, "US", PhoneMode::StrictE164), Ok(e164(want)), "{input:?}");
+            assert_eq!(
+                normalize(input, "US", PhoneMode::StrictE164),
+                Ok(e164(want)),
+                "{input:?}"
+            );
         }
         let rejected = [
             ("", PhoneError::Empty),
@@ -358,7 +391,11 @@ mod tests {
             ("+1415555010", PhoneError::TooShort),
         ];
         for (input, want) in rejected {
-            assert_eq!(normalize(input, "US", PhoneMode::StrictE164), Err(want.clone()), "{input:?}");
+            assert_eq!(
+                normalize(input, "US", PhoneMode::StrictE164),
+                Err(want.clone()),
+                "{input:?}"
+            );
         }
     }
 
@@ -409,17 +446,35 @@ mod tests {
     #[test]
     fn serde_is_a_plain_string() {
         let number = e164("+14155550100");
-        assert_eq!(serde_json::to_string(&number).ok().as_deref(), Some("\"+14155550100\""));
-        assert_eq!(serde_json::from_str::<E164>("\"+14155550100\"").ok(), Some(number));
-        assert_eq!(serde_json::to_string(&PhoneMode::StrictE164).ok().as_deref(), Some("\"strict_e164\""));
-        assert_eq!(serde_json::from_str::<PhoneMode>("\"lenient\"").ok(), Some(PhoneMode::Lenient));
+        assert_eq!(
+            serde_json::to_string(&number).ok().as_deref(),
+            Some("\"+14155550100\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<E164>("\"+14155550100\"").ok(),
+            Some(number)
+        );
+        assert_eq!(
+            serde_json::to_string(&PhoneMode::StrictE164)
+                .ok()
+                .as_deref(),
+            Some("\"strict_e164\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<PhoneMode>("\"lenient\"").ok(),
+            Some(PhoneMode::Lenient)
+        );
         assert_eq!(PhoneMode::default(), PhoneMode::Lenient);
     }
 
     #[test]
     fn errors_tell_the_user_what_to_do() {
         assert!(PhoneError::NotE164.to_string().contains("+14155550100"));
-        assert!(PhoneError::UnknownRegion("XX".into()).to_string().contains("\"US\""));
+        assert!(
+            PhoneError::UnknownRegion("XX".into())
+                .to_string()
+                .contains("\"US\"")
+        );
         assert!(PhoneError::TooLong.to_string().contains("15 digits"));
     }
 }

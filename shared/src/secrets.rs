@@ -52,7 +52,8 @@ const KMS_PREFIX: &str = "kms1:";
 
 impl Sealer {
     pub fn new(key: Option<SecretsKey>, sdk: &aws_config::SdkConfig) -> Sealer {
-        let kms = matches!(key, Some(SecretsKey::Kms { .. })).then(|| aws_sdk_kms::Client::new(sdk));
+        let kms =
+            matches!(key, Some(SecretsKey::Kms { .. })).then(|| aws_sdk_kms::Client::new(sdk));
         Sealer { key, kms }
     }
 
@@ -60,14 +61,26 @@ impl Sealer {
         format!("stopgate:tenant={tenant};stopgate:provider={provider}")
     }
 
-    pub async fn seal(&self, tenant: &str, provider: &str, plaintext: &str) -> Result<String, SecretsError> {
+    pub async fn seal(
+        &self,
+        tenant: &str,
+        provider: &str,
+        plaintext: &str,
+    ) -> Result<String, SecretsError> {
         match (&self.key, &self.kms) {
             (Some(SecretsKey::Dev { key }), _) => {
-                let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| SecretsError::NotConfigured)?;
+                let cipher =
+                    Aes256Gcm::new_from_slice(key).map_err(|_| SecretsError::NotConfigured)?;
                 let nonce_bytes: [u8; 12] = rand::random();
                 let aad = Sealer::context(tenant, provider);
                 let sealed = cipher
-                    .encrypt(Nonce::from_slice(&nonce_bytes), Payload { msg: plaintext.as_bytes(), aad: aad.as_bytes() })
+                    .encrypt(
+                        Nonce::from_slice(&nonce_bytes),
+                        Payload {
+                            msg: plaintext.as_bytes(),
+                            aad: aad.as_bytes(),
+                        },
+                    )
                     .map_err(|_| SecretsError::Rejected)?;
                 let mut out = nonce_bytes.to_vec();
                 out.extend_from_slice(&sealed);
@@ -82,7 +95,11 @@ impl Sealer {
                     .encryption_context("stopgate:provider", provider)
                     .send()
                     .await
-                    .map_err(|e| SecretsError::Unavailable(aws_sdk_kms::error::DisplayErrorContext(e).to_string()))?;
+                    .map_err(|e| {
+                        SecretsError::Unavailable(
+                            aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+                        )
+                    })?;
                 let blob = out.ciphertext_blob().ok_or(SecretsError::Malformed)?;
                 Ok(format!("{KMS_PREFIX}{}", B64.encode(blob.as_ref())))
             }
@@ -90,9 +107,16 @@ impl Sealer {
         }
     }
 
-    pub async fn open(&self, tenant: &str, provider: &str, sealed: &str) -> Result<SecretString, SecretsError> {
+    pub async fn open(
+        &self,
+        tenant: &str,
+        provider: &str,
+        sealed: &str,
+    ) -> Result<SecretString, SecretsError> {
         if let Some(encoded) = sealed.strip_prefix(DEV_PREFIX) {
-            let Some(SecretsKey::Dev { key }) = &self.key else { return Err(SecretsError::NotConfigured) };
+            let Some(SecretsKey::Dev { key }) = &self.key else {
+                return Err(SecretsError::NotConfigured);
+            };
             let bytes = B64.decode(encoded).map_err(|_| SecretsError::Malformed)?;
             if bytes.len() < 12 {
                 return Err(SecretsError::Malformed);
@@ -101,12 +125,22 @@ impl Sealer {
             let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| SecretsError::NotConfigured)?;
             let aad = Sealer::context(tenant, provider);
             let plain = cipher
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: aad.as_bytes() })
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: body,
+                        aad: aad.as_bytes(),
+                    },
+                )
                 .map_err(|_| SecretsError::Rejected)?;
-            return String::from_utf8(plain).map(SecretString).map_err(|_| SecretsError::Malformed);
+            return String::from_utf8(plain)
+                .map(SecretString)
+                .map_err(|_| SecretsError::Malformed);
         }
         if let Some(encoded) = sealed.strip_prefix(KMS_PREFIX) {
-            let Some(kms) = &self.kms else { return Err(SecretsError::NotConfigured) };
+            let Some(kms) = &self.kms else {
+                return Err(SecretsError::NotConfigured);
+            };
             let bytes = B64.decode(encoded).map_err(|_| SecretsError::Malformed)?;
             let out = kms
                 .decrypt()
@@ -115,9 +149,15 @@ impl Sealer {
                 .encryption_context("stopgate:provider", provider)
                 .send()
                 .await
-                .map_err(|e| SecretsError::Unavailable(aws_sdk_kms::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| {
+                    SecretsError::Unavailable(
+                        aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
             let plain = out.plaintext().ok_or(SecretsError::Malformed)?;
-            return String::from_utf8(plain.as_ref().to_vec()).map(SecretString).map_err(|_| SecretsError::Malformed);
+            return String::from_utf8(plain.as_ref().to_vec())
+                .map(SecretString)
+                .map_err(|_| SecretsError::Malformed);
         }
         Err(SecretsError::Malformed)
     }
@@ -137,10 +177,26 @@ mod tests {
         let sealer = dev();
         let sealed = sealer.seal("acme", "twilio", "s3cret-token").await.unwrap();
         assert!(!sealed.contains("s3cret"));
-        assert_eq!(sealer.open("acme", "twilio", &sealed).await.unwrap().expose(), "s3cret-token");
-        assert!(matches!(sealer.open("other", "twilio", &sealed).await, Err(SecretsError::Rejected)));
-        assert!(matches!(sealer.open("acme", "plivo", &sealed).await, Err(SecretsError::Rejected)));
-        assert!(matches!(sealer.open("acme", "twilio", "plain").await, Err(SecretsError::Malformed)));
+        assert_eq!(
+            sealer
+                .open("acme", "twilio", &sealed)
+                .await
+                .unwrap()
+                .expose(),
+            "s3cret-token"
+        );
+        assert!(matches!(
+            sealer.open("other", "twilio", &sealed).await,
+            Err(SecretsError::Rejected)
+        ));
+        assert!(matches!(
+            sealer.open("acme", "plivo", &sealed).await,
+            Err(SecretsError::Rejected)
+        ));
+        assert!(matches!(
+            sealer.open("acme", "twilio", "plain").await,
+            Err(SecretsError::Malformed)
+        ));
         assert_eq!(format!("{:?}", SecretString::new("x".into())), "<secret>");
     }
 }

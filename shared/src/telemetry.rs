@@ -6,10 +6,19 @@ use tracing_subscriber::EnvFilter;
 /// command's stdout carries only its output.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let json = std::env::var("LOG_FORMAT")
+        .map(|v| v == "json")
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     // A second init (tests, the local gateway) keeps the first subscriber.
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Emits one CloudWatch metric in Embedded Metric Format: a JSON line on stdout that Lambda
@@ -29,7 +38,10 @@ pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
     });
     if let Some(map) = doc.as_object_mut() {
         for (k, v) in dimensions {
-            map.insert((*k).to_string(), serde_json::Value::String((*v).to_string()));
+            map.insert(
+                (*k).to_string(),
+                serde_json::Value::String((*v).to_string()),
+            );
         }
     }
     println!("{doc}");

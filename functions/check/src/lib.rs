@@ -18,20 +18,31 @@ impl Check {
         let store = Store::new(sdk, &config.table_name);
         // The check never opens provider secrets.
         let tenants = Arc::new(Tenants::new(store.clone(), None));
-        Check { service: CheckService::new(store, tenants) }
+        Check {
+            service: CheckService::new(store, tenants),
+        }
     }
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
         let raw_path = req.raw_http_path();
-        let path = if raw_path.is_empty() { req.uri().path() } else { raw_path };
+        let path = if raw_path.is_empty() {
+            req.uri().path()
+        } else {
+            raw_path
+        };
         let result = match (req.method().as_str(), path.trim_end_matches('/')) {
             ("POST", "/v1/check") => self
                 .service
                 .check(req.headers(), api_http::body_bytes(req.body()))
                 .await
-                .and_then(|r| serde_json::to_value(r).map_err(|e| ApiError::Unavailable(e.to_string()))),
+                .and_then(|r| {
+                    serde_json::to_value(r).map_err(|e| ApiError::Unavailable(e.to_string()))
+                }),
             (_, "/v1/check") => Err(ApiError::MethodNotAllowed("use POST".into())),
-            _ => Err(ApiError::NotFound { code: "not_found", message: format!("no route for {path}") }),
+            _ => Err(ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }),
         };
         Ok(match result {
             Ok(body) => api_http::json(200, &body),

@@ -20,40 +20,65 @@ impl Inbound {
     /// Clients are built once per process, here.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Inbound, String> {
         if config.public_base_url.is_empty() {
-            return Err("PUBLIC_BASE_URL is required: webhook signatures are verified against it".into());
+            return Err(
+                "PUBLIC_BASE_URL is required: webhook signatures are verified against it".into(),
+            );
         }
         let store = Store::new(sdk, &config.table_name);
         let sealer = Sealer::new(config.secrets_key.clone(), sdk);
         let tenants = Arc::new(Tenants::new(store.clone(), Some(sealer)));
-        let capture = config.capture_queue_url.as_ref().map(|url| CaptureQueue::new(sdk, url));
+        let capture = config
+            .capture_queue_url
+            .as_ref()
+            .map(|url| CaptureQueue::new(sdk, url));
         if capture.is_none() {
             tracing::warn!("CAPTURE_QUEUE_URL is not set: a storage failure will answer 503");
         }
         let service = WebhookService::new(store, tenants, capture, config.inbound_budget);
-        Ok(Inbound { service, public_base_url: config.public_base_url.clone() })
+        Ok(Inbound {
+            service,
+            public_base_url: config.public_base_url.clone(),
+        })
     }
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
         let received_at = Utc::now();
         let raw_path = req.raw_http_path();
-        let path = if raw_path.is_empty() { req.uri().path().to_string() } else { raw_path.to_string() };
+        let path = if raw_path.is_empty() {
+            req.uri().path().to_string()
+        } else {
+            raw_path.to_string()
+        };
         let Some((provider, tenant)) = webhook_target(&path) else {
-            return Ok(api_http::error(&ApiError::NotFound { code: "not_found", message: format!("no route for {path}") }));
+            return Ok(api_http::error(&ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }));
         };
         if req.method() != http::Method::POST && req.method() != http::Method::GET {
-            return Ok(api_http::error(&ApiError::MethodNotAllowed("webhooks accept POST (or GET)".into())));
+            return Ok(api_http::error(&ApiError::MethodNotAllowed(
+                "webhooks accept POST (or GET)".into(),
+            )));
         }
         let incoming = IncomingWebhook {
             provider,
             tenant,
             method: req.method().as_str().to_string(),
-            url: IncomingWebhook::url_for(&self.public_base_url, &path, req.uri().query().unwrap_or("")),
+            url: IncomingWebhook::url_for(
+                &self.public_base_url,
+                &path,
+                req.uri().query().unwrap_or(""),
+            ),
             headers: req.headers().clone(),
             body: api_http::body_bytes(req.body()).to_vec(),
             received_at,
         };
         let answer = self.service.handle(incoming).await;
-        Ok(api_http::text(answer.status, &answer.content_type, answer.body))
+        Ok(api_http::text(
+            answer.status,
+            &answer.content_type,
+            answer.body,
+        ))
     }
 }
 
@@ -61,7 +86,8 @@ impl Inbound {
 fn webhook_target(path: &str) -> Option<(String, String)> {
     let rest = path.strip_prefix("/v1/webhooks/")?;
     let (provider, tenant) = rest.trim_end_matches('/').split_once('/')?;
-    (stopgate::api::valid_id(provider) && stopgate::api::valid_id(tenant)).then(|| (provider.to_string(), tenant.to_string()))
+    (stopgate::api::valid_id(provider) && stopgate::api::valid_id(tenant))
+        .then(|| (provider.to_string(), tenant.to_string()))
 }
 
 #[cfg(test)]
@@ -70,8 +96,14 @@ mod tests {
 
     #[test]
     fn routes_only_well_formed_webhook_paths() {
-        assert_eq!(webhook_target("/v1/webhooks/twilio/demo"), Some(("twilio".into(), "demo".into())));
-        assert_eq!(webhook_target("/v1/webhooks/twilio/demo/"), Some(("twilio".into(), "demo".into())));
+        assert_eq!(
+            webhook_target("/v1/webhooks/twilio/demo"),
+            Some(("twilio".into(), "demo".into()))
+        );
+        assert_eq!(
+            webhook_target("/v1/webhooks/twilio/demo/"),
+            Some(("twilio".into(), "demo".into()))
+        );
         assert_eq!(webhook_target("/v1/webhooks/twilio"), None);
         assert_eq!(webhook_target("/v1/webhooks/twilio/de mo"), None);
         assert_eq!(webhook_target("/v1/check"), None);

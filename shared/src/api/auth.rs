@@ -49,7 +49,9 @@ impl FromStr for KeyScope {
             "check" => Ok(KeyScope::Check),
             "consents:write" => Ok(KeyScope::ConsentsWrite),
             "admin" => Ok(KeyScope::Admin),
-            other => Err(format!("unknown scope {other:?}; expected check, consents:write or admin")),
+            other => Err(format!(
+                "unknown scope {other:?}; expected check, consents:write or admin"
+            )),
         }
     }
 }
@@ -58,7 +60,9 @@ impl FromStr for KeyScope {
 pub fn generate_key() -> (String, String) {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let secret: String = (0..40).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+    let secret: String = (0..40)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
     let key_id = format!("key_{}", ulid::Ulid::new());
     (format!("{KEY_PREFIX}{secret}"), key_id)
 }
@@ -75,19 +79,30 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store) -> Authenticator {
-        Authenticator { store, cache: TtlCache::new(Duration::from_secs(60), Duration::ZERO) }
+        Authenticator {
+            store,
+            cache: TtlCache::new(Duration::from_secs(60), Duration::ZERO),
+        }
     }
 
-    pub async fn authenticate(&self, headers: &http::HeaderMap, needed: KeyScope) -> Result<ApiKeyRecord, ApiError> {
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        needed: KeyScope,
+    ) -> Result<ApiKeyRecord, ApiError> {
         let value = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <API key>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("missing Authorization: Bearer <API key>".into())
+            })?;
         let key = value
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|k| k.starts_with(KEY_PREFIX))
-            .ok_or_else(|| ApiError::Unauthorized("Authorization must be `Bearer sg_live_...`".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Authorization must be `Bearer sg_live_...`".into())
+            })?;
         let hash = hash_key(key);
         let record = match self.cache.get(&hash) {
             Lookup::Fresh(record) => record,
@@ -106,7 +121,9 @@ impl Authenticator {
             return Err(ApiError::Unauthorized("this API key was revoked".into()));
         }
         if !record.scopes.iter().any(|s| s == needed.as_str()) {
-            return Err(ApiError::Forbidden(format!("this API key lacks the {needed} scope")));
+            return Err(ApiError::Forbidden(format!(
+                "this API key lacks the {needed} scope"
+            )));
         }
         Ok((*record).clone())
     }
@@ -129,7 +146,10 @@ mod tests {
 
     #[test]
     fn scopes_parse_from_their_names() {
-        assert_eq!("consents:write".parse::<KeyScope>(), Ok(KeyScope::ConsentsWrite));
+        assert_eq!(
+            "consents:write".parse::<KeyScope>(),
+            Ok(KeyScope::ConsentsWrite)
+        );
         assert!("write".parse::<KeyScope>().is_err());
     }
 }

@@ -22,11 +22,17 @@ pub enum Lookup<V> {
 
 impl<K: Eq + Hash + Clone, V> TtlCache<K, V> {
     pub fn new(ttl: Duration, stale_for: Duration) -> TtlCache<K, V> {
-        TtlCache { ttl, stale_for, entries: Mutex::new(HashMap::new()) }
+        TtlCache {
+            ttl,
+            stale_for,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn get(&self, key: &K) -> Lookup<V> {
-        let Ok(entries) = self.entries.lock() else { return Lookup::Missing };
+        let Ok(entries) = self.entries.lock() else {
+            return Lookup::Missing;
+        };
         match entries.get(key) {
             Some((at, v)) if at.elapsed() <= self.ttl => Lookup::Fresh(v.clone()),
             Some((at, v)) if at.elapsed() <= self.ttl + self.stale_for => Lookup::Stale(v.clone()),

@@ -10,7 +10,9 @@ use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::decision::DecisionEvidence;
-use crate::consent::{Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide};
+use crate::consent::{
+    Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide,
+};
 use crate::phone::{self, E164, PhoneMode};
 use crate::store::Store;
 
@@ -59,25 +61,58 @@ pub struct ValidCheck {
 }
 
 impl CheckRequest {
-    pub fn validate(&self, policy: &TenantPolicy, now: DateTime<Utc>) -> Result<ValidCheck, ApiError> {
-        let mode = if policy.strict_e164 { PhoneMode::StrictE164 } else { PhoneMode::Lenient };
+    pub fn validate(
+        &self,
+        policy: &TenantPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<ValidCheck, ApiError> {
+        let mode = if policy.strict_e164 {
+            PhoneMode::StrictE164
+        } else {
+            PhoneMode::Lenient
+        };
         let to = phone::normalize(&self.to, &policy.default_region, mode)
             .map_err(|e| ApiError::invalid("invalid_phone_number", "to", format!("to: {e}")))?;
         let from = sender_id(&self.from, policy, mode)?;
-        let category = self.category.parse::<Category>().map_err(|e| ApiError::invalid("invalid_category", "category", e))?;
+        let category = self
+            .category
+            .parse::<Category>()
+            .map_err(|e| ApiError::invalid("invalid_category", "category", e))?;
         let program = match self.program.as_deref().map(str::trim) {
-            Some("") => return Err(ApiError::invalid("invalid_program", "program", "program must not be empty")),
-            Some(p) if p.len() > 128 => return Err(ApiError::invalid("invalid_program", "program", "program is longer than 128 characters")),
+            Some("") => {
+                return Err(ApiError::invalid(
+                    "invalid_program",
+                    "program",
+                    "program must not be empty",
+                ));
+            }
+            Some(p) if p.len() > 128 => {
+                return Err(ApiError::invalid(
+                    "invalid_program",
+                    "program",
+                    "program is longer than 128 characters",
+                ));
+            }
             other => other.map(str::to_string),
         };
         let send_at = match &self.send_at {
             None => None,
             Some(raw) => {
                 let at = DateTime::parse_from_rfc3339(raw)
-                    .map_err(|e| ApiError::invalid("invalid_send_at", "send_at", format!("send_at must be an RFC 3339 time: {e}")))?
+                    .map_err(|e| {
+                        ApiError::invalid(
+                            "invalid_send_at",
+                            "send_at",
+                            format!("send_at must be an RFC 3339 time: {e}"),
+                        )
+                    })?
                     .with_timezone(&Utc);
                 if at < now - Duration::hours(24) || at > now + Duration::days(30) {
-                    return Err(ApiError::invalid("invalid_send_at", "send_at", "send_at must be between 24 hours ago and 30 days from now"));
+                    return Err(ApiError::invalid(
+                        "invalid_send_at",
+                        "send_at",
+                        "send_at must be between 24 hours ago and 30 days from now",
+                    ));
                 }
                 Some(at)
             }
@@ -91,11 +126,20 @@ impl CheckRequest {
                 return Err(ApiError::invalid(
                     "invalid_purpose",
                     "purpose",
-                    format!("unknown purpose {other:?}; expected opt_out_confirmation, help_reply or double_opt_in_request"),
+                    format!(
+                        "unknown purpose {other:?}; expected opt_out_confirmation, help_reply or double_opt_in_request"
+                    ),
                 ));
             }
         };
-        Ok(ValidCheck { from, to, category, program, send_at, purpose })
+        Ok(ValidCheck {
+            from,
+            to,
+            category,
+            program,
+            send_at,
+            purpose,
+        })
     }
 }
 
@@ -104,19 +148,35 @@ impl CheckRequest {
 fn sender_id(raw: &str, policy: &TenantPolicy, mode: PhoneMode) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(ApiError::invalid("invalid_sender", "from", "from must name the sending number, short code or sender id"));
+        return Err(ApiError::invalid(
+            "invalid_sender",
+            "from",
+            "from must name the sending number, short code or sender id",
+        ));
     }
     if let Ok(number) = phone::normalize(raw, &policy.default_region, mode) {
         return Ok(number.as_str().to_string());
     }
-    let is_id = raw.len() <= 64 && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let is_id = raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if raw.starts_with('+') || !is_id {
-        return Err(ApiError::invalid("invalid_sender", "from", format!("from {raw:?} is neither a valid phone number nor a sender id")));
+        return Err(ApiError::invalid(
+            "invalid_sender",
+            "from",
+            format!("from {raw:?} is neither a valid phone number nor a sender id"),
+        ));
     }
     Ok(raw.to_string())
 }
 
-pub fn answer(check: &ValidCheck, tenant: &TenantContext, state: &crate::consent::NumberState, now: DateTime<Utc>) -> CheckResponse {
+pub fn answer(
+    check: &ValidCheck,
+    tenant: &TenantContext,
+    state: &crate::consent::NumberState,
+    now: DateTime<Utc>,
+) -> CheckResponse {
     let snapshot = &tenant.snapshot;
     let send = SendContext::new(&snapshot.directory, &check.from, check.program.as_deref());
     let decision: CheckDecision = decide(&DecisionInput {
@@ -147,10 +207,18 @@ pub struct CheckService {
 impl CheckService {
     pub fn new(store: Store, tenants: Arc<Tenants>) -> CheckService {
         let auth = Authenticator::new(store.clone());
-        CheckService { store, tenants, auth }
+        CheckService {
+            store,
+            tenants,
+            auth,
+        }
     }
 
-    pub async fn check(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<CheckResponse, ApiError> {
+    pub async fn check(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<CheckResponse, ApiError> {
         let key = self.auth.authenticate(headers, KeyScope::Check).await?;
         let request: CheckRequest = super::http::parse_json(body)?;
         let tenant = self.tenant(&key.tenant_id).await?;
@@ -161,6 +229,8 @@ impl CheckService {
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Arc<TenantContext>, ApiError> {
-        self.tenants.get(tenant_id).await?.ok_or_else(|| ApiError::Unauthorized("the tenant of this API key no longer exists".into()))
+        self.tenants.get(tenant_id).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the tenant of this API key no longer exists".into())
+        })
     }
 }

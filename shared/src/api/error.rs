@@ -7,7 +7,11 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    Invalid { code: &'static str, message: String, field: Option<String> },
+    Invalid {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -25,7 +29,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::Invalid { code, message: message.into(), field: Some(field.to_string()) }
+        ApiError::Invalid {
+            code,
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -54,7 +62,13 @@ impl ApiError {
     /// `{"error": {"code", "message", "field"?}}`
     pub fn body(&self) -> serde_json::Value {
         let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let (ApiError::Invalid { field: Some(field), .. }, Some(map)) = (self, error.as_object_mut()) {
+        if let (
+            ApiError::Invalid {
+                field: Some(field), ..
+            },
+            Some(map),
+        ) = (self, error.as_object_mut())
+        {
             map.insert("field".into(), json!(field));
         }
         json!({ "error": error })

@@ -18,10 +18,12 @@ pub fn body_bytes(body: &Body) -> &[u8] {
 
 pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(value.to_string()));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -31,9 +33,12 @@ pub fn error(err: &ApiError) -> Response<Body> {
 
 pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = http::HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
     }
     response
 }
@@ -41,10 +46,16 @@ pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
 /// Parses a JSON request body into `T`, naming what is wrong when it cannot.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge { limit: MAX_BODY_BYTES });
+        return Err(ApiError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     if body.is_empty() {
-        return Err(ApiError::Invalid { code: "invalid_body", message: "request body must be a JSON object".into(), field: None });
+        return Err(ApiError::Invalid {
+            code: "invalid_body",
+            message: "request body must be a JSON object".into(),
+            field: None,
+        });
     }
     serde_json::from_slice(body).map_err(|e| {
         let message = e.to_string();
@@ -52,8 +63,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         let field = message
             .split('`')
             .nth(1)
-            .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
+            .filter(|_| {
+                message.starts_with("missing field") || message.starts_with("unknown field")
+            })
             .map(str::to_string);
-        ApiError::Invalid { code: "invalid_body", message: format!("invalid JSON body: {message}"), field }
+        ApiError::Invalid {
+            code: "invalid_body",
+            message: format!("invalid JSON body: {message}"),
+            field,
+        }
     })
 }

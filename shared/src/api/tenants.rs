@@ -35,7 +35,11 @@ pub struct Tenants {
 impl Tenants {
     /// `sealer` is given only to functions that verify webhooks; others never open secrets.
     pub fn new(store: Store, sealer: Option<Sealer>) -> Tenants {
-        Tenants { store, sealer, cache: TtlCache::new(Duration::from_secs(60), Duration::from_secs(3600)) }
+        Tenants {
+            store,
+            sealer,
+            cache: TtlCache::new(Duration::from_secs(60), Duration::from_secs(3600)),
+        }
     }
 
     pub async fn get(&self, tenant: &str) -> Result<Option<Arc<TenantContext>>, StoreError> {
@@ -65,7 +69,9 @@ impl Tenants {
     }
 
     async fn load(&self, tenant: &str) -> Result<Option<TenantContext>, StoreError> {
-        let Some(snapshot) = self.store.load_tenant(tenant).await? else { return Ok(None) };
+        let Some(snapshot) = self.store.load_tenant(tenant).await? else {
+            return Ok(None);
+        };
         let mut secrets = BTreeMap::new();
         if let Some(sealer) = &self.sealer {
             for (provider, sealed) in &snapshot.providers {
@@ -76,7 +82,9 @@ impl Tenants {
                         match sealer.open(tenant, provider, value).await {
                             Ok(secret) => plain.push(secret),
                             // One unreadable value must not hide the other during a rotation.
-                            Err(e) => tracing::error!(provider = %provider, secret = %name, error = %e, "cannot open provider secret"),
+                            Err(e) => {
+                                tracing::error!(provider = %provider, secret = %name, error = %e, "cannot open provider secret")
+                            }
                         }
                     }
                     opened.insert(name.clone(), plain);

@@ -18,9 +18,13 @@ use crate::consent::{ConsentEvent, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
 use crate::mask;
 use crate::phone::{self, PhoneMode};
-use crate::providers::{InboundMessage, Provider, ProviderReply, WebhookError, WebhookRequest, twilio};
+use crate::providers::{
+    InboundMessage, Provider, ProviderReply, WebhookError, WebhookRequest, twilio,
+};
 use crate::store::quarantine::QuarantinedRequest;
-use crate::store::{CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError};
+use crate::store::{
+    CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError,
+};
 use crate::telemetry;
 
 /// A webhook request as it arrived at `/v1/webhooks/{provider}/{tenant}`.
@@ -38,11 +42,20 @@ pub struct IncomingWebhook {
 
 impl IncomingWebhook {
     pub fn url_for(public_base_url: &str, path: &str, raw_query: &str) -> String {
-        if raw_query.is_empty() { format!("{public_base_url}{path}") } else { format!("{public_base_url}{path}?{raw_query}") }
+        if raw_query.is_empty() {
+            format!("{public_base_url}{path}")
+        } else {
+            format!("{public_base_url}{path}?{raw_query}")
+        }
     }
 
     fn as_request(&self) -> WebhookRequest<'_> {
-        WebhookRequest { method: &self.method, url: &self.url, headers: &self.headers, body: &self.body }
+        WebhookRequest {
+            method: &self.method,
+            url: &self.url,
+            headers: &self.headers,
+            body: &self.body,
+        }
     }
 
     fn captured(&self, verified: bool, reason: String) -> CapturedWebhook {
@@ -76,7 +89,9 @@ impl IncomingWebhook {
             method: captured.method.clone(),
             url: captured.url.clone(),
             headers,
-            body: B64.decode(&captured.body_base64).map_err(|e| e.to_string())?,
+            body: B64
+                .decode(&captured.body_base64)
+                .map_err(|e| e.to_string())?,
             received_at: captured.received_at,
         })
     }
@@ -92,11 +107,19 @@ pub struct WebhookAnswer {
 
 impl WebhookAnswer {
     fn reply(reply: ProviderReply) -> WebhookAnswer {
-        WebhookAnswer { status: 200, content_type: reply.content_type, body: reply.body }
+        WebhookAnswer {
+            status: 200,
+            content_type: reply.content_type,
+            body: reply.body,
+        }
     }
 
     fn error(err: &ApiError) -> WebhookAnswer {
-        WebhookAnswer { status: err.status(), content_type: "application/json".into(), body: err.body().to_string() }
+        WebhookAnswer {
+            status: err.status(),
+            content_type: "application/json".into(),
+            body: err.body().to_string(),
+        }
     }
 }
 
@@ -116,8 +139,18 @@ pub struct WebhookService {
 }
 
 impl WebhookService {
-    pub fn new(store: Store, tenants: Arc<Tenants>, capture: Option<CaptureQueue>, budget: Duration) -> WebhookService {
-        WebhookService { store, tenants, capture, budget }
+    pub fn new(
+        store: Store,
+        tenants: Arc<Tenants>,
+        capture: Option<CaptureQueue>,
+        budget: Duration,
+    ) -> WebhookService {
+        WebhookService {
+            store,
+            tenants,
+            capture,
+            budget,
+        }
     }
 
     pub async fn handle(&self, req: IncomingWebhook) -> WebhookAnswer {
@@ -128,7 +161,9 @@ impl WebhookService {
             });
         };
         if req.body.len() > MAX_BODY_BYTES {
-            return WebhookAnswer::error(&ApiError::TooLarge { limit: MAX_BODY_BYTES });
+            return WebhookAnswer::error(&ApiError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         let tenant = match self.tenants.get(&req.tenant).await {
             Ok(Some(tenant)) => tenant,
@@ -140,18 +175,29 @@ impl WebhookService {
             }
             // Without the tenant's secrets we cannot verify now: keep the request for replay,
             // which verifies it before anything reaches the ledger.
-            Err(e) => return self.capture_or_fail(&req, false, format!("tenant unavailable: {e}"), None).await,
+            Err(e) => {
+                return self
+                    .capture_or_fail(&req, false, format!("tenant unavailable: {e}"), None)
+                    .await;
+            }
         };
         let prepared = match prepare(provider, &tenant, &req, Signature::Verify, Utc::now()) {
             Ok(prepared) => prepared,
             Err(Rejection::Signature(reason)) => {
                 self.quarantine(&req, &reason).await;
-                return WebhookAnswer::error(&ApiError::Unauthorized(format!("webhook signature rejected: {reason}")));
+                return WebhookAnswer::error(&ApiError::Unauthorized(format!(
+                    "webhook signature rejected: {reason}"
+                )));
             }
             Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
         };
 
-        let commit = Commit { event: &prepared.event, private: Some(&prepared.private), dedupe: Some(prepared.dedupe.clone()), disclosure: None };
+        let commit = Commit {
+            event: &prepared.event,
+            private: Some(&prepared.private),
+            dedupe: Some(prepared.dedupe.clone()),
+            disclosure: None,
+        };
         match tokio::time::timeout(self.budget, self.store.commit(&commit)).await {
             Ok(Ok(CommitOutcome::Recorded { fold, .. })) => {
                 tracing::info!(
@@ -164,15 +210,39 @@ impl WebhookService {
                 tracing::info!(tenant = %req.tenant, provider = %provider, event_id = %record.event_id, "duplicate delivery; same reply");
                 WebhookAnswer::reply(record.reply)
             }
-            Ok(Err(e)) => self.capture_or_fail(&req, true, format!("ledger error: {e}"), Some(prepared.reply)).await,
-            Err(_) => self.capture_or_fail(&req, true, "ledger over latency budget".into(), Some(prepared.reply)).await,
+            Ok(Err(e)) => {
+                self.capture_or_fail(
+                    &req,
+                    true,
+                    format!("ledger error: {e}"),
+                    Some(prepared.reply),
+                )
+                .await
+            }
+            Err(_) => {
+                self.capture_or_fail(
+                    &req,
+                    true,
+                    "ledger over latency budget".into(),
+                    Some(prepared.reply),
+                )
+                .await
+            }
         }
     }
 
-    async fn capture_or_fail(&self, req: &IncomingWebhook, verified: bool, reason: String, reply: Option<ProviderReply>) -> WebhookAnswer {
+    async fn capture_or_fail(
+        &self,
+        req: &IncomingWebhook,
+        verified: bool,
+        reason: String,
+        reply: Option<ProviderReply>,
+    ) -> WebhookAnswer {
         let captured = match &self.capture {
             Some(queue) => queue.capture(&req.captured(verified, reason.clone())).await,
-            None => Err(StoreError::Unavailable("no capture queue configured".into())),
+            None => Err(StoreError::Unavailable(
+                "no capture queue configured".into(),
+            )),
         };
         match captured {
             Ok(()) => {
@@ -183,7 +253,9 @@ impl WebhookService {
             Err(e) => {
                 tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook neither committed nor captured");
                 telemetry::count("WebhooksLost", &[("Provider", &req.provider)]);
-                WebhookAnswer::error(&ApiError::Unavailable("cannot record this webhook now; retry".into()))
+                WebhookAnswer::error(&ApiError::Unavailable(
+                    "cannot record this webhook now; retry".into(),
+                ))
             }
         }
     }
@@ -251,26 +323,59 @@ pub fn prepare(
     }
     let message = parse(provider, req)?;
     let policy = &tenant.snapshot.tenant.policy;
-    let mode = if policy.strict_e164 { PhoneMode::StrictE164 } else { PhoneMode::Lenient };
-    let from = phone::normalize(&message.from, &policy.default_region, mode)
-        .map_err(|e| Rejection::Invalid(ApiError::invalid("invalid_phone_number", "From", format!("From: {e}"))))?;
+    let mode = if policy.strict_e164 {
+        PhoneMode::StrictE164
+    } else {
+        PhoneMode::Lenient
+    };
+    let from = phone::normalize(&message.from, &policy.default_region, mode).map_err(|e| {
+        Rejection::Invalid(ApiError::invalid(
+            "invalid_phone_number",
+            "From",
+            format!("From: {e}"),
+        ))
+    })?;
     // The business side may be a short code or a sender id rather than a full number.
     let to = phone::normalize(&message.to, &policy.default_region, mode)
         .map(|n| n.as_str().to_string())
         .unwrap_or_else(|_| message.to.trim().to_string());
     if to.is_empty() {
-        return Err(Rejection::Invalid(ApiError::invalid("invalid_webhook", "To", "To is empty")));
+        return Err(Rejection::Invalid(ApiError::invalid(
+            "invalid_webhook",
+            "To",
+            "To is empty",
+        )));
     }
     let classification = keywords::classify(&message.text);
-    let facts = InboundFacts { tenant: &tenant.snapshot.tenant.tenant_id, message: &message, from, to, classification: &classification, received_at: req.received_at };
+    let facts = InboundFacts {
+        tenant: &tenant.snapshot.tenant.tenant_id,
+        message: &message,
+        from,
+        to,
+        classification: &classification,
+        received_at: req.received_at,
+    };
     let (event, private) = inbound_event(&facts, &tenant.snapshot.directory, recorded_at);
     let reply = reply_for(provider, policy.reply_mode, classification.intent);
-    let dedupe = DedupeClaim { provider: provider.as_str().to_string(), message_id: message.message_id.clone(), reply: reply.clone() };
+    let dedupe = DedupeClaim {
+        provider: provider.as_str().to_string(),
+        message_id: message.message_id.clone(),
+        reply: reply.clone(),
+    };
     tracing::debug!(from = %mask::phone(&message.from), intent = ?classification.intent, "webhook parsed");
-    Ok(Prepared { event, private, dedupe, reply })
+    Ok(Prepared {
+        event,
+        private,
+        dedupe,
+        reply,
+    })
 }
 
-fn verify(provider: Provider, tenant: &TenantContext, req: &IncomingWebhook) -> Result<(), WebhookError> {
+fn verify(
+    provider: Provider,
+    tenant: &TenantContext,
+    req: &IncomingWebhook,
+) -> Result<(), WebhookError> {
     let request = req.as_request();
     match provider {
         Provider::Twilio => twilio::verify(
@@ -303,17 +408,33 @@ fn reply_for(provider: Provider, mode: ReplyMode, intent: Intent) -> ProviderRep
 fn empty_reply(provider: &str) -> ProviderReply {
     match Provider::parse(provider) {
         Some(Provider::Twilio) => twilio::reply(None),
-        None => ProviderReply { content_type: "text/plain".into(), body: String::new() },
+        None => ProviderReply {
+            content_type: "text/plain".into(),
+            body: String::new(),
+        },
     }
 }
 
 /// Replays one captured webhook into the ledger: verifies it first if it was captured
 /// unverified, and is idempotent through the dedupe record.
-pub async fn replay(store: &Store, tenants: &Tenants, captured: &CapturedWebhook) -> Result<ReplayOutcome, StoreError> {
-    let req = IncomingWebhook::from_captured(captured).map_err(|e| StoreError::Corrupt(format!("captured webhook: {e}")))?;
-    let Some(provider) = Provider::parse(&req.provider) else { return Ok(ReplayOutcome::Dropped("unknown provider".into())) };
-    let Some(tenant) = tenants.get(&req.tenant).await? else { return Ok(ReplayOutcome::Dropped("unknown tenant".into())) };
-    let signature = if captured.verified { Signature::AlreadyVerified } else { Signature::Verify };
+pub async fn replay(
+    store: &Store,
+    tenants: &Tenants,
+    captured: &CapturedWebhook,
+) -> Result<ReplayOutcome, StoreError> {
+    let req = IncomingWebhook::from_captured(captured)
+        .map_err(|e| StoreError::Corrupt(format!("captured webhook: {e}")))?;
+    let Some(provider) = Provider::parse(&req.provider) else {
+        return Ok(ReplayOutcome::Dropped("unknown provider".into()));
+    };
+    let Some(tenant) = tenants.get(&req.tenant).await? else {
+        return Ok(ReplayOutcome::Dropped("unknown tenant".into()));
+    };
+    let signature = if captured.verified {
+        Signature::AlreadyVerified
+    } else {
+        Signature::Verify
+    };
     let prepared = match prepare(provider, &tenant, &req, signature, Utc::now()) {
         Ok(p) => p,
         Err(Rejection::Signature(reason)) => {
@@ -323,9 +444,16 @@ pub async fn replay(store: &Store, tenants: &Tenants, captured: &CapturedWebhook
         }
         Err(Rejection::Invalid(err)) => return Ok(ReplayOutcome::Dropped(err.to_string())),
     };
-    let commit = Commit { event: &prepared.event, private: Some(&prepared.private), dedupe: Some(prepared.dedupe.clone()), disclosure: None };
+    let commit = Commit {
+        event: &prepared.event,
+        private: Some(&prepared.private),
+        dedupe: Some(prepared.dedupe.clone()),
+        disclosure: None,
+    };
     match store.commit(&commit).await? {
-        CommitOutcome::Recorded { .. } => Ok(ReplayOutcome::Recorded(prepared.event.event_id.to_string())),
+        CommitOutcome::Recorded { .. } => {
+            Ok(ReplayOutcome::Recorded(prepared.event.event_id.to_string()))
+        }
         CommitOutcome::Duplicate(record) => Ok(ReplayOutcome::Duplicate(record.event_id)),
     }
 }

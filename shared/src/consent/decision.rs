@@ -105,11 +105,9 @@ pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
     match input.category {
         Category::Conversational => {
             let window = Duration::hours(i64::from(input.policy.conversational_window_hours));
-            let recent = input
-                .state
-                .last_inbound
-                .iter()
-                .find(|f| f.group == input.send.placement.group && input.now - f.mark.occurred_at <= window);
+            let recent = input.state.last_inbound.iter().find(|f| {
+                f.group == input.send.placement.group && input.now - f.mark.occurred_at <= window
+            });
             match recent {
                 Some(f) => CheckDecision {
                     allowed: true,
@@ -148,7 +146,11 @@ fn unlifted_opt_out<'a>(input: &DecisionInput<'a>) -> Option<(String, &'a Mark)>
         .state
         .suppression
         .iter()
-        .filter_map(|f| f.scope.denies(send, policy, directory).map(|scope| (scope, f)))
+        .filter_map(|f| {
+            f.scope
+                .denies(send, policy, directory)
+                .map(|scope| (scope, f))
+        })
         .flat_map(|(scope, f)| f.opt_outs.iter().map(move |m| (scope.clone(), m)))
         .filter(|(_, x)| !opt_ins.iter().any(|o| lifts(o, x)))
         .max_by(|a, b| a.1.canonical_key().cmp(&b.1.canonical_key()))
@@ -157,7 +159,10 @@ fn unlifted_opt_out<'a>(input: &DecisionInput<'a>) -> Option<(String, &'a Mark)>
 
 /// Consent at `needed` level or above, for the category or a more demanding one, in a scope
 /// that plainly covers the send, and not withdrawn later by a revocation that could cover it.
-fn consent_in_scope<'a>(input: &DecisionInput<'a>, needed: ConsentLevel) -> Option<(String, &'a Mark, ConsentLevel)> {
+fn consent_in_scope<'a>(
+    input: &DecisionInput<'a>,
+    needed: ConsentLevel,
+) -> Option<(String, &'a Mark, ConsentLevel)> {
     let send = input.send;
     let consents = &input.state.consents;
     consents

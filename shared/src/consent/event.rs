@@ -61,7 +61,11 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 3] = [Category::Conversational, Category::Informational, Category::Promotional];
+    pub const ALL: [Category; 3] = [
+        Category::Conversational,
+        Category::Informational,
+        Category::Promotional,
+    ];
 }
 
 impl FromStr for Category {

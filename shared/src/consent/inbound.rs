@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::event::{Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source, TimeSource};
+use super::event::{
+    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source,
+    TimeSource,
+};
 use super::scope::{Scope, SenderDirectory};
 use crate::keywords::{Classification, Intent};
 use crate::phone::E164;
@@ -29,7 +32,11 @@ pub fn event_kind(intent: Intent) -> EventKind {
     }
 }
 
-pub fn inbound_event(facts: &InboundFacts<'_>, directory: &SenderDirectory, recorded_at: DateTime<Utc>) -> (ConsentEvent, PrivateEvidence) {
+pub fn inbound_event(
+    facts: &InboundFacts<'_>,
+    directory: &SenderDirectory,
+    recorded_at: DateTime<Utc>,
+) -> (ConsentEvent, PrivateEvidence) {
     let message = facts.message;
     // A messaging service id names the sender group when it is configured; else the number does.
     let sender = message
@@ -76,9 +83,15 @@ pub fn inbound_event(facts: &InboundFacts<'_>, directory: &SenderDirectory, reco
         received_at: facts.received_at,
         recorded_at,
         actor: Actor::Person,
-        evidence: EvidenceRefs { has_private_record: !message.text.is_empty(), ..EvidenceRefs::default() },
+        evidence: EvidenceRefs {
+            has_private_record: !message.text.is_empty(),
+            ..EvidenceRefs::default()
+        },
         override_opt_out: false,
     };
-    let private = PrivateEvidence { message_text: Some(message.text.clone()).filter(|t| !t.is_empty()), ..PrivateEvidence::default() };
+    let private = PrivateEvidence {
+        message_text: Some(message.text.clone()).filter(|t| !t.is_empty()),
+        ..PrivateEvidence::default()
+    };
     (event, private)
 }

@@ -10,8 +10,8 @@ pub mod state;
 
 pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};
 pub use event::{
-    Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source,
-    TimeSource,
+    Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin,
+    PrivateEvidence, Source, TimeSource,
 };
 pub use policy::{ReplyMode, TenantPolicy};
 pub use scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};

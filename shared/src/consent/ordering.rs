@@ -45,20 +45,24 @@ impl Mark {
 /// - otherwise at least [`SKEW_WINDOW`] later;
 /// - a client-stamped opt-in must also be later than the moment Stopgate received the opt-out.
 pub fn lifts(opt_in: &Mark, opt_out: &Mark) -> bool {
-    let both_provider = opt_in.time_source == TimeSource::Provider && opt_out.time_source == TimeSource::Provider;
+    let both_provider =
+        opt_in.time_source == TimeSource::Provider && opt_out.time_source == TimeSource::Provider;
     let later = if both_provider {
         opt_in.occurred_at > opt_out.occurred_at
     } else {
         opt_in.occurred_at - opt_out.occurred_at >= SKEW_WINDOW
     };
-    let after_receipt = opt_in.time_source != TimeSource::Client || opt_in.occurred_at > opt_out.received_at;
+    let after_receipt =
+        opt_in.time_source != TimeSource::Client || opt_in.occurred_at > opt_out.received_at;
     later && after_receipt
 }
 
 /// Does `a` hold every power `b` holds as an opt-out (anything that lifts `a` lifts `b`)?
 /// True when both have the same time source and `a` is no earlier on either clock.
 pub fn opt_out_covers(a: &Mark, b: &Mark) -> bool {
-    a.time_source == b.time_source && a.occurred_at >= b.occurred_at && a.received_at >= b.received_at
+    a.time_source == b.time_source
+        && a.occurred_at >= b.occurred_at
+        && a.received_at >= b.received_at
 }
 
 /// Does opt-in `a` lift everything opt-in `b` lifts? Lifting power grows with `occurred_at`
@@ -73,8 +77,16 @@ mod tests {
     use chrono::TimeZone;
 
     fn mark(id: &str, secs: i64, ts: TimeSource) -> Mark {
-        let at = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().unwrap() + Duration::seconds(secs);
-        Mark { event_id: EventId(id.into()), occurred_at: at, received_at: at, time_source: ts, source: Source::SmsKeyword, keyword: None }
+        let at =
+            Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().unwrap() + Duration::seconds(secs);
+        Mark {
+            event_id: EventId(id.into()),
+            occurred_at: at,
+            received_at: at,
+            time_source: ts,
+            source: Source::SmsKeyword,
+            keyword: None,
+        }
     }
 
     #[test]

@@ -49,8 +49,8 @@ impl Default for TenantPolicy {
 
 /// The replies Stopgate writes when `reply_mode` is `stopgate`.
 pub mod replies {
-    pub const OPT_OUT: &str = "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.";
-    pub const OPT_IN: &str =
-        "You have been resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel.";
+    pub const OPT_OUT: &str =
+        "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.";
+    pub const OPT_IN: &str = "You have been resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel.";
     pub const HELP: &str = "Msg&data rates may apply. Reply STOP to cancel, START to resubscribe.";
 }

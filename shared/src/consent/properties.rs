@@ -12,7 +12,12 @@ use super::scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};
 use super::state::{FacetScope, NumberState};
 use crate::phone::E164;
 
-const SENDERS: [&str; 4] = ["+14155550100", "+14155550101", "+14155550102", "+14155550199"];
+const SENDERS: [&str; 4] = [
+    "+14155550100",
+    "+14155550101",
+    "+14155550102",
+    "+14155550199",
+];
 
 fn directory() -> SenderDirectory {
     SenderDirectory {
@@ -23,7 +28,12 @@ fn directory() -> SenderDirectory {
                 program: Some("fraud".into()),
                 brand: Some("bank".into()),
             },
-            SenderGroup { name: "deals".into(), senders: vec![SENDERS[2].into()], program: Some("deals".into()), brand: Some("bank".into()) },
+            SenderGroup {
+                name: "deals".into(),
+                senders: vec![SENDERS[2].into()],
+                program: Some("deals".into()),
+                brand: Some("bank".into()),
+            },
         ],
     }
 }
@@ -100,21 +110,32 @@ fn fold(events: &[ConsentEvent]) -> NumberState {
 
 /// The rules applied directly to every event: opted out when some opt-out covering the send is
 /// lifted by no opt-in covering it.
-fn reference_opted_out(events: &[ConsentEvent], policy: &TenantPolicy, directory: &SenderDirectory, send: &SendContext) -> bool {
+fn reference_opted_out(
+    events: &[ConsentEvent],
+    policy: &TenantPolicy,
+    directory: &SenderDirectory,
+    send: &SendContext,
+) -> bool {
     let facet = |e: &ConsentEvent| FacetScope::of(e);
     let opt_ins: Vec<Mark> = events
         .iter()
-        .filter(|e| e.kind == EventKind::OptIn && facet(e).is_some_and(|f| f.allows(send, policy, directory)))
+        .filter(|e| {
+            e.kind == EventKind::OptIn
+                && facet(e).is_some_and(|f| f.allows(send, policy, directory))
+        })
         .map(Mark::of)
         .collect();
     events
         .iter()
-        .filter(|e| e.kind == EventKind::OptOut && facet(e).is_some_and(|f| f.denies(send, policy, directory).is_some()))
+        .filter(|e| {
+            e.kind == EventKind::OptOut
+                && facet(e).is_some_and(|f| f.denies(send, policy, directory).is_some())
+        })
         .any(|x| !opt_ins.iter().any(|o| lifts(o, &Mark::of(x))))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
 
     #[test]
     fn every_delivery_order_folds_to_the_same_state(

@@ -43,7 +43,9 @@ impl FromStr for Scope {
             format!("invalid scope {s:?}; expected tenant, brand:<name>, program:<name>, group:<name> or sender:<id>")
         })?;
         if name.is_empty() || name.len() > 128 {
-            return Err(format!("invalid scope {s:?}: the name must be 1 to 128 characters"));
+            return Err(format!(
+                "invalid scope {s:?}: the name must be 1 to 128 characters"
+            ));
         }
         let name = name.to_string();
         match kind {
@@ -99,9 +101,21 @@ pub struct SenderDirectory {
 
 impl SenderDirectory {
     pub fn placement(&self, sender: &str) -> Placement {
-        match self.groups.iter().find(|g| g.senders.iter().any(|s| s == sender)) {
-            Some(g) => Placement { group: Scope::Group(g.name.clone()), program: g.program.clone(), brand: g.brand.clone() },
-            None => Placement { group: Scope::Sender(sender.to_string()), program: None, brand: None },
+        match self
+            .groups
+            .iter()
+            .find(|g| g.senders.iter().any(|s| s == sender))
+        {
+            Some(g) => Placement {
+                group: Scope::Group(g.name.clone()),
+                program: g.program.clone(),
+                brand: g.brand.clone(),
+            },
+            None => Placement {
+                group: Scope::Sender(sender.to_string()),
+                program: None,
+                brand: None,
+            },
         }
     }
 
@@ -133,11 +147,21 @@ impl StopScope {
     /// The scope of a keyword sent to a sender placed as `placement`. A level the placement
     /// does not define widens to the next level up, never narrows.
     pub fn apply(self, placement: &Placement) -> Scope {
-        let brand = || placement.brand.clone().map(Scope::Brand).unwrap_or(Scope::Tenant);
+        let brand = || {
+            placement
+                .brand
+                .clone()
+                .map(Scope::Brand)
+                .unwrap_or(Scope::Tenant)
+        };
         match self {
             StopScope::Tenant => Scope::Tenant,
             StopScope::Brand => brand(),
-            StopScope::Program => placement.program.clone().map(Scope::Program).unwrap_or_else(brand),
+            StopScope::Program => placement
+                .program
+                .clone()
+                .map(Scope::Program)
+                .unwrap_or_else(brand),
             StopScope::SenderGroup => placement.group.clone(),
         }
     }
@@ -155,17 +179,25 @@ pub struct SendContext {
 }
 
 impl SendContext {
-    pub fn new(directory: &SenderDirectory, sender: &str, named_program: Option<&str>) -> SendContext {
+    pub fn new(
+        directory: &SenderDirectory,
+        sender: &str,
+        named_program: Option<&str>,
+    ) -> SendContext {
         SendContext {
             sender: sender.to_string(),
             placement: directory.placement(sender),
             named_program: named_program.map(str::to_string),
-            named_program_brand: named_program.and_then(|p| directory.brand_of_program(p)).map(str::to_string),
+            named_program_brand: named_program
+                .and_then(|p| directory.brand_of_program(p))
+                .map(str::to_string),
         }
     }
 
     fn effective_program(&self) -> Option<&str> {
-        self.named_program.as_deref().or(self.placement.program.as_deref())
+        self.named_program
+            .as_deref()
+            .or(self.placement.program.as_deref())
     }
 
     fn effective_brand(&self) -> Option<&str> {
@@ -187,7 +219,8 @@ impl Scope {
         match self {
             Scope::Tenant => true,
             Scope::Brand(b) => {
-                send.placement.brand.as_deref() == Some(b) || send.named_program_brand.as_deref() == Some(b)
+                send.placement.brand.as_deref() == Some(b)
+                    || send.named_program_brand.as_deref() == Some(b)
             }
             Scope::Program(p) => {
                 send.named_program.is_none()
@@ -242,7 +275,13 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_string_form() {
-        for s in ["tenant", "brand:acme", "program:p1", "group:alerts", "sender:+14155550100"] {
+        for s in [
+            "tenant",
+            "brand:acme",
+            "program:p1",
+            "group:alerts",
+            "sender:+14155550100",
+        ] {
             let scope: Scope = s.parse().unwrap();
             assert_eq!(scope.to_string(), s);
         }
@@ -264,11 +303,23 @@ mod tests {
         let alone = d.placement("+14155559999");
         assert_eq!(StopScope::Program.apply(&alone), Scope::Tenant);
         assert_eq!(StopScope::Brand.apply(&alone), Scope::Tenant);
-        assert_eq!(StopScope::SenderGroup.apply(&alone), Scope::Sender("+14155559999".into()));
+        assert_eq!(
+            StopScope::SenderGroup.apply(&alone),
+            Scope::Sender("+14155559999".into())
+        );
         let alerts = d.placement("MG1");
-        assert_eq!(StopScope::Program.apply(&alerts), Scope::Program("fraud-alerts".into()));
-        assert_eq!(StopScope::Brand.apply(&alerts), Scope::Brand("acme-bank".into()));
-        assert_eq!(StopScope::SenderGroup.apply(&alerts), Scope::Group("alerts".into()));
+        assert_eq!(
+            StopScope::Program.apply(&alerts),
+            Scope::Program("fraud-alerts".into())
+        );
+        assert_eq!(
+            StopScope::Brand.apply(&alerts),
+            Scope::Brand("acme-bank".into())
+        );
+        assert_eq!(
+            StopScope::SenderGroup.apply(&alerts),
+            Scope::Group("alerts".into())
+        );
     }
 
     #[test]

@@ -17,30 +17,56 @@ use super::scope::{Placement, Scope, SendContext, SenderDirectory};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FacetScope {
-    Named { scope: Scope },
-    Keyword { sender: String, group: Scope, program: Option<String>, brand: Option<String> },
+    Named {
+        scope: Scope,
+    },
+    Keyword {
+        sender: String,
+        group: Scope,
+        program: Option<String>,
+        brand: Option<String>,
+    },
 }
 
 impl FacetScope {
     pub fn of(event: &ConsentEvent) -> Option<FacetScope> {
         if let Some(scope) = &event.scope {
-            return Some(FacetScope::Named { scope: scope.clone() });
+            return Some(FacetScope::Named {
+                scope: scope.clone(),
+            });
         }
         let sender = event.origin.sender.clone()?;
         let group = match &event.origin.sender_group {
             Some(g) => Scope::Group(g.clone()),
             None => Scope::Sender(sender.clone()),
         };
-        Some(FacetScope::Keyword { sender, group, program: event.origin.program.clone(), brand: event.origin.brand.clone() })
+        Some(FacetScope::Keyword {
+            sender,
+            group,
+            program: event.origin.program.clone(),
+            brand: event.origin.brand.clone(),
+        })
     }
 
     /// The scopes this facet could mean: as recorded, and as the sender sits now.
     fn readings(&self, policy: &TenantPolicy, directory: &SenderDirectory) -> Vec<Scope> {
         match self {
             FacetScope::Named { scope } => vec![scope.clone()],
-            FacetScope::Keyword { sender, group, program, brand } => {
-                let recorded = Placement { group: group.clone(), program: program.clone(), brand: brand.clone() };
-                let mut readings = vec![policy.stop_scope.apply(&recorded), policy.stop_scope.apply(&directory.placement(sender))];
+            FacetScope::Keyword {
+                sender,
+                group,
+                program,
+                brand,
+            } => {
+                let recorded = Placement {
+                    group: group.clone(),
+                    program: program.clone(),
+                    brand: brand.clone(),
+                };
+                let mut readings = vec![
+                    policy.stop_scope.apply(&recorded),
+                    policy.stop_scope.apply(&directory.placement(sender)),
+                ];
                 readings.dedup();
                 readings
             }
@@ -48,13 +74,27 @@ impl FacetScope {
     }
 
     /// An opt-out here stops the send if any reading of its scope contains it.
-    pub fn denies(&self, send: &SendContext, policy: &TenantPolicy, directory: &SenderDirectory) -> Option<Scope> {
-        self.readings(policy, directory).into_iter().find(|s| s.denies(send))
+    pub fn denies(
+        &self,
+        send: &SendContext,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+    ) -> Option<Scope> {
+        self.readings(policy, directory)
+            .into_iter()
+            .find(|s| s.denies(send))
     }
 
     /// An opt-in here covers the send only if every reading of its scope contains it.
-    pub fn allows(&self, send: &SendContext, policy: &TenantPolicy, directory: &SenderDirectory) -> bool {
-        self.readings(policy, directory).iter().all(|s| s.allows(send))
+    pub fn allows(
+        &self,
+        send: &SendContext,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+    ) -> bool {
+        self.readings(policy, directory)
+            .iter()
+            .all(|s| s.allows(send))
     }
 }
 
@@ -118,14 +158,29 @@ impl NumberState {
                 let (Some(category), Some(scope)) = (event.category, event.scope.clone()) else {
                     return FoldOutcome::NoFacet;
                 };
-                let level = if event.kind == EventKind::Grant { event.level } else { None };
-                self.apply_consent(ConsentFacet { category, scope, level, mark })
+                let level = if event.kind == EventKind::Grant {
+                    event.level
+                } else {
+                    None
+                };
+                self.apply_consent(ConsentFacet {
+                    category,
+                    scope,
+                    level,
+                    mark,
+                })
             }
             EventKind::Inbound | EventKind::Help => {
                 let Some(FacetScope::Keyword { group, .. }) = FacetScope::of(event) else {
                     return FoldOutcome::NoFacet;
                 };
-                let outcome = latest(&mut self.last_inbound, InboundFacet { group: group.clone(), mark: mark.clone() });
+                let outcome = latest(
+                    &mut self.last_inbound,
+                    InboundFacet {
+                        group: group.clone(),
+                        mark: mark.clone(),
+                    },
+                );
                 if event.kind == EventKind::Help {
                     latest(&mut self.last_help, InboundFacet { group, mark });
                 }
@@ -135,24 +190,42 @@ impl NumberState {
         }
     }
 
-    fn apply_suppression(&mut self, scope: FacetScope, is_opt_out: bool, mark: Mark) -> FoldOutcome {
+    fn apply_suppression(
+        &mut self,
+        scope: FacetScope,
+        is_opt_out: bool,
+        mark: Mark,
+    ) -> FoldOutcome {
         let index = match self.suppression.binary_search_by(|f| f.scope.cmp(&scope)) {
             Ok(i) => i,
             Err(i) => {
-                self.suppression.insert(i, SuppressionFacet { scope, opt_outs: vec![], opt_ins: vec![] });
+                self.suppression.insert(
+                    i,
+                    SuppressionFacet {
+                        scope,
+                        opt_outs: vec![],
+                        opt_ins: vec![],
+                    },
+                );
                 i
             }
         };
         let Some(facet) = self.suppression.get_mut(index) else {
             return FoldOutcome::NoFacet;
         };
-        let (marks, covers): (&mut Vec<Mark>, fn(&Mark, &Mark) -> bool) =
-            if is_opt_out { (&mut facet.opt_outs, opt_out_covers) } else { (&mut facet.opt_ins, opt_in_covers) };
+        let (marks, covers): (&mut Vec<Mark>, fn(&Mark, &Mark) -> bool) = if is_opt_out {
+            (&mut facet.opt_outs, opt_out_covers)
+        } else {
+            (&mut facet.opt_ins, opt_in_covers)
+        };
         keep_frontier(marks, mark, covers)
     }
 
     fn apply_consent(&mut self, incoming: ConsentFacet) -> FoldOutcome {
-        let existing = self.consents.iter_mut().find(|f| f.category == incoming.category && f.scope == incoming.scope);
+        let existing = self
+            .consents
+            .iter_mut()
+            .find(|f| f.category == incoming.category && f.scope == incoming.scope);
         match existing {
             Some(current) if consent_order(&incoming) > consent_order(current) => {
                 *current = incoming;
@@ -161,7 +234,8 @@ impl NumberState {
             Some(_) => FoldOutcome::StaleFacet,
             None => {
                 self.consents.push(incoming);
-                self.consents.sort_by(|a, b| (a.category, &a.scope).cmp(&(b.category, &b.scope)));
+                self.consents
+                    .sort_by(|a, b| (a.category, &a.scope).cmp(&(b.category, &b.scope)));
                 FoldOutcome::Changed
             }
         }
@@ -170,9 +244,14 @@ impl NumberState {
 
 /// Keeps `marks` as the set of marks not covered by another, sorted canonically. Identical
 /// powers keep the smaller event id, so the result does not depend on arrival order.
-fn keep_frontier(marks: &mut Vec<Mark>, mark: Mark, covers: fn(&Mark, &Mark) -> bool) -> FoldOutcome {
-    let dominated =
-        marks.iter().any(|m| covers(m, &mark) && (!covers(&mark, m) || m.event_id <= mark.event_id));
+fn keep_frontier(
+    marks: &mut Vec<Mark>,
+    mark: Mark,
+    covers: fn(&Mark, &Mark) -> bool,
+) -> FoldOutcome {
+    let dominated = marks
+        .iter()
+        .any(|m| covers(m, &mark) && (!covers(&mark, m) || m.event_id <= mark.event_id));
     if dominated {
         return FoldOutcome::StaleFacet;
     }
@@ -184,8 +263,18 @@ fn keep_frontier(marks: &mut Vec<Mark>, mark: Mark, covers: fn(&Mark, &Mark) -> 
 
 /// Later wins; on a tie the narrower consent (a revocation, then the lower level) wins, then
 /// the larger event id, so the order of arrival never matters.
-fn consent_order(f: &ConsentFacet) -> (chrono::DateTime<chrono::Utc>, std::cmp::Reverse<Option<ConsentLevel>>, &str) {
-    (f.mark.occurred_at, std::cmp::Reverse(f.level), f.mark.event_id.as_str())
+fn consent_order(
+    f: &ConsentFacet,
+) -> (
+    chrono::DateTime<chrono::Utc>,
+    std::cmp::Reverse<Option<ConsentLevel>>,
+    &str,
+) {
+    (
+        f.mark.occurred_at,
+        std::cmp::Reverse(f.level),
+        f.mark.event_id.as_str(),
+    )
 }
 
 fn latest(facets: &mut Vec<InboundFacet>, incoming: InboundFacet) -> FoldOutcome {

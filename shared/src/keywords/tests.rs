@@ -697,7 +697,29 @@ fn tenant_settings_cannot_remove_or_reassign_fcc_words() {
             });
         }
     }
+    for (intent, keyword) in [
+        (Intent::OptIn, "no more texts"),
+        (Intent::Help, "Take me off your list"),
+        (Intent::OptIn, "wrong number"),
+        (Intent::Help, "not interested"),
+        (Intent::PossibleRevocation, "stop texting me"),
+    ] {
+        extra.push(TenantKeyword {
+            intent,
+            language: "en".into(),
+            keyword: keyword.into(),
+        });
+    }
     let classifier = Classifier::new(&KeywordSettings { extra });
+    for text in [
+        "no more texts",
+        "take me off your list",
+        "wrong number",
+        "not interested",
+        "stop texting me",
+    ] {
+        assert_eq!(classifier.classify(text), classify(text), "{text:?}");
+    }
     for &word in FCC_WORDS {
         for form in [
             word.to_owned(),

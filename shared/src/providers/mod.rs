@@ -98,6 +98,9 @@ pub enum WebhookError {
 
 impl WebhookError {
     pub fn malformed(field: &str, reason: impl Into<String>) -> WebhookError {
-        WebhookError::Malformed { field: field.to_string(), reason: reason.into() }
+        WebhookError::Malformed {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
     }
 }

@@ -29,18 +29,31 @@ pub struct CaptureQueue {
 
 impl CaptureQueue {
     pub fn new(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> CaptureQueue {
-        CaptureQueue { sqs: aws_sdk_sqs::Client::new(sdk), queue_url: queue_url.into() }
+        CaptureQueue {
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            queue_url: queue_url.into(),
+        }
+    }
+
+    pub fn with_client(sqs: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> CaptureQueue {
+        CaptureQueue {
+            sqs,
+            queue_url: queue_url.into(),
+        }
     }
 
     pub async fn capture(&self, webhook: &CapturedWebhook) -> Result<(), StoreError> {
-        let body = serde_json::to_string(webhook).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body =
+            serde_json::to_string(webhook).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.sqs
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
         Ok(())
     }
 
@@ -55,7 +68,9 @@ impl CaptureQueue {
             .wait_time_seconds(wait_seconds)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
         Ok(out
             .messages()
             .iter()
@@ -70,7 +85,9 @@ impl CaptureQueue {
             .receipt_handle(receipt_handle)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
         Ok(())
     }
 }

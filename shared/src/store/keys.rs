@@ -62,5 +62,8 @@ pub fn change_pk(tenant: &str, phone: &E164) -> String {
     format!("CHG#{tenant}#{shard:02}")
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
-    format!("{}#{event_id}", recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    format!(
+        "{}#{event_id}",
+        recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
 }

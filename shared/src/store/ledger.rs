@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +43,10 @@ pub struct Commit<'a> {
 
 #[derive(Debug)]
 pub enum CommitOutcome {
-    Recorded { fold: FoldOutcome, state: NumberState },
+    Recorded {
+        fold: FoldOutcome,
+        state: NumberState,
+    },
     /// The provider message id was already recorded: nothing new was written.
     Duplicate(DedupeRecord),
 }
@@ -59,7 +64,11 @@ const MAX_ATTEMPTS: u32 = 6;
 
 impl Store {
     /// The number's state with its version, read strongly consistent (one read unit).
-    pub async fn load_state(&self, tenant: &str, phone: &E164) -> Result<(NumberState, u64), StoreError> {
+    pub async fn load_state(
+        &self,
+        tenant: &str,
+        phone: &E164,
+    ) -> Result<(NumberState, u64), StoreError> {
         let out = self
             .ddb
             .get_item()
@@ -85,7 +94,13 @@ impl Store {
             let (mut state, version) = self.load_state(&event.tenant, &event.phone).await?;
             let fold = state.apply(event);
             let items = self.transaction(commit, &state, version)?;
-            match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
+            match self
+                .ddb
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(CommitOutcome::Recorded { fold, state }),
                 Err(err) => match classify(err, commit.dedupe.is_some()) {
                     Ok(Cancelled::Duplicate(item)) => {
@@ -110,14 +125,22 @@ impl Store {
     }
 
     async fn dedupe_record(&self, commit: &Commit<'_>) -> Result<DedupeRecord, StoreError> {
-        let claim = commit.dedupe.as_ref().ok_or_else(|| StoreError::Corrupt("duplicate without a claim".into()))?;
+        let claim = commit
+            .dedupe
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("duplicate without a claim".into()))?;
         self.find_dedupe(&commit.event.tenant, &claim.provider, &claim.message_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("dedupe record vanished".into()))
     }
 
     /// The earlier answer to a provider message, if it was already handled.
-    pub async fn find_dedupe(&self, tenant: &str, provider: &str, message_id: &str) -> Result<Option<DedupeRecord>, StoreError> {
+    pub async fn find_dedupe(
+        &self,
+        tenant: &str,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<DedupeRecord>, StoreError> {
         let out = self
             .ddb
             .get_item()
@@ -131,7 +154,12 @@ impl Store {
         out.item().map(get_doc).transpose()
     }
 
-    fn transaction(&self, commit: &Commit<'_>, state: &NumberState, version: u64) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn transaction(
+        &self,
+        commit: &Commit<'_>,
+        state: &NumberState,
+        version: u64,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let event = commit.event;
         let pk = keys::number_pk(&event.tenant, &event.phone);
         let event_id = event.event_id.as_str();
@@ -139,9 +167,20 @@ impl Store {
 
         // The dedupe record goes first so its cancellation reason is at index 0.
         if let Some(claim) = &commit.dedupe {
-            let record = DedupeRecord { event_id: event_id.to_string(), recorded_at: event.recorded_at, reply: claim.reply.clone() };
+            let record = DedupeRecord {
+                event_id: event_id.to_string(),
+                recorded_at: event.recorded_at,
+                reply: claim.reply.clone(),
+            };
             let mut item = Item::new();
-            item.insert("pk".into(), s(keys::dedupe_pk(&event.tenant, &claim.provider, &claim.message_id)));
+            item.insert(
+                "pk".into(),
+                s(keys::dedupe_pk(
+                    &event.tenant,
+                    &claim.provider,
+                    &claim.message_id,
+                )),
+            );
             item.insert("sk".into(), s(keys::DEDUPE_SK));
             item.insert("type".into(), s("dedupe"));
             item.insert("doc".into(), to_doc(&record)?);
@@ -156,8 +195,14 @@ impl Store {
         item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
         item.insert("doc".into(), to_doc(event)?);
         if event.kind.changes_suppression() {
-            item.insert("gsi1pk".into(), s(keys::change_pk(&event.tenant, &event.phone)));
-            item.insert("gsi1sk".into(), s(keys::change_sk(&event.recorded_at, event_id)));
+            item.insert(
+                "gsi1pk".into(),
+                s(keys::change_pk(&event.tenant, &event.phone)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                s(keys::change_sk(&event.recorded_at, event_id)),
+            );
         }
         items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
 
@@ -189,29 +234,56 @@ impl Store {
         item.insert("version".into(), n(version + 1));
         item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
         item.insert("doc".into(), to_doc(state)?);
-        let condition = if version == 0 { "attribute_not_exists(pk)" } else { "version = :expected" };
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        let condition = if version == 0 {
+            "attribute_not_exists(pk)"
+        } else {
+            "version = :expected"
+        };
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
         if version > 0 {
             put = put.expression_attribute_values(":expected", n(version));
         }
-        items.push(TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::Corrupt(e.to_string()))?).build());
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    put.build()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .build(),
+        );
         Ok(items)
     }
 
-    fn put(&self, item: Item, condition: Option<&str>, return_old: bool) -> Result<TransactWriteItem, StoreError> {
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        return_old: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             put = put.condition_expression(c);
         }
         if return_old {
-            put = put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            put = put.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
         }
-        let put = put.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let put = put
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// A number's events, oldest first (for rebuilding the state).
-    pub async fn events(&self, tenant: &str, phone: &E164) -> Result<Vec<ConsentEvent>, StoreError> {
+    pub async fn events(
+        &self,
+        tenant: &str,
+        phone: &E164,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
         let mut events = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -239,7 +311,12 @@ impl Store {
     }
 
     /// The private record (message text, IP, user agent) of an event, unless redacted.
-    pub async fn private_evidence(&self, tenant: &str, phone: &E164, event_id: &str) -> Result<Option<PrivateEvidence>, StoreError> {
+    pub async fn private_evidence(
+        &self,
+        tenant: &str,
+        phone: &E164,
+        event_id: &str,
+    ) -> Result<Option<PrivateEvidence>, StoreError> {
         let out = self
             .ddb
             .get_item()
@@ -254,7 +331,11 @@ impl Store {
 
     /// Recomputes a number's state from its events and writes it if it differs. Returns the
     /// rebuilt state and whether it changed.
-    pub async fn rebuild_state(&self, tenant: &str, phone: &E164) -> Result<(NumberState, bool), StoreError> {
+    pub async fn rebuild_state(
+        &self,
+        tenant: &str,
+        phone: &E164,
+    ) -> Result<(NumberState, bool), StoreError> {
         for _ in 0..MAX_ATTEMPTS {
             let (current, version) = self.load_state(tenant, phone).await?;
             let mut rebuilt = NumberState::default();
@@ -277,11 +358,17 @@ impl Store {
             put = if version == 0 {
                 put.condition_expression("attribute_not_exists(pk)")
             } else {
-                put.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
+                put.condition_expression("version = :expected")
+                    .expression_attribute_values(":expected", n(version))
             };
             match put.send().await {
                 Ok(_) => return Ok((rebuilt, true)),
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(sdk_error(e)),
             }
         }
@@ -310,7 +397,10 @@ impl Store {
             for item in out.items() {
                 let pk = get_s(item, "pk")?;
                 if let Some(phone) = pk.strip_prefix(&prefix) {
-                    numbers.push(E164::parse_e164(phone).map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))?);
+                    numbers.push(
+                        E164::parse_e164(phone)
+                            .map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))?,
+                    );
                 }
             }
             match out.last_evaluated_key() {
@@ -325,7 +415,13 @@ impl Store {
 /// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a
 /// duplicate; the state item (last) means a concurrent writer; throttling and transaction
 /// conflicts are retried.
-fn classify(err: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>, claimed: bool) -> Result<Cancelled, StoreError> {
+fn classify(
+    err: aws_sdk_dynamodb::error::SdkError<
+        TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+    claimed: bool,
+) -> Result<Cancelled, StoreError> {
     let service = match err {
         aws_sdk_dynamodb::error::SdkError::ServiceError(e) => e.into_err(),
         other => return Err(sdk_error(other)),
@@ -334,24 +430,47 @@ fn classify(err: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_
         TransactWriteItemsError::TransactionCanceledException(e) => {
             let reasons: &[CancellationReason] = e.cancellation_reasons();
             let code = |r: &CancellationReason| r.code().unwrap_or("None").to_string();
-            if claimed && reasons.first().is_some_and(|r| code(r) == "ConditionalCheckFailed") {
-                return Ok(Cancelled::Duplicate(reasons.first().and_then(|r| r.item().cloned())));
+            if claimed
+                && reasons
+                    .first()
+                    .is_some_and(|r| code(r) == "ConditionalCheckFailed")
+            {
+                return Ok(Cancelled::Duplicate(
+                    reasons.first().and_then(|r| r.item().cloned()),
+                ));
             }
-            if reasons.last().is_some_and(|r| code(r) == "ConditionalCheckFailed") {
+            if reasons
+                .last()
+                .is_some_and(|r| code(r) == "ConditionalCheckFailed")
+            {
                 return Ok(Cancelled::StateConflict);
             }
-            if reasons.iter().any(|r| matches!(code(r).as_str(), "TransactionConflict")) {
+            if reasons
+                .iter()
+                .any(|r| matches!(code(r).as_str(), "TransactionConflict"))
+            {
                 return Ok(Cancelled::StateConflict);
             }
-            if reasons.iter().any(|r| matches!(code(r).as_str(), "ThrottlingError" | "ProvisionedThroughputExceeded")) {
+            if reasons.iter().any(|r| {
+                matches!(
+                    code(r).as_str(),
+                    "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            }) {
                 return Ok(Cancelled::Throttled);
             }
-            Ok(Cancelled::Other(reasons.iter().map(code).collect::<Vec<_>>().join(",")))
+            Ok(Cancelled::Other(
+                reasons.iter().map(code).collect::<Vec<_>>().join(","),
+            ))
         }
         TransactWriteItemsError::TransactionInProgressException(_) => Ok(Cancelled::StateConflict),
         TransactWriteItemsError::ProvisionedThroughputExceededException(_)
         | TransactWriteItemsError::RequestLimitExceeded(_)
         | TransactWriteItemsError::ThrottlingException(_) => Ok(Cancelled::Throttled),
-        other => Ok(Cancelled::Other(format!("{}: {}", other.code().unwrap_or("error"), other.message().unwrap_or("")))),
+        other => Ok(Cancelled::Other(format!(
+            "{}: {}",
+            other.code().unwrap_or("error"),
+            other.message().unwrap_or("")
+        ))),
     }
 }

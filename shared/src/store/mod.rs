@@ -57,7 +57,17 @@ pub struct Store {
 
 impl Store {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Store {
-        Store { ddb: aws_sdk_dynamodb::Client::new(sdk), table: table.into() }
+        Store {
+            ddb: aws_sdk_dynamodb::Client::new(sdk),
+            table: table.into(),
+        }
+    }
+
+    pub fn with_client(ddb: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Store {
+        Store {
+            ddb,
+            table: table.into(),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -94,7 +104,9 @@ pub(crate) fn get_doc<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, 
 }
 
 pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_json::to_string(value).map(s).map_err(|e| StoreError::Corrupt(format!("doc: {e}")))
+    serde_json::to_string(value)
+        .map(s)
+        .map_err(|e| StoreError::Corrupt(format!("doc: {e}")))
 }
 
 /// Maps an SDK error to the store's vocabulary: throttling apart from unavailability, so the
@@ -104,8 +116,14 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or_default();
-    if matches!(code, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") {
+    let code = err
+        .as_service_error()
+        .and_then(|e| e.code())
+        .unwrap_or_default();
+    if matches!(
+        code,
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
+    ) {
         return StoreError::Throttled;
     }
     StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())

@@ -40,7 +40,11 @@ impl Store {
     }
 
     /// One day's quarantined requests for a tenant (the day is `YYYY-MM-DD`, UTC).
-    pub async fn quarantined(&self, tenant: &str, day: &str) -> Result<Vec<QuarantinedRequest>, StoreError> {
+    pub async fn quarantined(
+        &self,
+        tenant: &str,
+        day: &str,
+    ) -> Result<Vec<QuarantinedRequest>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
         loop {

@@ -47,8 +47,16 @@ pub struct ApiKeyRecord {
 }
 
 impl Store {
-    pub async fn create_tenant(&self, tenant_id: &str, policy: TenantPolicy) -> Result<TenantRecord, StoreError> {
-        let record = TenantRecord { tenant_id: tenant_id.to_string(), created_at: Utc::now(), policy };
+    pub async fn create_tenant(
+        &self,
+        tenant_id: &str,
+        policy: TenantPolicy,
+    ) -> Result<TenantRecord, StoreError> {
+        let record = TenantRecord {
+            tenant_id: tenant_id.to_string(),
+            created_at: Utc::now(),
+            policy,
+        };
         let result = self
             .ddb
             .put_item()
@@ -62,7 +70,10 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(record),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Err(StoreError::AlreadyExists(format!("tenant {tenant_id}")))
             }
             Err(e) => Err(sdk_error(e)),
@@ -102,14 +113,24 @@ impl Store {
                 _ => break,
             }
         }
-        Ok(tenant.map(|tenant| TenantSnapshot { tenant, directory: SenderDirectory { groups }, providers }))
+        Ok(tenant.map(|tenant| TenantSnapshot {
+            tenant,
+            directory: SenderDirectory { groups },
+            providers,
+        }))
     }
 
     async fn require_tenant(&self, tenant_id: &str) -> Result<TenantSnapshot, StoreError> {
-        self.load_tenant(tenant_id).await?.ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))
+        self.load_tenant(tenant_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))
     }
 
-    pub async fn put_policy(&self, tenant_id: &str, policy: TenantPolicy) -> Result<TenantRecord, StoreError> {
+    pub async fn put_policy(
+        &self,
+        tenant_id: &str,
+        policy: TenantPolicy,
+    ) -> Result<TenantRecord, StoreError> {
         let mut record = self.require_tenant(tenant_id).await?.tenant;
         let version = record.policy.version + 1;
         record.policy = TenantPolicy { version, ..policy };
@@ -128,11 +149,23 @@ impl Store {
 
     /// Creates or replaces a sender group. A sender may belong to one group only, so a sender
     /// already in another group is refused rather than silently moved.
-    pub async fn put_sender_group(&self, tenant_id: &str, group: &SenderGroup) -> Result<(), StoreError> {
+    pub async fn put_sender_group(
+        &self,
+        tenant_id: &str,
+        group: &SenderGroup,
+    ) -> Result<(), StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
-        for other in snapshot.directory.groups.iter().filter(|g| g.name != group.name) {
+        for other in snapshot
+            .directory
+            .groups
+            .iter()
+            .filter(|g| g.name != group.name)
+        {
             if let Some(sender) = group.senders.iter().find(|s| other.senders.contains(s)) {
-                return Err(StoreError::AlreadyExists(format!("sender {sender} in group {}", other.name)));
+                return Err(StoreError::AlreadyExists(format!(
+                    "sender {sender} in group {}",
+                    other.name
+                )));
             }
         }
         self.ddb
@@ -150,9 +183,18 @@ impl Store {
 
     /// Sets sealed secret values for a provider, keeping the previous value of each name so
     /// webhooks signed with it still verify during a rotation.
-    pub async fn put_provider_secrets(&self, tenant_id: &str, provider: &str, sealed: BTreeMap<String, String>) -> Result<(), StoreError> {
+    pub async fn put_provider_secrets(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        sealed: BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
-        let mut secrets = snapshot.providers.get(provider).cloned().unwrap_or_default();
+        let mut secrets = snapshot
+            .providers
+            .get(provider)
+            .cloned()
+            .unwrap_or_default();
         for (name, value) in sealed {
             let values = secrets.values.entry(name).or_default();
             values.insert(0, value);
@@ -173,7 +215,11 @@ impl Store {
     }
 
     /// Stores a new API key by its hash, with a reference in the tenant's partition, atomically.
-    pub async fn put_api_key(&self, key_sha256: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
+    pub async fn put_api_key(
+        &self,
+        key_sha256: &str,
+        record: &ApiKeyRecord,
+    ) -> Result<(), StoreError> {
         self.require_tenant(&record.tenant_id).await?;
         let mut by_hash = Item::new();
         by_hash.insert("pk".into(), s(keys::api_key_pk(key_sha256)));

@@ -1,0 +1,123 @@
+//! Helpers for tests against the local services started by `make test` (DynamoDB Local and
+//! moto on loopback). There is no in-memory store: these talk to the real thing.
+
+use std::sync::Arc;
+
+use crate::api::auth::{generate_key, hash_key};
+use crate::api::tenants::Tenants;
+use crate::config::{Config, SecretsKey};
+use crate::secrets::Sealer;
+use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
+
+pub struct TestEnv {
+    pub config: Config,
+    pub sdk: SdkConfig,
+    pub store: Store,
+}
+
+/// The environment `make test` sets up; a missing variable fails the test with a clear message.
+pub async fn env() -> TestEnv {
+    let mut config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => panic!("integration tests need the local services (run `make test`): {e}"),
+    };
+    if config.secrets_key.is_none() {
+        config.secrets_key = Some(SecretsKey::Dev {
+            key: rand::random(),
+        });
+    }
+    if config.public_base_url.is_empty() {
+        config.public_base_url = "https://hooks.stopgate.test".into();
+    }
+    let sdk = store::sdk_config(config.sdk_timeout).await;
+    let store = Store::new(&sdk, &config.table_name);
+    TestEnv { config, sdk, store }
+}
+
+/// A tenant id no other test uses.
+pub fn unique_tenant(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+impl TestEnv {
+    pub fn sealer(&self) -> Sealer {
+        Sealer::new(self.config.secrets_key.clone(), &self.sdk)
+    }
+
+    pub fn tenants(&self) -> Arc<Tenants> {
+        Arc::new(Tenants::new(self.store.clone(), Some(self.sealer())))
+    }
+
+    /// The same table through an endpoint where nothing listens: storage "down".
+    pub fn unreachable_store(&self) -> Store {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Store::with_client(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            self.store.table(),
+        )
+    }
+
+    /// A capture queue of the test's own, so parallel tests never read each other's messages.
+    pub async fn fresh_queue(&self) -> crate::store::CaptureQueue {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let name = format!("capture-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let out = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("create test queue");
+        crate::store::CaptureQueue::new(&self.sdk, out.queue_url().expect("queue url"))
+    }
+
+    /// A capture queue that cannot be reached: capture fails too.
+    pub fn unreachable_queue(&self) -> crate::store::CaptureQueue {
+        let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        crate::store::CaptureQueue::with_client(
+            aws_sdk_sqs::Client::from_conf(conf),
+            "http://127.0.0.1:9/000000000000/nowhere",
+        )
+    }
+
+    /// Creates a tenant (if needed) with a Twilio auth token; returns nothing but panics on failure.
+    pub async fn tenant_with_twilio(&self, tenant: &str, auth_token: &str) {
+        match self.store.create_tenant(tenant, Default::default()).await {
+            Ok(_) | Err(store::StoreError::AlreadyExists(_)) => {}
+            Err(e) => panic!("create tenant: {e}"),
+        }
+        let sealed = self
+            .sealer()
+            .seal(tenant, "twilio", auth_token)
+            .await
+            .expect("seal");
+        self.store
+            .put_provider_secrets(
+                tenant,
+                "twilio",
+                [("auth_token".to_string(), sealed)].into(),
+            )
+            .await
+            .expect("provider secrets");
+    }
+
+    /// Creates an API key with `scopes` and returns it.
+    pub async fn api_key(&self, tenant: &str, scopes: &[&str]) -> String {
+        let (key, key_id) = generate_key();
+        let record = ApiKeyRecord {
+            key_id,
+            tenant_id: tenant.to_string(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            created_at: chrono::Utc::now(),
+            revoked: false,
+        };
+        self.store
+            .put_api_key(&hash_key(&key), &record)
+            .await
+            .expect("api key");
+        key
+    }
+}

@@ -1,0 +1,262 @@
+//! The pre-send check against DynamoDB Local: keys and scopes, validation naming the field,
+//! sender-group scope, and failing closed when storage is down.
+#![cfg(feature = "testing")]
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use stopgate::api::ApiError;
+use stopgate::api::check::CheckService;
+use stopgate::api::tenants::Tenants;
+use stopgate::consent::{
+    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, SenderGroup, Source, StopScope,
+    TenantPolicy, TimeSource,
+};
+use stopgate::phone::E164;
+use stopgate::store::{Commit, Store};
+use stopgate::testing::{TestEnv, env, unique_tenant};
+
+fn service(store: &Store) -> CheckService {
+    CheckService::new(store.clone(), Arc::new(Tenants::new(store.clone(), None)))
+}
+
+fn bearer(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+    );
+    headers
+}
+
+async fn stop_from(env: &TestEnv, tenant: &str, phone: &str, sender: &str, group: Option<&str>) {
+    let now = Utc::now();
+    let event = ConsentEvent {
+        event_id: EventId::new(now),
+        tenant: tenant.into(),
+        phone: E164::parse_e164(phone).unwrap(),
+        kind: EventKind::OptOut,
+        category: None,
+        level: None,
+        scope: None,
+        origin: Origin {
+            sender: Some(sender.into()),
+            sender_group: group.map(str::to_string),
+            keyword: Some("stop".into()),
+            ..Origin::default()
+        },
+        source: Source::SmsKeyword,
+        occurred_at: now,
+        time_source: TimeSource::Receipt,
+        received_at: now,
+        recorded_at: now,
+        actor: Actor::Person,
+        evidence: EvidenceRefs::default(),
+        override_opt_out: false,
+    };
+    env.store
+        .commit(&Commit {
+            event: &event,
+            private: None,
+            dedupe: None,
+            disclosure: None,
+        })
+        .await
+        .unwrap();
+}
+
+fn body(from: &str, to: &str, category: &str) -> Vec<u8> {
+    serde_json::json!({"from": from, "to": to, "category": category})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn keys_must_exist_and_hold_the_check_scope() {
+    let env = env().await;
+    let tenant = unique_tenant("keys");
+    env.store
+        .create_tenant(&tenant, TenantPolicy::default())
+        .await
+        .unwrap();
+    let admin_only = env.api_key(&tenant, &["admin"]).await;
+    let service = service(&env.store);
+    let request = body("+14155550100", "+14155550123", "conversational");
+
+    assert!(matches!(
+        service.check(&http::HeaderMap::new(), &request).await,
+        Err(ApiError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        service
+            .check(&bearer("sg_live_doesnotexist"), &request)
+            .await,
+        Err(ApiError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        service.check(&bearer("not-a-key"), &request).await,
+        Err(ApiError::Unauthorized(_))
+    ));
+    let forbidden = service
+        .check(&bearer(&admin_only), &request)
+        .await
+        .unwrap_err();
+    assert_eq!(forbidden.status(), 403);
+}
+
+#[tokio::test]
+async fn every_bad_field_is_named() {
+    let env = env().await;
+    let tenant = unique_tenant("fields");
+    env.store
+        .create_tenant(&tenant, TenantPolicy::default())
+        .await
+        .unwrap();
+    let key = env.api_key(&tenant, &["check"]).await;
+    let service = service(&env.store);
+    let field = |r: Result<_, ApiError>| match r {
+        Err(ApiError::Invalid { field, .. }) => field,
+        other => panic!("expected a 400, got {other:?}"),
+    };
+    assert_eq!(
+        field(
+            service
+                .check(&bearer(&key), &body("+14155550100", "555", "promotional"))
+                .await
+        ),
+        Some("to".into())
+    );
+    assert_eq!(
+        field(
+            service
+                .check(
+                    &bearer(&key),
+                    &body("+1 bad", "+14155550123", "promotional")
+                )
+                .await
+        ),
+        Some("from".into())
+    );
+    assert_eq!(
+        field(
+            service
+                .check(&bearer(&key), &body("+14155550100", "+14155550123", "spam"))
+                .await
+        ),
+        Some("category".into())
+    );
+    let late = serde_json::json!({"from": "+14155550100", "to": "+14155550123", "category": "promotional", "send_at": "2020-01-01T00:00:00Z"});
+    assert_eq!(
+        field(
+            service
+                .check(&bearer(&key), late.to_string().as_bytes())
+                .await
+        ),
+        Some("send_at".into())
+    );
+    let purpose = serde_json::json!({"from": "+14155550100", "to": "+14155550123", "category": "promotional", "purpose": "marketing"});
+    assert_eq!(
+        field(
+            service
+                .check(&bearer(&key), purpose.to_string().as_bytes())
+                .await
+        ),
+        Some("purpose".into())
+    );
+    let missing = serde_json::json!({"from": "+14155550100", "category": "promotional"});
+    assert_eq!(
+        field(
+            service
+                .check(&bearer(&key), missing.to_string().as_bytes())
+                .await
+        ),
+        Some("to".into())
+    );
+    assert!(matches!(
+        service.check(&bearer(&key), b"{not json").await,
+        Err(ApiError::Invalid { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_stop_reaches_the_whole_tenant_by_default_and_only_its_group_when_narrowed() {
+    let env = env().await;
+    let tenant = unique_tenant("scope");
+    env.store
+        .create_tenant(&tenant, TenantPolicy::default())
+        .await
+        .unwrap();
+    for (name, sender) in [("alerts", "+14155550100"), ("deals", "+14155550101")] {
+        let group = SenderGroup {
+            name: name.into(),
+            senders: vec![sender.into()],
+            program: None,
+            brand: None,
+        };
+        env.store.put_sender_group(&tenant, &group).await.unwrap();
+    }
+    let key = env.api_key(&tenant, &["check"]).await;
+    stop_from(
+        &env,
+        &tenant,
+        "+14155550123",
+        "+14155550100",
+        Some("alerts"),
+    )
+    .await;
+
+    let decide = |from: &'static str| {
+        let service = service(&env.store);
+        let key = key.clone();
+        async move {
+            service
+                .check(&bearer(&key), &body(from, "+14155550123", "conversational"))
+                .await
+                .unwrap()
+        }
+    };
+    let other_group = decide("+14155550101").await;
+    assert_eq!(
+        (other_group.allowed, other_group.scope.as_deref()),
+        (false, Some("tenant"))
+    );
+
+    // Narrowing the policy applies to the old STOP too: scope is decided at read time.
+    env.store
+        .put_policy(
+            &tenant,
+            TenantPolicy {
+                stop_scope: StopScope::SenderGroup,
+                ..TenantPolicy::default()
+            },
+        )
+        .await
+        .unwrap();
+    let same_group = decide("+14155550100").await;
+    assert_eq!(
+        (same_group.allowed, same_group.scope.as_deref()),
+        (false, Some("group:alerts"))
+    );
+    let other_group = decide("+14155550101").await;
+    assert_ne!(format!("{:?}", other_group.reason), "OptedOut");
+}
+
+#[tokio::test]
+async fn with_storage_down_the_check_answers_503_never_allowed() {
+    let env = env().await;
+    let tenant = unique_tenant("closed");
+    env.store
+        .create_tenant(&tenant, TenantPolicy::default())
+        .await
+        .unwrap();
+    let key = env.api_key(&tenant, &["check"]).await;
+    let down = service(&env.unreachable_store());
+    let err = down
+        .check(
+            &bearer(&key),
+            &body("+14155550100", "+14155550123", "conversational"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 503);
+}
