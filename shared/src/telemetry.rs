@@ -30,7 +30,8 @@ pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
             "Timestamp": timestamp,
             "CloudWatchMetrics": [{
                 "Namespace": "Stopgate",
-                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                // The empty set also publishes the total, which the alarms watch.
+                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>(), Vec::<&str>::new()],
                 "Metrics": [{"Name": metric, "Unit": "Count"}]
             }]
         },

@@ -1,5 +1,8 @@
 //! Helpers for tests against the local services started by `make test` (DynamoDB Local and
 //! moto on loopback). There is no in-memory store: these talk to the real thing.
+//!
+//! Compiled only for tests (`testing` feature); a failed setup step should stop the test loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
 

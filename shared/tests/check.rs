@@ -1,5 +1,7 @@
 //! The pre-send check against DynamoDB Local: keys and scopes, validation naming the field,
 //! sender-group scope, and failing closed when storage is down.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "testing")]
 
 use std::sync::Arc;
@@ -259,4 +261,72 @@ async fn with_storage_down_the_check_answers_503_never_allowed() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), 503);
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_recipient_in_input_order() {
+    let env = env().await;
+    let tenant = unique_tenant("batch");
+    env.store
+        .create_tenant(&tenant, TenantPolicy::default())
+        .await
+        .unwrap();
+    let key = env.api_key(&tenant, &["check"]).await;
+    stop_from(&env, &tenant, "+14155550131", "+14155550100", None).await;
+    let service = service(&env.store);
+    let entry = |to: &str| serde_json::json!({"from": "+14155550100", "to": to, "category": "conversational"});
+    let mut checks = vec![
+        entry("+14155550130"),
+        entry("+14155550131"),
+        entry("not a number"),
+        entry("(415) 555-0131"),
+    ];
+    let body = serde_json::json!({"checks": checks}).to_string();
+    let answer = service
+        .check_batch(&bearer(&key), body.as_bytes())
+        .await
+        .unwrap();
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(
+        (results[0]["to"].as_str(), results[0]["reason"].as_str()),
+        (Some("+14155550130"), Some("no_consent"))
+    );
+    assert_eq!(
+        (
+            results[1]["allowed"].as_bool(),
+            results[1]["reason"].as_str()
+        ),
+        (Some(false), Some("opted_out"))
+    );
+    assert_eq!(results[2]["to"], "not a number");
+    assert_eq!(results[2]["error"]["field"], "to");
+    assert_eq!(
+        results[3]["reason"], "opted_out",
+        "the same number twice in one batch"
+    );
+
+    checks = (0..1001)
+        .map(|i| entry(&format!("+1415555{:04}", i)))
+        .collect();
+    let too_many = serde_json::json!({"checks": checks}).to_string();
+    let err = service
+        .check_batch(&bearer(&key), too_many.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 400);
+    let down = service_for_down(&env);
+    let err = down
+        .check_batch(&bearer(&key), body.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 503);
+}
+
+fn service_for_down(env: &TestEnv) -> CheckService {
+    // Keys and tenant come from a working store; the states from an unreachable one.
+    CheckService::new(
+        env.unreachable_store(),
+        Arc::new(Tenants::new(env.store.clone(), None)),
+    )
 }

@@ -1,5 +1,7 @@
 //! The ledger against DynamoDB Local: one transaction per event, idempotent redelivery,
 //! concurrent writers, and state rebuilt from events.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "testing")]
 
 use chrono::{Duration, Utc};

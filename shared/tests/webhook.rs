@@ -1,5 +1,7 @@
 //! The inbound webhook flow against DynamoDB Local and a local SQS: a signed STOP is committed
 //! (or captured and replayed) and the check honours it; forgeries are quarantined.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "testing")]
 
 use std::sync::Arc;

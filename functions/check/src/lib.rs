@@ -1,4 +1,4 @@
-//! `POST /v1/check`: a thin shell around `stopgate::api::check`.
+//! `POST /v1/check` and `POST /v1/check/batch`: a thin shell around `stopgate::api::check`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -38,7 +38,14 @@ impl Check {
                 .and_then(|r| {
                     serde_json::to_value(r).map_err(|e| ApiError::Unavailable(e.to_string()))
                 }),
-            (_, "/v1/check") => Err(ApiError::MethodNotAllowed("use POST".into())),
+            ("POST", "/v1/check/batch") => {
+                self.service
+                    .check_batch(req.headers(), api_http::body_bytes(req.body()))
+                    .await
+            }
+            (_, "/v1/check" | "/v1/check/batch") => {
+                Err(ApiError::MethodNotAllowed("use POST".into()))
+            }
             _ => Err(ApiError::NotFound {
                 code: "not_found",
                 message: format!("no route for {path}"),

@@ -30,6 +30,15 @@ pub struct CheckRequest {
     pub purpose: Option<String>,
 }
 
+pub const MAX_BATCH: usize = 1000;
+const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub checks: Vec<CheckRequest>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResponse {
     pub allowed: bool,
@@ -226,6 +235,53 @@ impl CheckService {
         let check = request.validate(&tenant.snapshot.tenant.policy, now)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &check.to).await?;
         Ok(answer(&check, &tenant, &state, now))
+    }
+
+    /// Up to 1,000 checks; results in input order, each a check answer or `{"to", "error"}`.
+    pub async fn check_batch(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<serde_json::Value, ApiError> {
+        let key = self.auth.authenticate(headers, KeyScope::Check).await?;
+        let request: BatchRequest = super::http::parse_json_limited(body, MAX_BATCH_BODY_BYTES)?;
+        if request.checks.is_empty() || request.checks.len() > MAX_BATCH {
+            return Err(ApiError::invalid(
+                "invalid_batch",
+                "checks",
+                format!("checks must hold 1 to {MAX_BATCH} entries"),
+            ));
+        }
+        let tenant = self.tenant(&key.tenant_id).await?;
+        let now = Utc::now();
+        let validated: Vec<Result<ValidCheck, ApiError>> = request
+            .checks
+            .iter()
+            .map(|c| c.validate(&tenant.snapshot.tenant.policy, now))
+            .collect();
+        let phones: Vec<E164> = validated
+            .iter()
+            .filter_map(|v| v.as_ref().ok().map(|c| c.to.clone()))
+            .collect();
+        let states = self.store.load_states(&key.tenant_id, &phones).await?;
+        let results = request
+            .checks
+            .iter()
+            .zip(validated)
+            .map(|(raw, valid)| {
+                let entry = match valid {
+                    Err(err) => serde_json::json!({"to": raw.to, "error": err.body()["error"]}),
+                    Ok(check) => match states.get(&check.to) {
+                        Some(Some(state)) => serde_json::to_value(answer(&check, &tenant, state, now)).unwrap_or_default(),
+                        // Unread after retries: deny rather than guess (rule 8).
+                        _ => serde_json::json!({"to": check.to.as_str(), "allowed": false,
+                            "error": ApiError::Unavailable("storage did not return this number; retry".into()).body()["error"]}),
+                    },
+                };
+                entry
+            })
+            .collect::<Vec<_>>();
+        Ok(serde_json::json!({ "results": results }))
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Arc<TenantContext>, ApiError> {

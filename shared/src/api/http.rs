@@ -45,10 +45,15 @@ pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
 
 /// Parses a JSON request body into `T`, naming what is wrong when it cannot.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    parse_json_limited(body, MAX_BODY_BYTES)
+}
+
+pub fn parse_json_limited<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    limit: usize,
+) -> Result<T, ApiError> {
+    if body.len() > limit {
+        return Err(ApiError::TooLarge { limit });
     }
     if body.is_empty() {
         return Err(ApiError::Invalid {

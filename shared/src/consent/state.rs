@@ -213,12 +213,11 @@ impl NumberState {
         let Some(facet) = self.suppression.get_mut(index) else {
             return FoldOutcome::NoFacet;
         };
-        let (marks, covers): (&mut Vec<Mark>, fn(&Mark, &Mark) -> bool) = if is_opt_out {
-            (&mut facet.opt_outs, opt_out_covers)
+        if is_opt_out {
+            keep_frontier(&mut facet.opt_outs, mark, opt_out_covers)
         } else {
-            (&mut facet.opt_ins, opt_in_covers)
-        };
-        keep_frontier(marks, mark, covers)
+            keep_frontier(&mut facet.opt_ins, mark, opt_in_covers)
+        }
     }
 
     fn apply_consent(&mut self, incoming: ConsentFacet) -> FoldOutcome {

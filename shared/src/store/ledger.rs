@@ -85,6 +85,91 @@ impl Store {
         }
     }
 
+    /// States of many numbers (BatchGetItem, 100 keys a request, strongly consistent).
+    /// Unprocessed keys are retried with backoff; a number still unread after that maps to
+    /// `None` so the caller can deny it (rule 8).
+    pub async fn load_states(
+        &self,
+        tenant: &str,
+        phones: &[E164],
+    ) -> Result<std::collections::HashMap<E164, Option<NumberState>>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut unique: Vec<&E164> = phones.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found: std::collections::HashMap<E164, Option<NumberState>> =
+            std::collections::HashMap::new();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|phone| {
+                    Item::from([
+                        ("pk".to_string(), s(keys::number_pk(tenant, phone))),
+                        ("sk".to_string(), s(keys::STATE_SK)),
+                    ])
+                })
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+            let mut backoff = Duration::from_millis(25);
+            for attempt in 0..5 {
+                let Some(request) = pending.take() else { break };
+                if attempt > 0 {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let pk = get_s(item, "pk")?;
+                    let phone = pk
+                        .rsplit('#')
+                        .next()
+                        .and_then(|p| E164::parse_e164(p).ok())
+                        .ok_or_else(|| StoreError::Corrupt(format!("state key {pk}")))?;
+                    found.insert(phone, Some(get_doc(item)?));
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+            }
+            // What was read is known; what was never returned and never left unprocessed
+            // has no state item (an unknown number).
+            let unread: std::collections::HashSet<String> = pending
+                .iter()
+                .flat_map(|k| k.keys())
+                .filter_map(|k| k.get("pk").and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            for phone in chunk {
+                if unread.contains(&keys::number_pk(tenant, phone)) {
+                    found.insert((*phone).clone(), None);
+                } else {
+                    found
+                        .entry((*phone).clone())
+                        .or_insert_with(|| Some(NumberState::default()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Commits one event. Concurrent writers to the same number are serialised by the state's
     /// version: the loser re-reads and folds again, so no write is lost.
     pub async fn commit(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
