@@ -11,20 +11,22 @@
 //! drama range `07700 900xxx` is rejected by the metadata itself.)
 //!
 //! Memory and time, measured with `cargo run --release -p stopgate --example phone_memory`
-//! (Linux x86_64, phonenumber 0.3.10+9.0.33, peak RSS from VmHWM):
+//! (workspace release profile, Linux x86_64, phonenumber 0.3.10+9.0.33; peak RSS is VmHWM,
+//! ranges are over three runs):
 //!
-//! | point                                                  | peak RSS |
-//! |--------------------------------------------------------|----------|
-//! | before the first parse                                 |  3.2 MiB |
-//! | after the first parse (which took 85-150 ms)           |  9.2 MiB |
-//! | after 5,000 numbers from 5 regions (~15 µs each)       | 16.0 MiB |
-//! | after one example number from every region (489)       | 23.8 MiB |
+//! | point                                                    | peak RSS       |
+//! |----------------------------------------------------------|----------------|
+//! | before the first parse                                   | 3.1-3.3 MiB    |
+//! | after the first parse (which took 95-145 ms)             | 9.4-9.5 MiB    |
+//! | after 5,000 numbers from 5 regions (12-23 µs each)       | 16.1-16.3 MiB  |
+//! | after the example numbers of every region (489 numbers)  | 24.3-25.0 MiB  |
 //!
 //! The first parse deserialises the crate's whole metadata database (~6 MiB; a cold start
 //! pays its ~0.1 s). After that, memory follows the number of distinct regions whose patterns
 //! the crate has compiled (its regex cache), not the number of parses: 50,000 numbers from the
-//! same 5 regions grew it by the same ~7 MiB as 5,000, and every region at once costs about
-//! 20 MiB over the baseline. The 0.4 series is avoided because of a reported memory blow-up.
+//! same 5 regions grew it by 7.8 MiB against 6.8 MiB for 5,000, and every region at once costs
+//! about 21 MiB over the baseline. The 0.4 series is avoided because of a reported memory
+//! blow-up.
 
 use std::fmt;
 

@@ -74,11 +74,16 @@ impl Inbound {
             received_at,
         };
         let answer = self.service.handle(incoming).await;
-        Ok(api_http::text(
-            answer.status,
-            &answer.content_type,
-            answer.body,
-        ))
+        let mut response = api_http::text(answer.status, &answer.content_type, answer.body);
+        for (name, value) in &answer.headers {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        Ok(response)
     }
 }
 

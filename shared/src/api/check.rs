@@ -269,7 +269,7 @@ impl CheckService {
             .iter()
             .zip(validated)
             .map(|(raw, valid)| {
-                let entry = match valid {
+                match valid {
                     Err(err) => serde_json::json!({"to": raw.to, "error": err.body()["error"]}),
                     Ok(check) => match states.get(&check.to) {
                         Some(Some(state)) => serde_json::to_value(answer(&check, &tenant, state, now)).unwrap_or_default(),
@@ -277,8 +277,7 @@ impl CheckService {
                         _ => serde_json::json!({"to": check.to.as_str(), "allowed": false,
                             "error": ApiError::Unavailable("storage did not return this number; retry".into()).body()["error"]}),
                     },
-                };
-                entry
+                }
             })
             .collect::<Vec<_>>();
         Ok(serde_json::json!({ "results": results }))

@@ -17,6 +17,26 @@ pub struct TenantContext {
 }
 
 impl TenantContext {
+    /// One provider's opened secrets, for signature verification.
+    pub fn provider_secrets(&self, provider: &str) -> crate::providers::ProviderSecrets {
+        let values = self
+            .secrets
+            .get(provider)
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|(name, values)| {
+                        (
+                            name.clone(),
+                            values.iter().map(|v| v.expose().to_string()).collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::providers::ProviderSecrets::new(values)
+    }
+
     pub fn secret_values(&self, provider: &str, name: &str) -> Vec<&str> {
         self.secrets
             .get(provider)

@@ -18,9 +18,7 @@ use crate::consent::{ConsentEvent, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
 use crate::mask;
 use crate::phone::{self, PhoneMode};
-use crate::providers::{
-    InboundMessage, Provider, ProviderReply, WebhookError, WebhookRequest, twilio,
-};
+use crate::providers::{self, Parsed, Provider, ProviderReply, WebhookError, WebhookRequest};
 use crate::store::quarantine::QuarantinedRequest;
 use crate::store::{
     CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError,
@@ -103,6 +101,8 @@ pub struct WebhookAnswer {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// Extra response headers a provider's handshake needs.
+    pub headers: Vec<(String, String)>,
 }
 
 impl WebhookAnswer {
@@ -111,6 +111,7 @@ impl WebhookAnswer {
             status: 200,
             content_type: reply.content_type,
             body: reply.body,
+            headers: vec![],
         }
     }
 
@@ -119,16 +120,41 @@ impl WebhookAnswer {
             status: err.status(),
             content_type: "application/json".into(),
             body: err.body().to_string(),
+            headers: vec![],
         }
     }
 }
 
-/// A verified, parsed webhook, ready to commit.
-pub struct Prepared {
+/// One verified inbound message, ready to commit.
+pub struct PreparedMessage {
     pub event: ConsentEvent,
     pub private: PrivateEvidence,
     pub dedupe: DedupeClaim,
-    pub reply: ProviderReply,
+}
+
+impl PreparedMessage {
+    fn commit(&self) -> Commit<'_> {
+        Commit {
+            event: &self.event,
+            private: Some(&self.private),
+            dedupe: Some(self.dedupe.clone()),
+            disclosure: None,
+        }
+    }
+}
+
+/// A verified webhook: messages to commit and the answer to give once they are safe, or an
+/// answer alone (a delivery receipt, a handshake).
+pub enum Prepared {
+    Commit {
+        messages: Vec<PreparedMessage>,
+        reply: ProviderReply,
+    },
+    Answer {
+        reply: ProviderReply,
+        headers: Vec<(String, String)>,
+        note: String,
+    },
 }
 
 pub struct WebhookService {
@@ -176,13 +202,31 @@ impl WebhookService {
             // Without the tenant's secrets we cannot verify now: keep the request for replay,
             // which verifies it before anything reaches the ledger.
             Err(e) => {
+                let reply = providers::reply(provider, None);
                 return self
-                    .capture_or_fail(&req, false, format!("tenant unavailable: {e}"), None)
+                    .capture_or_fail(&req, false, format!("tenant unavailable: {e}"), reply)
                     .await;
             }
         };
-        let prepared = match prepare(provider, &tenant, &req, Signature::Verify, Utc::now()) {
-            Ok(prepared) => prepared,
+        let (messages, reply) = match prepare(
+            provider,
+            &tenant,
+            &req,
+            Signature::Verify,
+            Utc::now(),
+        ) {
+            Ok(Prepared::Commit { messages, reply }) => (messages, reply),
+            Ok(Prepared::Answer {
+                reply,
+                headers,
+                note,
+            }) => {
+                tracing::info!(tenant = %req.tenant, provider = %provider, note = %note, "webhook acknowledged");
+                return WebhookAnswer {
+                    headers,
+                    ..WebhookAnswer::reply(reply)
+                };
+            }
             Err(Rejection::Signature(reason)) => {
                 self.quarantine(&req, &reason).await;
                 return WebhookAnswer::error(&ApiError::Unauthorized(format!(
@@ -192,43 +236,43 @@ impl WebhookService {
             Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
         };
 
-        let commit = Commit {
-            event: &prepared.event,
-            private: Some(&prepared.private),
-            dedupe: Some(prepared.dedupe.clone()),
-            disclosure: None,
-        };
-        match tokio::time::timeout(self.budget, self.store.commit(&commit)).await {
-            Ok(Ok(CommitOutcome::Recorded { fold, .. })) => {
-                tracing::info!(
-                    tenant = %req.tenant, provider = %provider, from = %prepared.event.phone.masked(),
-                    kind = prepared.event.kind.as_str(), event_id = %prepared.event.event_id, ?fold, "webhook recorded"
-                );
-                WebhookAnswer::reply(prepared.reply)
-            }
-            Ok(Ok(CommitOutcome::Duplicate(record))) => {
-                tracing::info!(tenant = %req.tenant, provider = %provider, event_id = %record.event_id, "duplicate delivery; same reply");
-                WebhookAnswer::reply(record.reply)
-            }
+        match tokio::time::timeout(self.budget, self.commit_all(&req, &messages)).await {
+            Ok(Ok(Some(first_reply))) => WebhookAnswer::reply(first_reply),
+            Ok(Ok(None)) => WebhookAnswer::reply(reply),
             Ok(Err(e)) => {
-                self.capture_or_fail(
-                    &req,
-                    true,
-                    format!("ledger error: {e}"),
-                    Some(prepared.reply),
-                )
-                .await
+                self.capture_or_fail(&req, true, format!("ledger error: {e}"), reply)
+                    .await
             }
             Err(_) => {
-                self.capture_or_fail(
-                    &req,
-                    true,
-                    "ledger over latency budget".into(),
-                    Some(prepared.reply),
-                )
-                .await
+                self.capture_or_fail(&req, true, "ledger over latency budget".into(), reply)
+                    .await
             }
         }
+    }
+
+    /// Commits every message; returns the earlier reply when the (single) message was a
+    /// redelivery, so a provider asking twice hears the same answer.
+    async fn commit_all(
+        &self,
+        req: &IncomingWebhook,
+        messages: &[PreparedMessage],
+    ) -> Result<Option<ProviderReply>, StoreError> {
+        let mut earlier = None;
+        for message in messages {
+            match self.store.commit(&message.commit()).await? {
+                CommitOutcome::Recorded { fold, .. } => tracing::info!(
+                    tenant = %req.tenant, provider = %req.provider, from = %message.event.phone.masked(),
+                    kind = message.event.kind.as_str(), event_id = %message.event.event_id, ?fold, "webhook recorded"
+                ),
+                CommitOutcome::Duplicate(record) => {
+                    tracing::info!(tenant = %req.tenant, provider = %req.provider, event_id = %record.event_id, "duplicate delivery; same reply");
+                    if messages.len() == 1 {
+                        earlier = Some(record.reply);
+                    }
+                }
+            }
+        }
+        Ok(earlier)
     }
 
     async fn capture_or_fail(
@@ -236,7 +280,7 @@ impl WebhookService {
         req: &IncomingWebhook,
         verified: bool,
         reason: String,
-        reply: Option<ProviderReply>,
+        reply: ProviderReply,
     ) -> WebhookAnswer {
         let captured = match &self.capture {
             Some(queue) => queue.capture(&req.captured(verified, reason.clone())).await,
@@ -248,7 +292,7 @@ impl WebhookService {
             Ok(()) => {
                 tracing::warn!(tenant = %req.tenant, provider = %req.provider, verified, reason = %reason, "webhook captured for replay");
                 telemetry::count("WebhooksCaptured", &[("Provider", &req.provider)]);
-                WebhookAnswer::reply(reply.unwrap_or_else(|| empty_reply(&req.provider)))
+                WebhookAnswer::reply(reply)
             }
             Err(e) => {
                 tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook neither committed nor captured");
@@ -310,7 +354,7 @@ impl From<WebhookError> for Rejection {
     }
 }
 
-/// Verifies, parses and classifies a webhook into the event to commit. No I/O.
+/// Verifies, parses and classifies a webhook into the events to commit. No I/O.
 pub fn prepare(
     provider: Provider,
     tenant: &TenantContext,
@@ -318,78 +362,104 @@ pub fn prepare(
     signature: Signature,
     recorded_at: DateTime<Utc>,
 ) -> Result<Prepared, Rejection> {
+    let request = req.as_request();
     if signature == Signature::Verify {
-        verify(provider, tenant, req)?;
+        providers::verify(
+            provider,
+            &request,
+            &tenant.provider_secrets(provider.as_str()),
+            req.received_at,
+        )?;
     }
-    let message = parse(provider, req)?;
     let policy = &tenant.snapshot.tenant.policy;
+    let messages = match providers::parse(provider, &request)? {
+        Parsed::Messages(messages) => messages,
+        Parsed::Ignored(note) => {
+            return Ok(Prepared::Answer {
+                reply: providers::reply(provider, None),
+                headers: vec![],
+                note,
+            });
+        }
+        Parsed::Handshake(handshake) => {
+            let note = match &handshake.confirm_url {
+                Some(url) => format!("subscription confirmation requested at {url}"),
+                None => "handshake answered".to_string(),
+            };
+            return Ok(Prepared::Answer {
+                reply: handshake.reply,
+                headers: handshake.headers,
+                note,
+            });
+        }
+    };
     let mode = if policy.strict_e164 {
         PhoneMode::StrictE164
     } else {
         PhoneMode::Lenient
     };
-    let from = phone::normalize(&message.from, &policy.default_region, mode).map_err(|e| {
-        Rejection::Invalid(ApiError::invalid(
-            "invalid_phone_number",
-            "From",
-            format!("From: {e}"),
-        ))
-    })?;
-    // The business side may be a short code or a sender id rather than a full number.
-    let to = phone::normalize(&message.to, &policy.default_region, mode)
-        .map(|n| n.as_str().to_string())
-        .unwrap_or_else(|_| message.to.trim().to_string());
-    if to.is_empty() {
-        return Err(Rejection::Invalid(ApiError::invalid(
-            "invalid_webhook",
-            "To",
-            "To is empty",
-        )));
+    let mut prepared = Vec::with_capacity(messages.len());
+    let mut intents = Vec::with_capacity(messages.len());
+    for message in &messages {
+        let from = phone::normalize(&message.from, &policy.default_region, mode).map_err(|e| {
+            Rejection::Invalid(ApiError::invalid(
+                "invalid_phone_number",
+                "From",
+                format!("From: {e}"),
+            ))
+        })?;
+        // The business side may be a short code or a sender id rather than a full number.
+        let to = phone::normalize(&message.to, &policy.default_region, mode)
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|_| message.to.trim().to_string());
+        if to.is_empty() {
+            return Err(Rejection::Invalid(ApiError::invalid(
+                "invalid_webhook",
+                "To",
+                "To is empty",
+            )));
+        }
+        let classification = match message.provider_intent {
+            Some(intent) => keywords::Classification {
+                intent,
+                rule: "provider".into(),
+                language: None,
+                classifier_version: keywords::CLASSIFIER_VERSION.into(),
+                keyword: None,
+            },
+            None => keywords::classify(&message.text),
+        };
+        intents.push(classification.intent);
+        let facts = InboundFacts {
+            tenant: &tenant.snapshot.tenant.tenant_id,
+            message,
+            from,
+            to,
+            classification: &classification,
+            received_at: req.received_at,
+        };
+        let (event, private) = inbound_event(&facts, &tenant.snapshot.directory, recorded_at);
+        tracing::debug!(from = %mask::phone(&message.from), intent = ?classification.intent, "webhook parsed");
+        prepared.push((event, private, message.message_id.clone()));
     }
-    let classification = keywords::classify(&message.text);
-    let facts = InboundFacts {
-        tenant: &tenant.snapshot.tenant.tenant_id,
-        message: &message,
-        from,
-        to,
-        classification: &classification,
-        received_at: req.received_at,
+    // One reply per request: only a single message can be answered in the response.
+    let reply = match intents.as_slice() {
+        [intent] => reply_for(provider, policy.reply_mode, *intent),
+        _ => providers::reply(provider, None),
     };
-    let (event, private) = inbound_event(&facts, &tenant.snapshot.directory, recorded_at);
-    let reply = reply_for(provider, policy.reply_mode, classification.intent);
-    let dedupe = DedupeClaim {
-        provider: provider.as_str().to_string(),
-        message_id: message.message_id.clone(),
-        reply: reply.clone(),
-    };
-    tracing::debug!(from = %mask::phone(&message.from), intent = ?classification.intent, "webhook parsed");
-    Ok(Prepared {
-        event,
-        private,
-        dedupe,
-        reply,
-    })
-}
-
-fn verify(
-    provider: Provider,
-    tenant: &TenantContext,
-    req: &IncomingWebhook,
-) -> Result<(), WebhookError> {
-    let request = req.as_request();
-    match provider {
-        Provider::Twilio => twilio::verify(
-            &request,
-            &tenant.secret_values("twilio", "auth_token"),
-            &tenant.secret_values("twilio", "webhook_key"),
-        ),
-    }
-}
-
-fn parse(provider: Provider, req: &IncomingWebhook) -> Result<InboundMessage, WebhookError> {
-    match provider {
-        Provider::Twilio => twilio::parse(&req.as_request()),
-    }
+    let messages = prepared
+        .into_iter()
+        .map(|(event, private, message_id)| PreparedMessage {
+            event,
+            private,
+            dedupe: DedupeClaim {
+                provider: provider.as_str().to_string(),
+                message_id,
+                reply: reply.clone(),
+            },
+        })
+        .collect();
+    Ok(Prepared::Commit { messages, reply })
 }
 
 fn reply_for(provider: Provider, mode: ReplyMode, intent: Intent) -> ProviderReply {
@@ -400,23 +470,11 @@ fn reply_for(provider: Provider, mode: ReplyMode, intent: Intent) -> ProviderRep
         (ReplyMode::Stopgate, Intent::Help) => Some(replies::HELP),
         (ReplyMode::Stopgate, _) => None,
     };
-    match provider {
-        Provider::Twilio => twilio::reply(text),
-    }
-}
-
-fn empty_reply(provider: &str) -> ProviderReply {
-    match Provider::parse(provider) {
-        Some(Provider::Twilio) => twilio::reply(None),
-        None => ProviderReply {
-            content_type: "text/plain".into(),
-            body: String::new(),
-        },
-    }
+    providers::reply(provider, text)
 }
 
 /// Replays one captured webhook into the ledger: verifies it first if it was captured
-/// unverified, and is idempotent through the dedupe record.
+/// unverified, and is idempotent through the dedupe records.
 pub async fn replay(
     store: &Store,
     tenants: &Tenants,
@@ -435,8 +493,9 @@ pub async fn replay(
     } else {
         Signature::Verify
     };
-    let prepared = match prepare(provider, &tenant, &req, signature, Utc::now()) {
-        Ok(p) => p,
+    let messages = match prepare(provider, &tenant, &req, signature, Utc::now()) {
+        Ok(Prepared::Commit { messages, .. }) => messages,
+        Ok(Prepared::Answer { note, .. }) => return Ok(ReplayOutcome::Dropped(note)),
         Err(Rejection::Signature(reason)) => {
             store.quarantine(&quarantine_record(&req, &reason)).await?;
             telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
@@ -444,18 +503,19 @@ pub async fn replay(
         }
         Err(Rejection::Invalid(err)) => return Ok(ReplayOutcome::Dropped(err.to_string())),
     };
-    let commit = Commit {
-        event: &prepared.event,
-        private: Some(&prepared.private),
-        dedupe: Some(prepared.dedupe.clone()),
-        disclosure: None,
-    };
-    match store.commit(&commit).await? {
-        CommitOutcome::Recorded { .. } => {
-            Ok(ReplayOutcome::Recorded(prepared.event.event_id.to_string()))
+    let mut recorded = Vec::new();
+    let mut duplicates = Vec::new();
+    for message in &messages {
+        match store.commit(&message.commit()).await? {
+            CommitOutcome::Recorded { .. } => recorded.push(message.event.event_id.to_string()),
+            CommitOutcome::Duplicate(record) => duplicates.push(record.event_id),
         }
-        CommitOutcome::Duplicate(record) => Ok(ReplayOutcome::Duplicate(record.event_id)),
     }
+    Ok(if recorded.is_empty() {
+        ReplayOutcome::Duplicate(duplicates.join(","))
+    } else {
+        ReplayOutcome::Recorded(recorded.join(","))
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,7 +77,11 @@ pub fn inbound_event(
             language: c.language.clone(),
             classifier_version: Some(c.classifier_version.clone()),
         },
-        source: Source::SmsKeyword,
+        source: if message.provider_intent.is_some() {
+            Source::Provider
+        } else {
+            Source::SmsKeyword
+        },
         occurred_at,
         time_source,
         received_at: facts.received_at,

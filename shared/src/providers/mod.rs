@@ -3,10 +3,13 @@
 //! Each provider module turns a provider-native request into an [`InboundMessage`]; everything
 //! after that (classification, the ledger, capture on failure) is the same for every provider.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::keywords::Intent;
 
 pub mod twilio;
 
@@ -77,6 +80,100 @@ pub struct InboundMessage {
     pub provider_time: Option<DateTime<Utc>>,
     /// The provider's own keyword verdict (Twilio `OptOutType`), kept as evidence.
     pub provider_verdict: Option<String>,
+    /// Set when the provider itself reports a consent change with no text to classify
+    /// (RingCentral's A2P opt-out events): the event is recorded with source `provider`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_intent: Option<Intent>,
+}
+
+/// What a verified webhook asks of Stopgate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Inbound messages to record (some providers batch several in one request).
+    Messages(Vec<InboundMessage>),
+    /// A callback with nothing to record (delivery receipts, status updates): acknowledge it.
+    Ignored(String),
+    /// A handshake the provider expects answered as given (RingCentral's validation token).
+    Handshake(Handshake),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    pub headers: Vec<(String, String)>,
+    pub reply: ProviderReply,
+    /// An HTTPS URL the provider wants fetched to confirm a subscription (Amazon SNS), already
+    /// checked to be the provider's own host.
+    pub confirm_url: Option<String>,
+}
+
+/// One provider's opened secrets: name -> values, current first, previous (rotation) second.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProviderSecrets(BTreeMap<String, Vec<String>>);
+
+impl ProviderSecrets {
+    pub fn new(values: BTreeMap<String, Vec<String>>) -> ProviderSecrets {
+        ProviderSecrets(values)
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ProviderSecrets {
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in pairs {
+            values.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        ProviderSecrets(values)
+    }
+
+    /// The non-empty values configured for `name` (an empty secret would verify anything).
+    pub fn get(&self, name: &str) -> Vec<&str> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.get(name).first().copied()
+    }
+}
+
+impl fmt::Debug for ProviderSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// Verifies that `provider` sent `req`, at `now` (schemes with timestamps reject stale ones).
+pub fn verify(
+    provider: Provider,
+    req: &WebhookRequest,
+    secrets: &ProviderSecrets,
+    now: DateTime<Utc>,
+) -> Result<(), WebhookError> {
+    let _ = now;
+    match provider {
+        Provider::Twilio => {
+            twilio::verify(req, &secrets.get("auth_token"), &secrets.get("webhook_key"))
+        }
+    }
+}
+
+/// Reads a verified request.
+pub fn parse(provider: Provider, req: &WebhookRequest) -> Result<Parsed, WebhookError> {
+    match provider {
+        Provider::Twilio => twilio::parse(req).map(|m| Parsed::Messages(vec![m])),
+    }
+}
+
+/// The success answer, with a reply text when Stopgate writes replies.
+pub fn reply(provider: Provider, text: Option<&str>) -> ProviderReply {
+    match provider {
+        Provider::Twilio => twilio::reply(text),
+    }
 }
 
 /// What the provider expects back in the 200 response.

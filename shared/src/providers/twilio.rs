@@ -67,7 +67,7 @@ pub fn verify(
         .collect();
     if secrets.is_empty() {
         let why = if settings.is_some() {
-            " (X-Twilio-Webhooks-Signature-Settings says a Webhooks shared key signed this request)"
+            " (the request says a Webhooks shared key signed it)"
         } else {
             ""
         };
@@ -76,18 +76,18 @@ pub fn verify(
         )));
     }
 
-    let kind = body_kind(req);
-    let signed_params = match kind {
-        BodyKind::Form => form_signing_string(req.body),
-        BodyKind::Query | BodyKind::Json => String::new(),
-    };
-    let claimed_body_hash =
-        match kind {
-            BodyKind::Json => Some(query_param(req.url, "bodySHA256").ok_or_else(|| {
+    // What binds the body to the signature: the form parameters themselves, nothing for a
+    // GET (its parameters are in the signed URL), or for JSON the hash carried in the URL.
+    let (signed_params, claimed_body_hash) = match body_kind(req) {
+        BodyKind::Form => (form_signing_string(req.body), None),
+        BodyKind::Query => (String::new(), None),
+        BodyKind::Json => {
+            let hash = query_param(req.url, "bodySHA256").ok_or_else(|| {
                 bad_signature("JSON body but the URL has no bodySHA256 parameter")
-            })?),
-            BodyKind::Form | BodyKind::Query => None,
-        };
+            })?;
+            (String::new(), Some(hash))
+        }
+    };
 
     let matched = url_variants(req.url).iter().any(|url| {
         secrets.iter().any(|secret| {
@@ -180,7 +180,7 @@ impl Algorithm {
             Some(a) if a.eq_ignore_ascii_case("HMAC_SHA256") => Ok(Algorithm::Sha256),
             Some(a) if a.eq_ignore_ascii_case("HMAC_SHA1") => Ok(Algorithm::Sha1),
             Some(_) => Err(bad_signature(
-                "X-Twilio-Webhooks-Signature-Settings names an algorithm other than HMAC_SHA256 or HMAC_SHA1",
+                "unsupported algorithm in X-Twilio-Webhooks-Signature-Settings",
             )),
             None => Err(bad_signature(
                 "X-Twilio-Webhooks-Signature-Settings has no algorithm",
@@ -352,6 +352,7 @@ fn form_message(pairs: &[(String, String)]) -> Result<InboundMessage, WebhookErr
         messaging_service: get("MessagingServiceSid"),
         provider_time: None,
         provider_verdict: get("OptOutType"),
+        provider_intent: None,
     })
 }
 
@@ -404,6 +405,7 @@ fn json_message(body: &[u8]) -> Result<InboundMessage, WebhookError> {
         messaging_service: get("messagingServiceSid")?,
         provider_time: None,
         provider_verdict: None,
+        provider_intent: None,
     })
 }
 
@@ -796,7 +798,7 @@ mod tests {
             ),
         ]);
         let reason = rejection(verify(&post(URL, &h, &body), &[TOKEN], &[key]));
-        assert!(reason.contains("algorithm other than"), "{reason}");
+        assert!(reason.starts_with("unsupported algorithm"), "{reason}");
     }
 
     #[test]
@@ -875,18 +877,19 @@ mod tests {
 
     #[test]
     fn oversized_bodies_are_malformed() {
-        let body = vec![b'a'; MAX_BODY_BYTES + 1];
         let h = headers(&[("x-twilio-signature", SIGNATURE)]);
-        let req = post(URL, &h, &body);
+        let too_big = vec![b'a'; MAX_BODY_BYTES + 1];
+        let req = post(URL, &h, &too_big);
+        let err = verify(&req, &[TOKEN], &[]).unwrap_err();
         assert!(
-            matches!(verify(&req, &[TOKEN], &[]), Err(WebhookError::Malformed { field, .. }) if field == "body")
+            matches!(err, WebhookError::Malformed { ref field, .. } if field == "body"),
+            "{err:?}"
         );
-        assert!(
-            matches!(parse(&req), Err(WebhookError::Malformed { field, .. }) if field == "body")
-        );
+        assert_eq!(malformed_field(parse(&req)), "body");
         let just_fits = vec![b'a'; MAX_BODY_BYTES];
-        assert!(
-            !matches!(parse(&post(URL, &h, &just_fits)), Err(WebhookError::Malformed { field, .. }) if field == "body")
+        assert_eq!(
+            malformed_field(parse(&post(URL, &h, &just_fits))),
+            "MessageSid"
         );
     }
 
@@ -928,6 +931,7 @@ mod tests {
                 messaging_service: Some("MG00000000000000000000000000000001".to_string()),
                 provider_time: None,
                 provider_verdict: Some("STOP".to_string()),
+                provider_intent: None,
             })
         );
     }
