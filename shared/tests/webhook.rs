@@ -352,7 +352,7 @@ async fn with_storage_down_a_signed_stop_is_captured_and_replayed_exactly_once()
         "nothing reached the ledger yet"
     );
 
-    let messages = queue.receive(1).await.unwrap();
+    let messages = queue.receive(1, None).await.unwrap();
     assert_eq!(messages.len(), 1);
     let captured: CapturedWebhook = serde_json::from_str(&messages[0].1).unwrap();
     assert!(captured.verified);
@@ -415,7 +415,7 @@ async fn with_no_configuration_readable_the_request_is_captured_and_verified_on_
 
     let tenants = env.tenants();
     let mut outcomes = Vec::new();
-    for (_, body) in queue.receive(1).await.unwrap() {
+    for (_, body) in queue.receive(1, None).await.unwrap() {
         let captured: CapturedWebhook = serde_json::from_str(&body).unwrap();
         assert!(!captured.verified);
         outcomes.push(replay(&env.store, &tenants, &captured).await.unwrap());

@@ -59,13 +59,18 @@ impl CaptureQueue {
 
     /// Receives up to 10 captured webhooks with their receipt handles (the local gateway's
     /// stand-in for Lambda's SQS event source).
-    pub async fn receive(&self, wait_seconds: i32) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn receive(
+        &self,
+        wait_seconds: i32,
+        visibility_seconds: Option<i32>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(wait_seconds)
+            .set_visibility_timeout(visibility_seconds)
             .send()
             .await
             .map_err(|e| {

@@ -140,7 +140,7 @@ impl Store {
                     let phone = pk
                         .rsplit('#')
                         .next()
-                        .and_then(|p| E164::parse_e164(p).ok())
+                        .and_then(E164::from_stored)
                         .ok_or_else(|| StoreError::Corrupt(format!("state key {pk}")))?;
                     found.insert(phone, Some(get_doc(item)?));
                 }
@@ -483,8 +483,8 @@ impl Store {
                 let pk = get_s(item, "pk")?;
                 if let Some(phone) = pk.strip_prefix(&prefix) {
                     numbers.push(
-                        E164::parse_e164(phone)
-                            .map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))?,
+                        E164::from_stored(phone)
+                            .ok_or_else(|| StoreError::Corrupt(format!("{pk}: not a number")))?,
                     );
                 }
             }
