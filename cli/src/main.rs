@@ -7,6 +7,8 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod ledger;
 use stopgate::api::auth::{KeyScope, generate_key, hash_key};
 use stopgate::config::Config;
 use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
@@ -47,6 +49,16 @@ enum Command {
         #[arg(long)]
         phone: Option<String>,
     },
+    /// A tenant's added keywords.
+    #[command(subcommand)]
+    Keywords(ledger::KeywordsCommand),
+    /// Set a tenant's reply texts for one language (used when Stopgate writes replies).
+    Replies(ledger::RepliesArgs),
+    /// List the possible-revocation review queue, or resolve one review.
+    Reviews(ledger::ReviewsArgs),
+    /// Re-run today's classifier over stored inbound texts; report (and with --apply record)
+    /// the opt-outs an earlier version missed.
+    Reclassify(ledger::ReclassifyArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -76,6 +88,16 @@ enum TenantCommand {
         conversational_window_hours: Option<u32>,
         #[arg(long)]
         informational_unless_opted_out: Option<bool>,
+        /// For the default HELP reply: the brand, a support contact, the message frequency.
+        #[arg(long)]
+        brand_name: Option<String>,
+        #[arg(long)]
+        support_contact: Option<String>,
+        #[arg(long)]
+        message_frequency: Option<String>,
+        /// Business days (1 to 10) a possible revocation waits for review.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
+        review_business_days: Option<u32>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -117,7 +139,7 @@ enum SenderGroupCommand {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(crate) enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("{0} already exists")]
@@ -172,10 +194,10 @@ async fn main() -> ExitCode {
     }
 }
 
-struct Env {
+pub(crate) struct Env {
     config: Config,
     sdk: SdkConfig,
-    store: Store,
+    pub(crate) store: Store,
 }
 
 async fn env() -> Result<Env, CliError> {
@@ -198,18 +220,34 @@ fn require_id(kind: &str, id: &str) -> Result<(), CliError> {
 async fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Classify { tenant, texts } => {
-            if tenant.is_some() {
-                return Err(CliError::Usage(
-                    "tenant keyword settings are not available yet; omit --tenant".into(),
-                ));
-            }
+            let classifier = match tenant {
+                None => None,
+                Some(tenant) => {
+                    let env = env().await?;
+                    let snapshot = env
+                        .store
+                        .load_tenant(&tenant)
+                        .await?
+                        .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
+                    Some(stopgate::keywords::Classifier::new(
+                        &snapshot.tenant.policy.keywords,
+                    ))
+                }
+            };
             for text in texts {
-                let c = stopgate::keywords::classify(&text);
+                let c = match &classifier {
+                    Some(classifier) => classifier.classify(&text),
+                    None => stopgate::keywords::classify(&text),
+                };
                 let line = serde_json::json!({"text": text, "intent": c.intent, "rule": c.rule, "language": c.language});
                 println!("{line}");
             }
             Ok(())
         }
+        Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
+        Command::Replies(args) => ledger::replies(&env().await?, args).await,
+        Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
+        Command::Reclassify(args) => ledger::reclassify(&env().await?, args).await,
         Command::Tenant(TenantCommand::Create { tenant }) => {
             require_id("tenant", &tenant)?;
             env()
@@ -228,6 +266,10 @@ async fn run(command: Command) -> Result<(), CliError> {
             strict_e164,
             conversational_window_hours,
             informational_unless_opted_out,
+            brand_name,
+            support_contact,
+            message_frequency,
+            review_business_days,
         }) => {
             let env = env().await?;
             let snapshot = env
@@ -256,6 +298,19 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = informational_unless_opted_out {
                 policy.informational_unless_opted_out = v;
+            }
+            let text = |v: String| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+            if let Some(v) = brand_name {
+                policy.brand_name = text(v);
+            }
+            if let Some(v) = support_contact {
+                policy.support_contact = text(v);
+            }
+            if let Some(v) = message_frequency {
+                policy.message_frequency = text(v);
+            }
+            if let Some(v) = review_business_days {
+                policy.review_business_days = v;
             }
             let record = env.store.put_policy(&tenant, policy).await?;
             eprintln!(
@@ -350,7 +405,21 @@ async fn run(command: Command) -> Result<(), CliError> {
                     "no KEY=VALUE given (as arguments or on stdin)".into(),
                 ));
             }
+            let topic = parsed
+                .get("topic_arn")
+                .filter(|_| provider == Provider::Aws);
+            if let Some(topic) = topic {
+                stopgate::providers::aws::parse_topic_arn(topic).map_err(CliError::Usage)?;
+            }
             let env = env().await?;
+            // inbound-sns learns the tenant from the topic alone; a topic of another tenant is
+            // refused here, before this tenant's secrets change.
+            if let Some(topic) = topic {
+                if env.store.load_tenant(&tenant).await?.is_none() {
+                    return Err(CliError::NotFound(format!("tenant {tenant}")));
+                }
+                env.store.put_topic_tenant(topic, &tenant).await?;
+            }
             let sealer = Sealer::new(env.config.secrets_key.clone(), &env.sdk);
             let mut sealed = BTreeMap::new();
             for (name, value) in &parsed {
@@ -458,4 +527,13 @@ fn read_stdin_pairs() -> Result<Vec<String>, CliError> {
         }
     }
     Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

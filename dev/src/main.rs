@@ -20,6 +20,7 @@ use stopgate::api::{ApiError, http as api_http};
 use stopgate::config::Config;
 use stopgate::store::{self, CaptureQueue};
 use stopgate_check::Check;
+use stopgate_consent::Consent;
 use stopgate_inbound::Inbound;
 use stopgate_replay::Replay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,6 +31,7 @@ mod examples;
 struct Gateway {
     inbound: Inbound,
     check: Check,
+    consent: Consent,
 }
 
 impl Gateway {
@@ -39,6 +41,16 @@ impl Gateway {
             self.inbound.handle(req).await
         } else if path == "/v1/check" || path.starts_with("/v1/check/") {
             self.check.handle(req).await
+        } else if [
+            "/v1/consents",
+            "/v1/numbers/",
+            "/v1/opt-outs",
+            "/v1/reviews",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
+        {
+            self.consent.handle(req).await
         } else {
             Ok(api_http::error(&ApiError::NotFound {
                 code: "not_found",
@@ -135,6 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gateway = Arc::new(Gateway {
         inbound: Inbound::new(&config, &sdk)?,
         check: Check::new(&config, &sdk),
+        consent: Consent::new(&config, &sdk)?,
     });
     let listener = TcpListener::bind(addr)
         .await

@@ -41,6 +41,9 @@ pub struct Config {
     pub inbound_budget: Duration,
     /// Per-attempt timeout for every AWS SDK call.
     pub sdk_timeout: Duration,
+    /// Encrypts pagination cursors (`CURSOR_KEY`, base64 of 32 bytes; derived from the
+    /// development secrets key locally).
+    pub cursor_key: Option<[u8; 32]>,
 }
 
 impl Config {
@@ -69,10 +72,11 @@ impl Config {
         ) {
             (Some(key_id), _) => Some(SecretsKey::Kms { key_id }),
             (None, Some(encoded)) => Some(SecretsKey::Dev {
-                key: decode_dev_key(&encoded)?,
+                key: decode_key("SECRETS_DEV_KEY", &encoded)?,
             }),
             (None, None) => None,
         };
+        let secrets_key_for_cursor = secrets_key.clone();
         Ok(Config {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             capture_queue_url: non_empty("CAPTURE_QUEUE_URL"),
@@ -83,20 +87,45 @@ impl Config {
             secrets_key,
             inbound_budget: millis("INBOUND_BUDGET_MS", 1500)?,
             sdk_timeout: millis("AWS_SDK_TIMEOUT_MS", 2000)?,
+            cursor_key: match non_empty("CURSOR_KEY") {
+                Some(secret) if secret.trim().len() >= 32 => {
+                    Some(derive_cursor_key(secret.trim().as_bytes()))
+                }
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "CURSOR_KEY",
+                        reason: "must be a secret of at least 32 characters".into(),
+                    });
+                }
+                None => match &secrets_key_for_cursor {
+                    Some(SecretsKey::Dev { key }) => Some(derive_cursor_key(key)),
+                    _ => None,
+                },
+            },
         })
     }
 }
 
-fn decode_dev_key(encoded: &str) -> Result<[u8; 32], ConfigError> {
+/// The cursor key, derived from a secret (`CURSOR_KEY`, or the development secrets key), so a
+/// cursor never reveals anything about the secret it came from.
+fn derive_cursor_key(secret: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"stopgate cursor key v1");
+    hasher.update(secret);
+    hasher.finalize().into()
+}
+
+fn decode_key(name: &'static str, encoded: &str) -> Result<[u8; 32], ConfigError> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|e| ConfigError::Invalid {
-            name: "SECRETS_DEV_KEY",
+            name,
             reason: e.to_string(),
         })?;
     bytes.try_into().map_err(|_| ConfigError::Invalid {
-        name: "SECRETS_DEV_KEY",
+        name,
         reason: "must be 32 bytes, base64".into(),
     })
 }

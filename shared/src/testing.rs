@@ -12,6 +12,9 @@ use crate::config::{Config, SecretsKey};
 use crate::secrets::Sealer;
 use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 
+/// Amazon SNS messages signed with the test key.
+pub mod sns;
+
 pub struct TestEnv {
     pub config: Config,
     pub sdk: SdkConfig,
@@ -28,6 +31,9 @@ pub async fn env() -> TestEnv {
         config.secrets_key = Some(SecretsKey::Dev {
             key: rand::random(),
         });
+    }
+    if config.cursor_key.is_none() {
+        config.cursor_key = Some(rand::random());
     }
     if config.public_base_url.is_empty() {
         config.public_base_url = "https://hooks.stopgate.test".into();

@@ -55,6 +55,7 @@ async fn stop_from(env: &TestEnv, tenant: &str, phone: &str, sender: &str, group
         actor: Actor::Person,
         evidence: EvidenceRefs::default(),
         override_opt_out: false,
+        review: None,
     };
     env.store
         .commit(&Commit {

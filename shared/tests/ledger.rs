@@ -46,6 +46,7 @@ fn event(
             ..EvidenceRefs::default()
         },
         override_opt_out: false,
+        review: None,
     }
 }
 

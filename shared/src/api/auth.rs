@@ -85,10 +85,11 @@ impl Authenticator {
         }
     }
 
+    /// The key's record, if it holds any of `any_of`.
     pub async fn authenticate(
         &self,
         headers: &http::HeaderMap,
-        needed: KeyScope,
+        any_of: &[KeyScope],
     ) -> Result<ApiKeyRecord, ApiError> {
         let value = headers
             .get(http::header::AUTHORIZATION)
@@ -120,9 +121,14 @@ impl Authenticator {
         if record.revoked {
             return Err(ApiError::Unauthorized("this API key was revoked".into()));
         }
-        if !record.scopes.iter().any(|s| s == needed.as_str()) {
+        if !any_of
+            .iter()
+            .any(|needed| record.scopes.iter().any(|s| s == needed.as_str()))
+        {
+            let names: Vec<&str> = any_of.iter().map(|s| s.as_str()).collect();
             return Err(ApiError::Forbidden(format!(
-                "this API key lacks the {needed} scope"
+                "this API key needs the {} scope",
+                names.join(" or ")
             )));
         }
         Ok((*record).clone())

@@ -228,7 +228,7 @@ impl CheckService {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<CheckResponse, ApiError> {
-        let key = self.auth.authenticate(headers, KeyScope::Check).await?;
+        let key = self.auth.authenticate(headers, &[KeyScope::Check]).await?;
         let request: CheckRequest = super::http::parse_json(body)?;
         let tenant = self.tenant(&key.tenant_id).await?;
         let now = Utc::now();
@@ -243,7 +243,7 @@ impl CheckService {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<serde_json::Value, ApiError> {
-        let key = self.auth.authenticate(headers, KeyScope::Check).await?;
+        let key = self.auth.authenticate(headers, &[KeyScope::Check]).await?;
         let request: BatchRequest = super::http::parse_json_limited(body, MAX_BATCH_BODY_BYTES)?;
         if request.checks.is_empty() || request.checks.len() > MAX_BATCH {
             return Err(ApiError::invalid(

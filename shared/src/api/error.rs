@@ -18,6 +18,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// The request is valid but conflicts with the ledger (lifting an opt-out without saying so).
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("{0}")]
@@ -43,6 +50,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound { .. } => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict { .. } => 409,
             ApiError::TooLarge { .. } => 413,
             ApiError::Unavailable(_) => 503,
         }
@@ -50,7 +58,9 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Invalid { code, .. } | ApiError::NotFound { code, .. } => code,
+            ApiError::Invalid { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -62,13 +72,11 @@ impl ApiError {
     /// `{"error": {"code", "message", "field"?}}`
     pub fn body(&self) -> serde_json::Value {
         let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let (
-            ApiError::Invalid {
-                field: Some(field), ..
-            },
-            Some(map),
-        ) = (self, error.as_object_mut())
-        {
+        let field = match self {
+            ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.as_ref(),
+            _ => None,
+        };
+        if let (Some(field), Some(map)) = (field, error.as_object_mut()) {
             map.insert("field".into(), json!(field));
         }
         json!({ "error": error })

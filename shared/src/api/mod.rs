@@ -4,8 +4,12 @@
 pub mod auth;
 pub mod cache;
 pub mod check;
+pub mod consents;
+pub mod cursor;
 pub mod error;
 pub mod http;
+pub mod reviews;
+pub mod sns;
 pub mod tenants;
 pub mod webhook;
 

@@ -12,6 +12,8 @@ use crate::store::{Store, StoreError, TenantSnapshot};
 
 pub struct TenantContext {
     pub snapshot: TenantSnapshot,
+    /// Built once per load from the tenant's keyword settings.
+    pub classifier: crate::keywords::Classifier,
     /// provider -> secret name -> values (current first), opened. Empty where not needed.
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<SecretString>>>,
 }
@@ -112,6 +114,11 @@ impl Tenants {
                 secrets.insert(provider.clone(), opened);
             }
         }
-        Ok(Some(TenantContext { snapshot, secrets }))
+        let classifier = crate::keywords::Classifier::new(&snapshot.tenant.policy.keywords);
+        Ok(Some(TenantContext {
+            snapshot,
+            classifier,
+            secrets,
+        }))
     }
 }

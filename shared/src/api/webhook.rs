@@ -11,14 +11,17 @@ use chrono::{DateTime, Utc};
 
 use super::ApiError;
 use super::http::MAX_BODY_BYTES;
+use super::sns::SnsHttps;
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::inbound::{InboundFacts, inbound_event};
-use crate::consent::policy::replies;
+use crate::consent::policy::ReplyKind;
 use crate::consent::{ConsentEvent, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
 use crate::mask;
 use crate::phone::{self, PhoneMode};
-use crate::providers::{self, Parsed, Provider, ProviderReply, WebhookError, WebhookRequest};
+use crate::providers::{
+    self, Parsed, Provider, ProviderReply, SigningCertificate, WebhookError, WebhookRequest,
+};
 use crate::store::quarantine::QuarantinedRequest;
 use crate::store::{
     CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError,
@@ -154,6 +157,8 @@ pub enum Prepared {
         reply: ProviderReply,
         headers: Vec<(String, String)>,
         note: String,
+        /// A subscription to confirm (Amazon SNS) before answering; an SNS URL, checked.
+        confirm_url: Option<String>,
     },
 }
 
@@ -162,6 +167,7 @@ pub struct WebhookService {
     tenants: Arc<Tenants>,
     capture: Option<CaptureQueue>,
     budget: Duration,
+    sns: SnsHttps,
 }
 
 impl WebhookService {
@@ -176,7 +182,14 @@ impl WebhookService {
             tenants,
             capture,
             budget,
+            sns: SnsHttps::process(),
         }
+    }
+
+    /// Where Amazon SNS certificates and confirmations come from (tests: `SnsHttps::offline`).
+    pub fn with_sns(mut self, sns: SnsHttps) -> WebhookService {
+        self.sns = sns;
+        self
     }
 
     pub async fn handle(&self, req: IncomingWebhook) -> WebhookAnswer {
@@ -208,11 +221,27 @@ impl WebhookService {
                     .await;
             }
         };
+        let secrets = tenant.provider_secrets(provider.as_str());
+        let certificate = match self
+            .sns
+            .signing_certificate(provider, &req.body, &secrets)
+            .await
+        {
+            Ok(certificate) => certificate,
+            // Not verifiable yet, but maybe a STOP: like an unreadable tenant, keep it for replay.
+            Err(e) => {
+                let reply = providers::reply(provider, None);
+                return self
+                    .capture_or_fail(&req, false, format!("signing certificate: {e}"), reply)
+                    .await;
+            }
+        };
         let (messages, reply) = match prepare(
             provider,
             &tenant,
             &req,
             Signature::Verify,
+            certificate,
             Utc::now(),
         ) {
             Ok(Prepared::Commit { messages, reply }) => (messages, reply),
@@ -220,7 +249,17 @@ impl WebhookService {
                 reply,
                 headers,
                 note,
+                confirm_url,
             }) => {
+                if let Some(url) = confirm_url
+                    && let Err(e) = self.sns.confirm(&url).await
+                {
+                    tracing::error!(tenant = %req.tenant, provider = %provider, url = %url, error = %e, "subscription not confirmed");
+                    // The provider asks again on an error; a 2xx would leave it unconfirmed.
+                    return WebhookAnswer::error(&ApiError::Unavailable(
+                        "could not confirm the subscription; retry".into(),
+                    ));
+                }
                 tracing::info!(tenant = %req.tenant, provider = %provider, note = %note, "webhook acknowledged");
                 return WebhookAnswer {
                     headers,
@@ -235,16 +274,75 @@ impl WebhookService {
             }
             Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
         };
+        self.commit_or_capture(&req, &messages, reply).await
+    }
 
-        match tokio::time::timeout(self.budget, self.commit_all(&req, &messages)).await {
+    /// An Amazon SNS notification that Lambda received from a subscribed topic
+    /// (functions/inbound-sns). AWS authenticated it, so there is no signature to check, but its
+    /// topic must be one of the tenant's `topic_arn`s. Answered as `handle` answers; anything
+    /// but 2xx means it is neither committed nor captured, so the invocation must fail (Lambda
+    /// retries it, then hands it to the on-failure destination).
+    pub async fn handle_sns_delivery(&self, req: IncomingWebhook) -> WebhookAnswer {
+        let tenant = match self.tenants.get(&req.tenant).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => {
+                return WebhookAnswer::error(&ApiError::NotFound {
+                    code: "unknown_tenant",
+                    message: format!("unknown tenant {:?}", req.tenant),
+                });
+            }
+            Err(e) => {
+                return WebhookAnswer::error(&ApiError::Unavailable(format!(
+                    "tenant unavailable: {e}"
+                )));
+            }
+        };
+        let topic = providers::aws::check_topic(&req.body, &tenant.provider_secrets("aws"))
+            .map_err(Rejection::from);
+        let prepared = topic.and_then(|()| {
+            prepare(
+                Provider::Aws,
+                &tenant,
+                &req,
+                Signature::AlreadyVerified,
+                None,
+                Utc::now(),
+            )
+        });
+        match prepared {
+            Ok(Prepared::Commit { messages, reply }) => {
+                self.commit_or_capture(&req, &messages, reply).await
+            }
+            Ok(Prepared::Answer { reply, note, .. }) => {
+                tracing::info!(tenant = %req.tenant, note = %note, "SNS delivery acknowledged");
+                WebhookAnswer::reply(reply)
+            }
+            Err(Rejection::Signature(reason)) => {
+                self.quarantine(&req, &reason).await;
+                WebhookAnswer::error(&ApiError::Unauthorized(format!(
+                    "SNS delivery refused: {reason}"
+                )))
+            }
+            Err(Rejection::Invalid(err)) => WebhookAnswer::error(&err),
+        }
+    }
+
+    /// Commits within the latency budget, or captures the verified request for replay.
+    async fn commit_or_capture(
+        &self,
+        req: &IncomingWebhook,
+        messages: &[PreparedMessage],
+        reply: ProviderReply,
+    ) -> WebhookAnswer {
+        match tokio::time::timeout(self.budget, self.commit_all(req, messages)).await {
             Ok(Ok(Some(first_reply))) => WebhookAnswer::reply(first_reply),
             Ok(Ok(None)) => WebhookAnswer::reply(reply),
             Ok(Err(e)) => {
-                self.capture_or_fail(&req, true, format!("ledger error: {e}"), reply)
+                self.capture_or_fail(req, true, format!("ledger error: {e}"), reply)
                     .await
             }
             Err(_) => {
-                self.capture_or_fail(&req, true, "ledger over latency budget".into(), reply)
+                self.capture_or_fail(req, true, "ledger over latency budget".into(), reply)
                     .await
             }
         }
@@ -354,22 +452,23 @@ impl From<WebhookError> for Rejection {
     }
 }
 
-/// Verifies, parses and classifies a webhook into the events to commit. No I/O.
+/// Verifies, parses and classifies a webhook into the events to commit. No I/O: a signing
+/// certificate the provider's scheme needs (Amazon SNS) is fetched beforehand and passed in.
 pub fn prepare(
     provider: Provider,
     tenant: &TenantContext,
     req: &IncomingWebhook,
     signature: Signature,
+    certificate: Option<SigningCertificate>,
     recorded_at: DateTime<Utc>,
 ) -> Result<Prepared, Rejection> {
     let request = req.as_request();
     if signature == Signature::Verify {
-        providers::verify(
-            provider,
-            &request,
-            &tenant.provider_secrets(provider.as_str()),
-            req.received_at,
-        )?;
+        let mut secrets = tenant.provider_secrets(provider.as_str());
+        if let Some(certificate) = certificate {
+            secrets = secrets.with_signing_certificate(certificate);
+        }
+        providers::verify(provider, &request, &secrets, req.received_at)?;
     }
     let policy = &tenant.snapshot.tenant.policy;
     let messages = match providers::parse(provider, &request)? {
@@ -379,6 +478,7 @@ pub fn prepare(
                 reply: providers::reply(provider, None),
                 headers: vec![],
                 note,
+                confirm_url: None,
             });
         }
         Parsed::Handshake(handshake) => {
@@ -390,6 +490,7 @@ pub fn prepare(
                 reply: handshake.reply,
                 headers: handshake.headers,
                 note,
+                confirm_url: handshake.confirm_url,
             });
         }
     };
@@ -399,7 +500,7 @@ pub fn prepare(
         PhoneMode::Lenient
     };
     let mut prepared = Vec::with_capacity(messages.len());
-    let mut intents = Vec::with_capacity(messages.len());
+    let mut classifications = Vec::with_capacity(messages.len());
     for message in &messages {
         let from = phone::normalize(&message.from, &policy.default_region, mode).map_err(|e| {
             Rejection::Invalid(ApiError::invalid(
@@ -427,9 +528,9 @@ pub fn prepare(
                 classifier_version: keywords::CLASSIFIER_VERSION.into(),
                 keyword: None,
             },
-            None => keywords::classify(&message.text),
+            None => tenant.classifier.classify(&message.text),
         };
-        intents.push(classification.intent);
+        classifications.push(classification.clone());
         let facts = InboundFacts {
             tenant: &tenant.snapshot.tenant.tenant_id,
             message,
@@ -443,8 +544,8 @@ pub fn prepare(
         prepared.push((event, private, message.message_id.clone()));
     }
     // One reply per request: only a single message can be answered in the response.
-    let reply = match intents.as_slice() {
-        [intent] => reply_for(provider, policy.reply_mode, *intent),
+    let reply = match classifications.as_slice() {
+        [classification] => reply_for(provider, policy, classification),
         _ => providers::reply(provider, None),
     };
     let messages = prepared
@@ -462,15 +563,20 @@ pub fn prepare(
     Ok(Prepared::Commit { messages, reply })
 }
 
-fn reply_for(provider: Provider, mode: ReplyMode, intent: Intent) -> ProviderReply {
-    let text = match (mode, intent) {
+fn reply_for(
+    provider: Provider,
+    policy: &crate::consent::TenantPolicy,
+    classification: &keywords::Classification,
+) -> ProviderReply {
+    let kind = match (policy.reply_mode, classification.intent) {
         (ReplyMode::Provider, _) => None,
-        (ReplyMode::Stopgate, Intent::OptOut) => Some(replies::OPT_OUT),
-        (ReplyMode::Stopgate, Intent::OptIn) => Some(replies::OPT_IN),
-        (ReplyMode::Stopgate, Intent::Help) => Some(replies::HELP),
+        (ReplyMode::Stopgate, Intent::OptOut) => Some(ReplyKind::OptOut),
+        (ReplyMode::Stopgate, Intent::OptIn) => Some(ReplyKind::OptIn),
+        (ReplyMode::Stopgate, Intent::Help) => Some(ReplyKind::Help),
         (ReplyMode::Stopgate, _) => None,
     };
-    providers::reply(provider, text)
+    let text = kind.map(|k| policy.reply_text(k, classification.language.as_deref()));
+    providers::reply(provider, text.as_deref())
 }
 
 /// Replays one captured webhook into the ledger: verifies it first if it was captured
@@ -493,9 +599,26 @@ pub async fn replay(
     } else {
         Signature::Verify
     };
-    let messages = match prepare(provider, &tenant, &req, signature, Utc::now()) {
+    let sns = SnsHttps::process();
+    let certificate = match signature {
+        Signature::Verify => sns
+            .signing_certificate(provider, &req.body, &tenant.provider_secrets(&req.provider))
+            .await
+            .map_err(StoreError::Unavailable)?,
+        Signature::AlreadyVerified => None,
+    };
+    let messages = match prepare(provider, &tenant, &req, signature, certificate, Utc::now()) {
         Ok(Prepared::Commit { messages, .. }) => messages,
-        Ok(Prepared::Answer { note, .. }) => return Ok(ReplayOutcome::Dropped(note)),
+        Ok(Prepared::Answer {
+            note, confirm_url, ..
+        }) => {
+            if let Some(url) = confirm_url {
+                sns.confirm(&url)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("confirming {url}: {e}")))?;
+            }
+            return Ok(ReplayOutcome::Dropped(note));
+        }
         Err(Rejection::Signature(reason)) => {
             store.quarantine(&quarantine_record(&req, &reason)).await?;
             telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);

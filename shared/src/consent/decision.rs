@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::calendar;
 use super::event::{Category, ConsentLevel};
 use super::ordering::{Mark, lifts};
 use super::policy::TenantPolicy;
@@ -16,6 +17,8 @@ pub enum CheckReason {
     OptedOut,
     /// Denied: no consent on record that this category needs.
     NoConsent,
+    /// Denied (promotional): a possible revocation from this number awaits review.
+    PendingReview,
     /// Allowed: consent of the level the category needs, in scope.
     Consent,
     /// Allowed (conversational): the person wrote to this sender group recently.
@@ -85,6 +88,12 @@ pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
     if let Some((scope, mark)) = unlifted_opt_out(input) {
         return deny(CheckReason::OptedOut, Some(scope), Some(mark));
     }
+    // While a possible revocation waits for review, no marketing (rule 5).
+    if input.category == Category::Promotional
+        && let Some(mark) = open_review(input)
+    {
+        return deny(CheckReason::PendingReview, None, Some(mark));
+    }
 
     let needed = match input.category {
         Category::Conversational => ConsentLevel::Express,
@@ -135,13 +144,20 @@ pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
 /// The latest opt-out whose scope contains the send and that no opt-in covering the send lifts.
 fn unlifted_opt_out<'a>(input: &DecisionInput<'a>) -> Option<(String, &'a Mark)> {
     let (policy, directory, send) = (input.policy, input.directory, input.send);
-    let opt_ins: Vec<&Mark> = input
+    let opt_ins = opt_ins_covering(input);
+    // A possible revocation left unreviewed past its due date is an opt-out (rule 5).
+    let overdue = input
         .state
-        .suppression
+        .pending_reviews
         .iter()
-        .filter(|f| f.scope.allows(send, policy, directory))
-        .flat_map(|f| f.opt_ins.iter())
-        .collect();
+        .filter(|r| {
+            input.now > calendar::due_after(r.mark.received_at, policy.review_business_days)
+        })
+        .filter_map(|r| {
+            r.scope
+                .denies(send, policy, directory)
+                .map(|scope| (scope, &r.mark))
+        });
     input
         .state
         .suppression
@@ -152,9 +168,33 @@ fn unlifted_opt_out<'a>(input: &DecisionInput<'a>) -> Option<(String, &'a Mark)>
                 .map(|scope| (scope, f))
         })
         .flat_map(|(scope, f)| f.opt_outs.iter().map(move |m| (scope.clone(), m)))
+        .chain(overdue)
         .filter(|(_, x)| !opt_ins.iter().any(|o| lifts(o, x)))
         .max_by(|a, b| a.1.canonical_key().cmp(&b.1.canonical_key()))
         .map(|(scope, m)| (scope.to_string(), m))
+}
+
+fn opt_ins_covering<'a>(input: &DecisionInput<'a>) -> Vec<&'a Mark> {
+    let (policy, directory, send) = (input.policy, input.directory, input.send);
+    input
+        .state
+        .suppression
+        .iter()
+        .filter(|f| f.scope.allows(send, policy, directory))
+        .flat_map(|f| f.opt_ins.iter())
+        .collect()
+}
+
+/// An open review of a possible revocation that no later opt-in has answered.
+fn open_review<'a>(input: &DecisionInput<'a>) -> Option<&'a Mark> {
+    let opt_ins = opt_ins_covering(input);
+    input
+        .state
+        .pending_reviews
+        .iter()
+        .map(|r| &r.mark)
+        .filter(|m| !opt_ins.iter().any(|o| lifts(o, m)))
+        .max_by_key(|m| m.canonical_key())
 }
 
 /// Consent at `needed` level or above, for the category or a more demanding one, in a scope

@@ -29,6 +29,8 @@ pub enum EventKind {
     PossibleRevocation,
     /// A review was resolved by a person.
     ReviewResolved,
+    /// A number's message text, IP and user agent were erased; every other fact remains.
+    Redacted,
 }
 
 impl EventKind {
@@ -42,6 +44,7 @@ impl EventKind {
             EventKind::Inbound => "inbound",
             EventKind::PossibleRevocation => "possible_revocation",
             EventKind::ReviewResolved => "review_resolved",
+            EventKind::Redacted => "redacted",
         }
     }
 
@@ -200,6 +203,25 @@ impl PrivateEvidence {
     }
 }
 
+/// How a person resolved a possible revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewResolution {
+    /// It was a revocation: an opt-out is recorded as of the message.
+    OptOut,
+    NotARevocation,
+}
+
+/// The review a review event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRef {
+    pub review_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ReviewResolution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// Event ids are ULIDs: unique, and sortable by the time Stopgate recorded them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -249,4 +271,7 @@ pub struct ConsentEvent {
     /// Written consent documented to lift an opt-out (rule 2); flagged in the history.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub override_opt_out: bool,
+    /// On `possible_revocation` (the review it opens) and `review_resolved` events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewRef>,
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::event::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source,
-    TimeSource,
+    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, ReviewRef,
+    Source, TimeSource,
 };
 use super::scope::{Scope, SenderDirectory};
 use crate::keywords::{Classification, Intent};
@@ -56,8 +56,9 @@ pub fn inbound_event(
         None => (facts.received_at, TimeSource::Receipt),
     };
     let c = facts.classification;
+    let event_id = EventId::new(recorded_at);
     let event = ConsentEvent {
-        event_id: EventId::new(recorded_at),
+        event_id: event_id.clone(),
         tenant: facts.tenant.to_string(),
         phone: facts.from.clone(),
         kind: event_kind(c.intent),
@@ -92,6 +93,11 @@ pub fn inbound_event(
             ..EvidenceRefs::default()
         },
         override_opt_out: false,
+        review: (c.intent == Intent::PossibleRevocation).then(|| ReviewRef {
+            review_id: event_id.to_string(),
+            resolution: None,
+            note: None,
+        }),
     };
     let private = PrivateEvidence {
         message_text: Some(message.text.clone()).filter(|t| !t.is_empty()),

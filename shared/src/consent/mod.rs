@@ -1,17 +1,19 @@
 //! The consent ledger's domain: events, the per-number state, scopes and the decision. Pure.
 
+pub mod calendar;
 pub mod decision;
 pub mod event;
 pub mod inbound;
 pub mod ordering;
 pub mod policy;
+pub mod record;
 pub mod scope;
 pub mod state;
 
 pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};
 pub use event::{
     Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin,
-    PrivateEvidence, Source, TimeSource,
+    PrivateEvidence, ReviewRef, ReviewResolution, Source, TimeSource,
 };
 pub use policy::{ReplyMode, TenantPolicy};
 pub use scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};

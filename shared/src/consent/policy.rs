@@ -1,8 +1,11 @@
 //! A tenant's policy: the settings that decide, applied when a check is answered.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::scope::StopScope;
+use crate::keywords::KeywordSettings;
 
 /// Who writes the replies to STOP/START/HELP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -29,6 +32,20 @@ pub struct TenantPolicy {
     pub default_region: String,
     /// Accept only numbers already in E.164 form.
     pub strict_e164: bool,
+    /// Keywords the tenant adds (the FCC's words can never be removed).
+    pub keywords: KeywordSettings,
+    /// Reply texts per language (`en`, `es`, ...), used when `reply_mode` is `stopgate`.
+    pub replies: BTreeMap<String, ReplyTexts>,
+    /// For the default HELP reply (CTIA): the brand, how to reach support, how often messages come.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub support_contact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_frequency: Option<String>,
+    /// Business days a possible revocation may wait for review before it becomes an opt-out
+    /// (the FCC allows at most 10; a tenant may shorten it).
+    pub review_business_days: u32,
     /// Increases with every change, so decisions can say which policy they applied.
     pub version: u64,
 }
@@ -42,15 +59,118 @@ impl Default for TenantPolicy {
             reply_mode: ReplyMode::Provider,
             default_region: "US".to_string(),
             strict_e164: false,
+            keywords: KeywordSettings::default(),
+            replies: BTreeMap::new(),
+            brand_name: None,
+            support_contact: None,
+            message_frequency: None,
+            review_business_days: 10,
             version: 1,
         }
     }
 }
 
-/// The replies Stopgate writes when `reply_mode` is `stopgate`.
-pub mod replies {
-    pub const OPT_OUT: &str =
-        "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.";
-    pub const OPT_IN: &str = "You have been resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel.";
-    pub const HELP: &str = "Msg&data rates may apply. Reply STOP to cancel, START to resubscribe.";
+/// The replies to keywords in one language; an empty field falls back to the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplyTexts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_out: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_in: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// Which keyword reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    OptOut,
+    OptIn,
+    Help,
+}
+
+impl TenantPolicy {
+    /// The reply for `kind` in `language` (falling back to English, then to the defaults).
+    /// The default HELP follows CTIA: brand, contact, frequency, rates, how to stop.
+    pub fn reply_text(&self, kind: ReplyKind, language: Option<&str>) -> String {
+        let pick = |texts: &ReplyTexts| match kind {
+            ReplyKind::OptOut => texts.opt_out.clone(),
+            ReplyKind::OptIn => texts.opt_in.clone(),
+            ReplyKind::Help => texts.help.clone(),
+        };
+        let configured = language
+            .and_then(|l| self.replies.get(l))
+            .and_then(pick)
+            .or_else(|| self.replies.get("en").and_then(pick))
+            .filter(|t| !t.trim().is_empty());
+        if let Some(text) = configured {
+            return text;
+        }
+        let brand = self.brand_name.as_deref().filter(|b| !b.trim().is_empty());
+        let prefix = brand.map(|b| format!("{b}: ")).unwrap_or_default();
+        match kind {
+            ReplyKind::OptOut => format!(
+                "{prefix}You are unsubscribed and will receive no more messages. Reply START to resubscribe."
+            ),
+            ReplyKind::OptIn => format!(
+                "{prefix}You are resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel."
+            ),
+            ReplyKind::Help => {
+                let contact = self
+                    .support_contact
+                    .as_deref()
+                    .map(|c| format!("Help: {c}. "))
+                    .unwrap_or_default();
+                let frequency = self
+                    .message_frequency
+                    .as_deref()
+                    .map(|f| format!("{f}. "))
+                    .unwrap_or_default();
+                format!(
+                    "{prefix}{contact}{frequency}Msg&data rates may apply. Reply STOP to cancel."
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_follows_ctia_and_tenant_replies_win_per_language() {
+        let mut policy = TenantPolicy {
+            brand_name: Some("Acme".into()),
+            support_contact: Some("support@acme.example or 800-555-0100".into()),
+            message_frequency: Some("Up to 4 msgs/month".into()),
+            ..TenantPolicy::default()
+        };
+        assert_eq!(
+            policy.reply_text(ReplyKind::Help, None),
+            "Acme: Help: support@acme.example or 800-555-0100. Up to 4 msgs/month. Msg&data rates may apply. Reply STOP to cancel."
+        );
+        policy.replies.insert(
+            "es".into(),
+            ReplyTexts {
+                opt_out: Some("Acme: No recibirás más mensajes.".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            policy.reply_text(ReplyKind::OptOut, Some("es")),
+            "Acme: No recibirás más mensajes."
+        );
+        assert!(
+            policy
+                .reply_text(ReplyKind::OptOut, Some("fr"))
+                .starts_with("Acme: You are unsubscribed")
+        );
+        assert!(
+            policy
+                .reply_text(ReplyKind::OptIn, Some("es"))
+                .contains("Reply HELP")
+        );
+    }
 }

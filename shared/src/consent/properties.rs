@@ -96,6 +96,7 @@ prop_compose! {
             actor: Actor::Person,
             evidence: EvidenceRefs::default(),
             override_opt_out: false,
+            review: None,
         }
     }
 }

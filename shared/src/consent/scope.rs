@@ -244,6 +244,43 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Could a send fall in both scopes? Judged widely: when the directory cannot tell, yes.
+    pub fn overlaps(&self, other: &Scope, directory: &SenderDirectory) -> bool {
+        use Scope::*;
+        let group_of = |name: &str| directory.group(name);
+        match (self, other) {
+            (Tenant, _) | (_, Tenant) => true,
+            (Brand(a), Brand(b))
+            | (Program(a), Program(b))
+            | (Group(a), Group(b))
+            | (Sender(a), Sender(b)) => a == b,
+            (Brand(b), Program(p)) | (Program(p), Brand(b)) => {
+                directory.brand_of_program(p).is_none_or(|x| x == b)
+            }
+            (Brand(b), Group(g)) | (Group(g), Brand(b)) => {
+                group_of(g).is_none_or(|g| g.brand.as_deref().is_none_or(|x| x == b))
+            }
+            (Program(p), Group(g)) | (Group(g), Program(p)) => {
+                group_of(g).is_none_or(|g| g.program.as_deref().is_none_or(|x| x == p))
+            }
+            (Group(g), Sender(s)) | (Sender(s), Group(g)) => {
+                group_of(g).is_none_or(|g| g.senders.contains(s))
+            }
+            (Brand(b), Sender(s)) | (Sender(s), Brand(b)) => directory
+                .placement(s)
+                .brand
+                .as_deref()
+                .is_none_or(|x| x == b),
+            (Program(p), Sender(s)) | (Sender(s), Program(p)) => directory
+                .placement(s)
+                .program
+                .as_deref()
+                .is_none_or(|x| x == p),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

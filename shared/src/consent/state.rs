@@ -49,7 +49,11 @@ impl FacetScope {
     }
 
     /// The scopes this facet could mean: as recorded, and as the sender sits now.
-    fn readings(&self, policy: &TenantPolicy, directory: &SenderDirectory) -> Vec<Scope> {
+    pub(crate) fn readings(
+        &self,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+    ) -> Vec<Scope> {
         match self {
             FacetScope::Named { scope } => vec![scope.clone()],
             FacetScope::Keyword {
@@ -123,6 +127,16 @@ pub struct InboundFacet {
     pub mark: Mark,
 }
 
+/// A possible revocation waiting for a person's review (DESIGN.md rule 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReview {
+    pub review_id: String,
+    /// Where the message was sent: its scope is decided like a keyword STOP's.
+    pub scope: FacetScope,
+    /// The message; the review is due a number of business days after its receipt.
+    pub mark: Mark,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NumberState {
@@ -130,6 +144,9 @@ pub struct NumberState {
     pub consents: Vec<ConsentFacet>,
     pub last_inbound: Vec<InboundFacet>,
     pub last_help: Vec<InboundFacet>,
+    pub pending_reviews: Vec<PendingReview>,
+    /// Reviews already resolved, so a late-arriving opening cannot reopen one.
+    pub resolved_reviews: Vec<String>,
     /// How many events were folded in.
     pub event_count: u64,
 }
@@ -150,25 +167,50 @@ impl NumberState {
         self.event_count += 1;
         let mark = Mark::of(event);
         match event.kind {
-            EventKind::OptOut | EventKind::OptIn => match FacetScope::of(event) {
-                Some(scope) => self.apply_suppression(scope, event.kind == EventKind::OptOut, mark),
-                None => FoldOutcome::NoFacet,
-            },
-            EventKind::Grant | EventKind::Revoke => {
-                let (Some(category), Some(scope)) = (event.category, event.scope.clone()) else {
-                    return FoldOutcome::NoFacet;
+            EventKind::OptOut | EventKind::OptIn | EventKind::Grant | EventKind::Revoke => {
+                // An opt-in, or written consent documented to override an opt-out (rule 2),
+                // is an opt-in mark; a grant alone never lifts an opt-out.
+                let suppression = match event.kind {
+                    EventKind::OptOut => Some(true),
+                    EventKind::OptIn => Some(false),
+                    EventKind::Grant if event.override_opt_out => Some(false),
+                    _ => None,
                 };
-                let level = if event.kind == EventKind::Grant {
-                    event.level
-                } else {
-                    None
+                let mut outcome = FoldOutcome::NoFacet;
+                if let (Some(is_opt_out), Some(scope)) = (suppression, FacetScope::of(event)) {
+                    // START is also a message from the person: a basis for conversational replies.
+                    if let (false, FacetScope::Keyword { group, .. }) = (is_opt_out, &scope) {
+                        latest(
+                            &mut self.last_inbound,
+                            InboundFacet {
+                                group: group.clone(),
+                                mark: mark.clone(),
+                            },
+                        );
+                    }
+                    outcome = self.apply_suppression(scope, is_opt_out, mark.clone());
+                }
+                // Grants, revocations, and opt-ins that name a category and level move the
+                // consent facet of that category and scope.
+                let level = match event.kind {
+                    EventKind::Grant | EventKind::OptIn => event.level,
+                    _ => None,
                 };
-                self.apply_consent(ConsentFacet {
-                    category,
-                    scope,
-                    level,
-                    mark,
-                })
+                let carries_consent = event.kind == EventKind::Revoke || level.is_some();
+                if let (true, Some(category), Some(scope)) =
+                    (carries_consent, event.category, event.scope.clone())
+                {
+                    let consent = self.apply_consent(ConsentFacet {
+                        category,
+                        scope,
+                        level,
+                        mark,
+                    });
+                    if consent == FoldOutcome::Changed || outcome == FoldOutcome::NoFacet {
+                        outcome = consent;
+                    }
+                }
+                outcome
             }
             EventKind::Inbound | EventKind::Help => {
                 let Some(FacetScope::Keyword { group, .. }) = FacetScope::of(event) else {
@@ -186,7 +228,46 @@ impl NumberState {
                 }
                 outcome
             }
-            EventKind::PossibleRevocation | EventKind::ReviewResolved => FoldOutcome::NoFacet,
+            EventKind::PossibleRevocation => {
+                let review_id = event
+                    .review
+                    .as_ref()
+                    .map(|r| r.review_id.clone())
+                    .unwrap_or_else(|| event.event_id.to_string());
+                let Some(scope) = FacetScope::of(event) else {
+                    return FoldOutcome::NoFacet;
+                };
+                if self.resolved_reviews.contains(&review_id)
+                    || self
+                        .pending_reviews
+                        .iter()
+                        .any(|r| r.review_id == review_id)
+                {
+                    return FoldOutcome::StaleFacet;
+                }
+                self.pending_reviews.push(PendingReview {
+                    review_id,
+                    scope,
+                    mark,
+                });
+                self.pending_reviews.sort_by(|a, b| {
+                    (a.mark.canonical_key(), &a.review_id)
+                        .cmp(&(b.mark.canonical_key(), &b.review_id))
+                });
+                FoldOutcome::Changed
+            }
+            EventKind::ReviewResolved => {
+                let Some(review) = &event.review else {
+                    return FoldOutcome::NoFacet;
+                };
+                self.pending_reviews
+                    .retain(|r| r.review_id != review.review_id);
+                if let Err(i) = self.resolved_reviews.binary_search(&review.review_id) {
+                    self.resolved_reviews.insert(i, review.review_id.clone());
+                }
+                FoldOutcome::Changed
+            }
+            EventKind::Redacted => FoldOutcome::NoFacet,
         }
     }
 

@@ -5,27 +5,59 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::keywords::Intent;
 
+pub mod aws;
+pub mod bandwidth;
+pub mod plivo;
+pub mod ringcentral;
+pub mod sinch;
+pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 
 /// The providers Stopgate accepts webhooks from, as they appear in webhook paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Twilio,
+    Telnyx,
+    Bandwidth,
+    Plivo,
+    Ringcentral,
+    Sinch,
+    Vonage,
+    /// AWS End User Messaging two-way SMS, delivered by Amazon SNS.
+    Aws,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 1] = [Provider::Twilio];
+    pub const ALL: [Provider; 8] = [
+        Provider::Twilio,
+        Provider::Telnyx,
+        Provider::Bandwidth,
+        Provider::Plivo,
+        Provider::Ringcentral,
+        Provider::Sinch,
+        Provider::Vonage,
+        Provider::Aws,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Twilio => "twilio",
+            Provider::Telnyx => "telnyx",
+            Provider::Bandwidth => "bandwidth",
+            Provider::Plivo => "plivo",
+            Provider::Ringcentral => "ringcentral",
+            Provider::Sinch => "sinch",
+            Provider::Vonage => "vonage",
+            Provider::Aws => "aws",
         }
     }
 
@@ -37,6 +69,13 @@ impl Provider {
     pub fn secret_names(self) -> &'static [&'static str] {
         match self {
             Provider::Twilio => &["auth_token", "webhook_key"],
+            Provider::Telnyx => telnyx::SECRET_NAMES,
+            Provider::Bandwidth => bandwidth::SECRET_NAMES,
+            Provider::Plivo => plivo::SECRET_NAMES,
+            Provider::Ringcentral => ringcentral::SECRET_NAMES,
+            Provider::Sinch => sinch::SECRET_NAMES,
+            Provider::Vonage => vonage::SECRET_NAMES,
+            Provider::Aws => aws::SECRET_NAMES,
         }
     }
 }
@@ -107,12 +146,38 @@ pub struct Handshake {
 }
 
 /// One provider's opened secrets: name -> values, current first, previous (rotation) second.
+///
+/// Also carries what the edge fetched for this one request to let a pure `verify` check it:
+/// Amazon SNS signs with a key whose certificate is only named (by URL) in the message. It is a
+/// field of its own, never a secret name, so nothing stored with a tenant can pose as it.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct ProviderSecrets(BTreeMap<String, Vec<String>>);
+pub struct ProviderSecrets {
+    values: BTreeMap<String, Vec<String>>,
+    signing_certificate: Option<SigningCertificate>,
+}
+
+/// A signing certificate as fetched from `url` (PEM or DER), for a request that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningCertificate {
+    pub url: String,
+    pub bytes: Arc<[u8]>,
+}
 
 impl ProviderSecrets {
     pub fn new(values: BTreeMap<String, Vec<String>>) -> ProviderSecrets {
-        ProviderSecrets(values)
+        ProviderSecrets {
+            values,
+            signing_certificate: None,
+        }
+    }
+
+    pub fn with_signing_certificate(mut self, certificate: SigningCertificate) -> ProviderSecrets {
+        self.signing_certificate = Some(certificate);
+        self
+    }
+
+    pub fn signing_certificate(&self) -> Option<&SigningCertificate> {
+        self.signing_certificate.as_ref()
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ProviderSecrets {
@@ -120,12 +185,12 @@ impl ProviderSecrets {
         for (k, v) in pairs {
             values.entry(k.to_string()).or_default().push(v.to_string());
         }
-        ProviderSecrets(values)
+        ProviderSecrets::new(values)
     }
 
     /// The non-empty values configured for `name` (an empty secret would verify anything).
     pub fn get(&self, name: &str) -> Vec<&str> {
-        self.0
+        self.values
             .get(name)
             .map(|v| {
                 v.iter()
@@ -143,7 +208,7 @@ impl ProviderSecrets {
 
 impl fmt::Debug for ProviderSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.keys()).finish()
+        f.debug_list().entries(self.values.keys()).finish()
     }
 }
 
@@ -154,11 +219,17 @@ pub fn verify(
     secrets: &ProviderSecrets,
     now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    let _ = now;
     match provider {
         Provider::Twilio => {
             twilio::verify(req, &secrets.get("auth_token"), &secrets.get("webhook_key"))
         }
+        Provider::Telnyx => telnyx::verify(req, secrets, now),
+        Provider::Bandwidth => bandwidth::verify(req, secrets, now),
+        Provider::Plivo => plivo::verify(req, secrets, now),
+        Provider::Ringcentral => ringcentral::verify(req, secrets, now),
+        Provider::Sinch => sinch::verify(req, secrets, now),
+        Provider::Vonage => vonage::verify(req, secrets, now),
+        Provider::Aws => aws::verify(req, secrets, now),
     }
 }
 
@@ -166,6 +237,13 @@ pub fn verify(
 pub fn parse(provider: Provider, req: &WebhookRequest) -> Result<Parsed, WebhookError> {
     match provider {
         Provider::Twilio => twilio::parse(req).map(|m| Parsed::Messages(vec![m])),
+        Provider::Telnyx => telnyx::parse(req),
+        Provider::Bandwidth => bandwidth::parse(req),
+        Provider::Plivo => plivo::parse(req),
+        Provider::Ringcentral => ringcentral::parse(req),
+        Provider::Sinch => sinch::parse(req),
+        Provider::Vonage => vonage::parse(req),
+        Provider::Aws => aws::parse(req),
     }
 }
 
@@ -173,6 +251,13 @@ pub fn parse(provider: Provider, req: &WebhookRequest) -> Result<Parsed, Webhook
 pub fn reply(provider: Provider, text: Option<&str>) -> ProviderReply {
     match provider {
         Provider::Twilio => twilio::reply(text),
+        Provider::Telnyx => telnyx::reply(text),
+        Provider::Bandwidth => bandwidth::reply(text),
+        Provider::Plivo => plivo::reply(text),
+        Provider::Ringcentral => ringcentral::reply(text),
+        Provider::Sinch => sinch::reply(text),
+        Provider::Vonage => vonage::reply(text),
+        Provider::Aws => aws::reply(text),
     }
 }
 

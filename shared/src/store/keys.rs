@@ -22,6 +22,12 @@ pub fn tenant_key_sk(key_id: &str) -> String {
     format!("APIKEY#{key_id}")
 }
 
+/// An Amazon SNS topic's tenant, found from the topic alone (functions/inbound-sns).
+pub fn sns_topic_pk(topic_arn: &str) -> String {
+    format!("SNS#{topic_arn}")
+}
+pub const SNS_TOPIC_SK: &str = "TENANT";
+
 pub fn api_key_pk(key_sha256: &str) -> String {
     format!("K#{key_sha256}")
 }
@@ -57,9 +63,37 @@ pub fn quarantine_pk(tenant: &str, day: &str) -> String {
 /// The change index partition for a number: the shard comes from a hash of the number so a
 /// number's changes stay in order within one shard.
 pub fn change_pk(tenant: &str, phone: &E164) -> String {
-    let digest = Sha256::digest(phone.as_str().as_bytes());
-    let shard = digest.first().copied().unwrap_or(0) % CHANGE_SHARDS;
+    change_shard_pk(tenant, shard_of(phone))
+}
+
+pub fn change_shard_pk(tenant: &str, shard: u8) -> String {
     format!("CHG#{tenant}#{shard:02}")
+}
+
+/// The inbound-text index: messages that were not opt-outs or opt-ins (plain texts, HELP,
+/// possible revocations), so a newer classifier can re-read them (`stopgate reclassify`).
+pub fn inbound_shard_pk(tenant: &str, shard: u8) -> String {
+    format!("IN#{tenant}#{shard:02}")
+}
+
+fn shard_of(phone: &E164) -> u8 {
+    Sha256::digest(phone.as_str().as_bytes())
+        .first()
+        .copied()
+        .unwrap_or(0)
+        % CHANGE_SHARDS
+}
+
+/// Which sparse index partition an event joins, if any.
+pub fn event_index_pk(event: &crate::consent::ConsentEvent) -> Option<String> {
+    use crate::consent::EventKind::*;
+    match event.kind {
+        OptOut | OptIn => Some(change_pk(&event.tenant, &event.phone)),
+        Inbound | Help | PossibleRevocation => {
+            Some(inbound_shard_pk(&event.tenant, shard_of(&event.phone)))
+        }
+        Grant | Revoke | ReviewResolved | Redacted => None,
+    }
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
     format!(

@@ -55,6 +55,7 @@ pub enum CommitOutcome {
 #[derive(Debug)]
 enum Cancelled {
     Duplicate(Option<Item>),
+    GuardFailed,
     StateConflict,
     Throttled,
     Other(String),
@@ -173,12 +174,26 @@ impl Store {
     /// Commits one event. Concurrent writers to the same number are serialised by the state's
     /// version: the loser re-reads and folds again, so no write is lost.
     pub async fn commit(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        self.commit_with(commit, None).await
+    }
+
+    /// Commits one event together with `guarded`: one more write whose condition must hold
+    /// (a review still open, say). If it does not, nothing is written: `GuardFailed`.
+    pub(crate) async fn commit_with(
+        &self,
+        commit: &Commit<'_>,
+        guarded: Option<TransactWriteItem>,
+    ) -> Result<CommitOutcome, StoreError> {
         let event = commit.event;
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=MAX_ATTEMPTS {
             let (mut state, version) = self.load_state(&event.tenant, &event.phone).await?;
             let fold = state.apply(event);
-            let items = self.transaction(commit, &state, version)?;
+            let mut items = self.transaction(commit, &state, version)?;
+            if let Some(extra) = &guarded {
+                // Just before the state item, which stays last for `classify`.
+                items.insert(items.len().saturating_sub(1), extra.clone());
+            }
             match self
                 .ddb
                 .transact_write_items()
@@ -187,7 +202,7 @@ impl Store {
                 .await
             {
                 Ok(_) => return Ok(CommitOutcome::Recorded { fold, state }),
-                Err(err) => match classify(err, commit.dedupe.is_some()) {
+                Err(err) => match classify(err, commit.dedupe.is_some(), guarded.is_some()) {
                     Ok(Cancelled::Duplicate(item)) => {
                         let record = match item {
                             Some(item) => get_doc(&item)?,
@@ -195,6 +210,7 @@ impl Store {
                         };
                         return Ok(CommitOutcome::Duplicate(record));
                     }
+                    Ok(Cancelled::GuardFailed) => return Err(StoreError::GuardFailed),
                     Ok(Cancelled::StateConflict) if attempt < MAX_ATTEMPTS => {}
                     Ok(Cancelled::StateConflict) => return Err(StoreError::Conflict),
                     Ok(Cancelled::Throttled) if attempt < MAX_ATTEMPTS => {}
@@ -279,17 +295,18 @@ impl Store {
         item.insert("kind".into(), s(event.kind.as_str()));
         item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
         item.insert("doc".into(), to_doc(event)?);
-        if event.kind.changes_suppression() {
-            item.insert(
-                "gsi1pk".into(),
-                s(keys::change_pk(&event.tenant, &event.phone)),
-            );
+        if let Some(index_pk) = keys::event_index_pk(event) {
+            item.insert("gsi1pk".into(), s(index_pk));
             item.insert(
                 "gsi1sk".into(),
                 s(keys::change_sk(&event.recorded_at, event_id)),
             );
         }
         items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
+
+        if let Some(review) = super::reviews::opened_by(event)? {
+            items.push(self.put(review, None, false)?);
+        }
 
         if let Some(private) = commit.private.filter(|p| !p.is_empty()) {
             let mut item = Item::new();
@@ -506,6 +523,7 @@ fn classify(
         aws_sdk_dynamodb::config::http::HttpResponse,
     >,
     claimed: bool,
+    guarded: bool,
 ) -> Result<Cancelled, StoreError> {
     let service = match err {
         aws_sdk_dynamodb::error::SdkError::ServiceError(e) => e.into_err(),
@@ -523,6 +541,10 @@ fn classify(
                 return Ok(Cancelled::Duplicate(
                     reasons.first().and_then(|r| r.item().cloned()),
                 ));
+            }
+            let guard = reasons.len().checked_sub(2).and_then(|i| reasons.get(i));
+            if guarded && guard.is_some_and(|r| code(r) == "ConditionalCheckFailed") {
+                return Ok(Cancelled::GuardFailed);
             }
             if reasons
                 .last()

@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
+pub mod history;
 pub mod keys;
 pub mod ledger;
 pub mod quarantine;
+pub mod reviews;
 pub mod tenants;
+pub mod topics;
 
 pub use aws_config::SdkConfig;
 pub use capture::{CaptureQueue, CapturedWebhook};
@@ -29,6 +32,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// A guarded write's condition no longer held (e.g. the review was already resolved).
+    #[error("the item changed since it was read")]
+    GuardFailed,
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
 }

@@ -1,0 +1,411 @@
+//! Commands over the ledger's contents: keyword settings and replies, the review queue, and
+//! re-classification of stored inbound texts.
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use stopgate::consent::policy::ReplyTexts;
+use stopgate::consent::{Actor, ConsentEvent, EventId, EventKind, ReviewResolution, TenantPolicy};
+use stopgate::keywords::{Classifier, Intent, TenantKeyword};
+use stopgate::providers::ProviderReply;
+use stopgate::store::history::{ChangePosition, EventIndex};
+use stopgate::store::reviews::{ReviewPosition, ReviewStatus};
+use stopgate::store::{Commit, CommitOutcome, DedupeClaim, Store, StoreError};
+
+use crate::{CliError, Env};
+
+#[derive(Subcommand)]
+pub enum KeywordsCommand {
+    /// Add keywords of an intent in a language (e.g. `--intent opt_out --language it BASTA`).
+    Add {
+        tenant: String,
+        #[arg(long, value_parser = parse_intent)]
+        intent: Intent,
+        #[arg(long, default_value = "en")]
+        language: String,
+        #[arg(required = true)]
+        keywords: Vec<String>,
+    },
+    /// Remove keywords the tenant added (the default and FCC words cannot be removed).
+    Remove {
+        tenant: String,
+        #[arg(required = true)]
+        keywords: Vec<String>,
+    },
+    /// The tenant's added keywords, as JSON.
+    List { tenant: String },
+}
+
+#[derive(Args)]
+pub struct RepliesArgs {
+    tenant: String,
+    #[arg(long, default_value = "en")]
+    language: String,
+    #[arg(long)]
+    opt_out_text: Option<String>,
+    #[arg(long)]
+    opt_in_text: Option<String>,
+    #[arg(long)]
+    help_text: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ReviewsArgs {
+    tenant: String,
+    #[arg(long, default_value = "open")]
+    status: String,
+    /// Resolve this review instead of listing.
+    #[arg(long, requires = "resolution")]
+    resolve: Option<String>,
+    #[arg(long)]
+    resolution: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ReclassifyArgs {
+    tenant: String,
+    /// RFC 3339 time: re-read messages recorded since then.
+    #[arg(long)]
+    since: String,
+    /// Record the opt-outs found (as of each message); without it, only report them.
+    #[arg(long)]
+    apply: bool,
+}
+
+fn parse_intent(s: &str) -> Result<Intent, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected opt_out, opt_in, help or possible_revocation".to_string())
+}
+
+async fn policy(env: &Env, tenant: &str) -> Result<TenantPolicy, CliError> {
+    Ok(env
+        .store
+        .load_tenant(tenant)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
+        .tenant
+        .policy)
+}
+
+pub async fn keywords(env: &Env, command: KeywordsCommand) -> Result<(), CliError> {
+    match command {
+        KeywordsCommand::List { tenant } => {
+            let policy = policy(env, &tenant).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&policy.keywords)
+                    .map_err(|e| CliError::Failed(e.to_string()))?
+            );
+            Ok(())
+        }
+        KeywordsCommand::Add {
+            tenant,
+            intent,
+            language,
+            keywords,
+        } => {
+            if intent == Intent::None {
+                return Err(CliError::Usage("--intent none adds nothing".into()));
+            }
+            let language = language.trim().to_lowercase();
+            if language.is_empty() || language.len() > 16 {
+                return Err(CliError::Usage(
+                    "--language must be a short language tag such as en, es, fr".into(),
+                ));
+            }
+            let mut policy = policy(env, &tenant).await?;
+            for keyword in keywords {
+                let keyword = keyword.trim().to_string();
+                if keyword.is_empty() || keyword.chars().count() > 60 {
+                    return Err(CliError::Usage(format!(
+                        "keyword {keyword:?} must be 1 to 60 characters"
+                    )));
+                }
+                let entry = TenantKeyword {
+                    intent,
+                    language: language.clone(),
+                    keyword,
+                };
+                if !policy.keywords.extra.contains(&entry) {
+                    policy.keywords.extra.push(entry);
+                }
+            }
+            let record = env.store.put_policy(&tenant, policy).await?;
+            eprintln!(
+                "keywords updated; {tenant} policy is now version {}",
+                record.policy.version
+            );
+            Ok(())
+        }
+        KeywordsCommand::Remove { tenant, keywords } => {
+            let mut policy = policy(env, &tenant).await?;
+            let before = policy.keywords.extra.len();
+            let wanted: Vec<String> = keywords
+                .iter()
+                .map(|k| stopgate::keywords::normalize(k))
+                .collect();
+            policy
+                .keywords
+                .extra
+                .retain(|k| !wanted.contains(&stopgate::keywords::normalize(&k.keyword)));
+            if policy.keywords.extra.len() == before {
+                return Err(CliError::NotFound(
+                    "those keywords among the tenant's additions (default and FCC words cannot be removed)".into(),
+                ));
+            }
+            let record = env.store.put_policy(&tenant, policy).await?;
+            eprintln!(
+                "keywords removed; {tenant} policy is now version {}",
+                record.policy.version
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn replies(env: &Env, args: RepliesArgs) -> Result<(), CliError> {
+    let mut policy = policy(env, &args.tenant).await?;
+    for (name, text) in [
+        ("--opt-out-text", &args.opt_out_text),
+        ("--opt-in-text", &args.opt_in_text),
+        ("--help-text", &args.help_text),
+    ] {
+        if text.as_ref().is_some_and(|t| t.chars().count() > 320) {
+            return Err(CliError::Usage(format!(
+                "{name} is longer than two SMS segments (320 characters)"
+            )));
+        }
+    }
+    let texts: &mut ReplyTexts = policy
+        .replies
+        .entry(args.language.trim().to_lowercase())
+        .or_default();
+    let set = |slot: &mut Option<String>, value: Option<String>| {
+        if let Some(v) = value {
+            *slot = Some(v).filter(|v| !v.trim().is_empty());
+        }
+    };
+    set(&mut texts.opt_out, args.opt_out_text);
+    set(&mut texts.opt_in, args.opt_in_text);
+    set(&mut texts.help, args.help_text);
+    let record = env.store.put_policy(&args.tenant, policy).await?;
+    eprintln!(
+        "replies updated; {} policy is now version {}",
+        args.tenant, record.policy.version
+    );
+    Ok(())
+}
+
+pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
+    let policy = policy(env, &args.tenant).await?;
+    if let Some(review_id) = args.resolve {
+        let resolution = match args.resolution.as_deref() {
+            Some("opt_out") => ReviewResolution::OptOut,
+            Some("not_a_revocation") => ReviewResolution::NotARevocation,
+            _ => {
+                return Err(CliError::Usage(
+                    "--resolution must be opt_out or not_a_revocation".into(),
+                ));
+            }
+        };
+        let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+        let record = match env
+            .store
+            .resolve_review(
+                &args.tenant,
+                &review_id,
+                resolution,
+                args.note,
+                Actor::Operator { name: operator },
+            )
+            .await
+        {
+            Err(StoreError::GuardFailed) => {
+                return Err(CliError::Exists(format!(
+                    "a resolution of review {review_id}"
+                )));
+            }
+            other => other?,
+        };
+        let line = stopgate::api::reviews::review_json(
+            &record,
+            None,
+            true,
+            policy.review_business_days,
+            Utc::now(),
+        );
+        println!("{line}");
+        return Ok(());
+    }
+    let status = match args.status.as_str() {
+        "open" => ReviewStatus::Open,
+        "resolved" => ReviewStatus::Resolved,
+        _ => return Err(CliError::Usage("--status must be open or resolved".into())),
+    };
+    let mut after: Option<ReviewPosition> = None;
+    let now = Utc::now();
+    if !args.json {
+        println!(
+            "{:<28} {:<14} {:<20} {:<8} {:<10} TEXT",
+            "REVIEW", "PHONE", "DUE", "OVERDUE", "STATUS"
+        );
+    }
+    loop {
+        let (records, next) = env
+            .store
+            .reviews_page(&args.tenant, status, after.as_ref(), 100)
+            .await?;
+        for record in &records {
+            let text = env
+                .store
+                .private_evidence(&args.tenant, &record.phone, &record.event_id)
+                .await?
+                .and_then(|p| p.message_text);
+            let line = stopgate::api::reviews::review_json(
+                record,
+                text.as_deref(),
+                true,
+                policy.review_business_days,
+                now,
+            );
+            if args.json {
+                println!("{line}");
+            } else {
+                println!(
+                    "{:<28} {:<14} {:<20} {:<8} {:<10} {}",
+                    record.review_id,
+                    record.phone.masked(),
+                    line["due_at"]
+                        .as_str()
+                        .unwrap_or("")
+                        .get(..16)
+                        .unwrap_or(""),
+                    if line["overdue"].as_bool().unwrap_or(false) {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    record.status.as_str(),
+                    text.unwrap_or_default().replace('\n', " "),
+                );
+            }
+        }
+        match next {
+            Some(p) => after = Some(p),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Re-runs today's classifier over stored inbound texts and reports (and with `--apply`
+/// records) the opt-outs an earlier classifier missed. Idempotent: each message yields at most
+/// one opt-out however often this runs.
+pub async fn reclassify(env: &Env, args: ReclassifyArgs) -> Result<(), CliError> {
+    let since = DateTime::parse_from_rfc3339(&args.since)
+        .map_err(|e| CliError::Usage(format!("--since must be an RFC 3339 time: {e}")))?
+        .with_timezone(&Utc);
+    let policy = policy(env, &args.tenant).await?;
+    let classifier = Classifier::new(&policy.keywords);
+    let (mut examined, mut found, mut recorded) = (0usize, 0usize, 0usize);
+    for index in [EventIndex::Inbound, EventIndex::Changes] {
+        let mut position = ChangePosition {
+            shard: 0,
+            last: None,
+        };
+        loop {
+            let (events, next) = env
+                .store
+                .changes_page(&args.tenant, index, Some(since), &position, 200)
+                .await?;
+            for event in events
+                .iter()
+                .filter(|e| e.recorded_at >= since && e.kind != EventKind::OptOut)
+            {
+                examined += 1;
+                let Some(text) = env
+                    .store
+                    .private_evidence(&args.tenant, &event.phone, event.event_id.as_str())
+                    .await?
+                    .and_then(|p| p.message_text)
+                else {
+                    continue;
+                };
+                let now = classifier.classify(&text);
+                if now.intent != Intent::OptOut {
+                    continue;
+                }
+                found += 1;
+                let applied = if args.apply {
+                    record_missed_opt_out(&env.store, event, &now).await?
+                } else {
+                    false
+                };
+                recorded += usize::from(applied);
+                println!(
+                    "{}",
+                    json!({"event_id": event.event_id, "phone": event.phone.masked(), "was": event.kind,
+                        "now": now.intent, "rule": now.rule, "classifier_version": now.classifier_version,
+                        "recorded": applied})
+                );
+            }
+            match next {
+                Some(p) => position = p,
+                None => break,
+            }
+        }
+    }
+    eprintln!(
+        "examined {examined} messages; {found} are opt-outs under classifier {}; {recorded} recorded now",
+        stopgate::keywords::CLASSIFIER_VERSION
+    );
+    Ok(())
+}
+
+async fn record_missed_opt_out(
+    store: &Store,
+    original: &ConsentEvent,
+    now: &stopgate::keywords::Classification,
+) -> Result<bool, CliError> {
+    let at = Utc::now();
+    let mut origin = original.origin.clone();
+    origin.rule = Some(now.rule.clone());
+    origin.keyword = now.keyword.clone();
+    origin.language = now.language.clone();
+    origin.classifier_version = Some(now.classifier_version.clone());
+    let opt_out = ConsentEvent {
+        event_id: EventId::new(at),
+        kind: EventKind::OptOut,
+        origin,
+        recorded_at: at,
+        actor: Actor::System {
+            reason: format!("reclassified {}", original.event_id),
+        },
+        review: None,
+        ..original.clone()
+    };
+    let claim = DedupeClaim {
+        provider: "reclassify".into(),
+        message_id: original.event_id.to_string(),
+        reply: ProviderReply {
+            content_type: "text/plain".into(),
+            body: String::new(),
+        },
+    };
+    Ok(matches!(
+        store
+            .commit(&Commit {
+                event: &opt_out,
+                private: None,
+                dedupe: Some(claim),
+                disclosure: None
+            })
+            .await?,
+        CommitOutcome::Recorded { .. }
+    ))
+}

@@ -1,0 +1,321 @@
+//! The `stopgate` command end to end against DynamoDB Local: stdout carries exactly the output,
+//! exit codes say what happened, and secrets go in through stdin.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use chrono::{Duration, Utc};
+use stopgate::consent::{
+    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source,
+    TimeSource,
+};
+use stopgate::phone::E164;
+use stopgate::store::Commit;
+use stopgate::testing::{env, unique_tenant};
+
+fn stopgate(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stopgate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(&o)
+}
+
+#[test]
+fn classify_needs_no_environment_and_prints_one_json_object_per_text_in_order() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stopgate"))
+        .args([
+            "classify",
+            "Stop please",
+            "weekend plans?",
+            "leave me alone",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        (lines[0]["text"].as_str(), lines[0]["intent"].as_str()),
+        (Some("Stop please"), Some("opt_out"))
+    );
+    assert_eq!(lines[1]["intent"], "none");
+    assert_eq!(lines[2]["intent"], "possible_revocation");
+    assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("{\"text\""));
+}
+
+#[tokio::test]
+async fn tenants_keys_secrets_groups_and_keywords_from_the_terminal() {
+    let _env = env().await;
+    let tenant = unique_tenant("cli");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    assert_eq!(
+        stopgate(&["tenant", "create", &tenant], None).status.code(),
+        Some(3),
+        "exists"
+    );
+    assert_eq!(
+        stopgate(&["tenant", "create", "bad tenant!"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let key = ok(stopgate(
+        &["key", "create", &tenant, "--scopes", "check,consents:write"],
+        None,
+    ));
+    assert!(
+        key.starts_with("sg_live_") && key.ends_with('\n') && key.lines().count() == 1,
+        "{key:?}"
+    );
+    assert_eq!(
+        stopgate(&["key", "create", &tenant, "--scopes", "everything"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let set = stopgate(
+        &["provider", "set", &tenant, "twilio"],
+        Some("auth_token=super-secret-value\n"),
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&set.stderr).contains("super-secret-value"));
+    assert!(stdout(&set).is_empty());
+    assert_eq!(
+        stopgate(
+            &["provider", "set", &tenant, "carrier-pigeon", "token=x"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        stopgate(&["provider", "set", &tenant, "twilio", "password=x"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+
+    ok(stopgate(
+        &[
+            "sender-group",
+            "set",
+            &tenant,
+            "alerts",
+            "--senders",
+            "(415) 555-0100,MG123",
+            "--program",
+            "fraud",
+            "--brand",
+            "acme",
+        ],
+        None,
+    ));
+    ok(stopgate(
+        &[
+            "tenant",
+            "set",
+            &tenant,
+            "--reply-mode",
+            "stopgate",
+            "--stop-scope",
+            "sender_group",
+            "--brand-name",
+            "Acme",
+        ],
+        None,
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["tenant", "show", &tenant], None))).unwrap();
+    assert_eq!(
+        shown["sender_groups"][0]["senders"],
+        serde_json::json!(["+14155550100", "MG123"])
+    );
+    assert_eq!(shown["tenant"]["policy"]["reply_mode"], "stopgate");
+    assert_eq!(
+        shown["providers"]["twilio"],
+        serde_json::json!(["auth_token"])
+    );
+    assert!(!shown.to_string().contains("super-secret-value"));
+
+    ok(stopgate(
+        &[
+            "keywords",
+            "add",
+            &tenant,
+            "--intent",
+            "opt_out",
+            "--language",
+            "it",
+            "BASTA",
+        ],
+        None,
+    ));
+    let classified: serde_json::Value = serde_json::from_str(&ok(stopgate(
+        &["classify", "--tenant", &tenant, "basta"],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(
+        (
+            classified["intent"].as_str(),
+            classified["language"].as_str()
+        ),
+        (Some("opt_out"), Some("it"))
+    );
+    let default: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["classify", "basta"], None))).unwrap();
+    assert_ne!(default["intent"], "opt_out");
+    assert_eq!(
+        stopgate(&["keywords", "remove", &tenant, "STOP"], None)
+            .status
+            .code(),
+        Some(4),
+        "FCC words stay"
+    );
+    ok(stopgate(&["keywords", "remove", &tenant, "basta"], None));
+    ok(stopgate(
+        &[
+            "replies",
+            &tenant,
+            "--language",
+            "es",
+            "--opt-out-text",
+            "Acme: no recibirás más mensajes.",
+        ],
+        None,
+    ));
+}
+
+#[tokio::test]
+async fn reclassify_finds_and_records_what_an_older_classifier_missed_once() {
+    let env = env().await;
+    let tenant = unique_tenant("reclass");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    let phone = E164::parse_e164("+14155550191").unwrap();
+    let at = Utc::now() - Duration::hours(1);
+    // As an older classifier recorded it: a plain inbound message.
+    let missed = ConsentEvent {
+        event_id: EventId::new(at),
+        tenant: tenant.clone(),
+        phone: phone.clone(),
+        kind: EventKind::Inbound,
+        category: None,
+        level: None,
+        scope: None,
+        origin: Origin {
+            sender: Some("+14155550100".into()),
+            classifier_version: Some("2020.1".into()),
+            ..Origin::default()
+        },
+        source: Source::SmsKeyword,
+        occurred_at: at,
+        time_source: TimeSource::Receipt,
+        received_at: at,
+        recorded_at: at,
+        actor: Actor::Person,
+        evidence: EvidenceRefs {
+            has_private_record: true,
+            ..EvidenceRefs::default()
+        },
+        override_opt_out: false,
+        review: None,
+    };
+    let text = PrivateEvidence {
+        message_text: Some("Stop. Thank you".into()),
+        ..Default::default()
+    };
+    env.store
+        .commit(&Commit {
+            event: &missed,
+            private: Some(&text),
+            dedupe: None,
+            disclosure: None,
+        })
+        .await
+        .unwrap();
+
+    let since = (at - Duration::minutes(5)).to_rfc3339();
+    let report = ok(stopgate(&["reclassify", &tenant, "--since", &since], None));
+    let found: serde_json::Value = serde_json::from_str(report.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            found["was"].as_str(),
+            found["now"].as_str(),
+            found["recorded"].as_bool()
+        ),
+        (Some("inbound"), Some("opt_out"), Some(false))
+    );
+    assert!(
+        env.store
+            .load_state(&tenant, &phone)
+            .await
+            .unwrap()
+            .0
+            .suppression
+            .is_empty(),
+        "a report changes nothing"
+    );
+
+    let applied = ok(stopgate(
+        &["reclassify", &tenant, "--since", &since, "--apply"],
+        None,
+    ));
+    assert!(applied.contains("\"recorded\":true"));
+    let again = ok(stopgate(
+        &["reclassify", &tenant, "--since", &since, "--apply"],
+        None,
+    ));
+    assert!(again.contains("\"recorded\":false"), "idempotent: {again}");
+    let events = env.store.events(&tenant, &phone).await.unwrap();
+    let opt_outs: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::OptOut)
+        .collect();
+    assert_eq!(opt_outs.len(), 1);
+    assert_eq!(opt_outs[0].occurred_at, at, "as of the message");
+    assert_eq!(
+        stopgate(&["reclassify", &tenant, "--since", "yesterday"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}

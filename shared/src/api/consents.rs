@@ -1,0 +1,473 @@
+//! Proof of consent: recording consents with evidence, a number's state and history, the
+//! opt-out list, and privacy redaction. Served by the consent function.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::auth::{Authenticator, KeyScope};
+use super::cursor::Cursors;
+use super::tenants::{TenantContext, Tenants};
+use crate::consent::ordering::{Mark, lifts};
+use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_it_would_lift};
+use crate::consent::state::{FacetScope, SuppressionFacet};
+use crate::consent::{
+    Actor, ConsentEvent, EventId, EventKind, NumberState, Source, TenantPolicy, TimeSource,
+};
+use crate::phone::{self, E164, PhoneMode};
+use crate::store::history::{ChangePosition, EventIndex, HistoryPosition};
+use crate::store::{ApiKeyRecord, Commit, CommitOutcome, Store};
+
+const HISTORY_PAGE: i32 = 50;
+const LIST_PAGE: usize = 100;
+const READERS: &[KeyScope] = &[KeyScope::ConsentsWrite, KeyScope::Admin];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneRequest {
+    phone: String,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+pub struct ConsentService {
+    pub(super) store: Store,
+    pub(super) tenants: Arc<Tenants>,
+    pub(super) auth: Authenticator,
+    pub(super) cursors: Cursors,
+}
+
+/// A facet's status under rule 1: opted out while one of its opt-outs is unlifted.
+fn facet_status(facet: &SuppressionFacet) -> (&'static str, Option<&Mark>) {
+    let unlifted = facet
+        .opt_outs
+        .iter()
+        .filter(|x| !facet.opt_ins.iter().any(|o| lifts(o, x)))
+        .max_by_key(|m| m.canonical_key());
+    match unlifted {
+        Some(x) => ("opted_out", Some(x)),
+        None => (
+            "opted_in",
+            facet.opt_ins.iter().max_by_key(|m| m.canonical_key()),
+        ),
+    }
+}
+
+fn latest_mark(facet: &SuppressionFacet) -> Option<&Mark> {
+    facet
+        .opt_outs
+        .iter()
+        .chain(facet.opt_ins.iter())
+        .max_by_key(|m| m.canonical_key())
+}
+
+/// How a facet's scope reads under the tenant's current policy.
+fn scope_label(scope: &FacetScope, policy: &TenantPolicy, tenant: &TenantContext) -> String {
+    match scope {
+        FacetScope::Named { scope } => scope.to_string(),
+        FacetScope::Keyword { sender, .. } => policy
+            .stop_scope
+            .apply(&tenant.snapshot.directory.placement(sender))
+            .to_string(),
+    }
+}
+
+fn event_scope_label(event: &ConsentEvent, tenant: &TenantContext) -> Option<String> {
+    FacetScope::of(event).map(|f| scope_label(&f, &tenant.snapshot.tenant.policy, tenant))
+}
+
+impl ConsentService {
+    pub fn new(store: Store, tenants: Arc<Tenants>, cursor_key: [u8; 32]) -> ConsentService {
+        let auth = Authenticator::new(store.clone());
+        ConsentService {
+            store,
+            tenants,
+            auth,
+            cursors: Cursors::new(cursor_key),
+        }
+    }
+
+    pub(super) async fn tenant(&self, key: &ApiKeyRecord) -> Result<Arc<TenantContext>, ApiError> {
+        self.tenants.get(&key.tenant_id).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the tenant of this API key no longer exists".into())
+        })
+    }
+
+    fn phone(&self, raw: &str, policy: &TenantPolicy) -> Result<E164, ApiError> {
+        let mode = if policy.strict_e164 {
+            PhoneMode::StrictE164
+        } else {
+            PhoneMode::Lenient
+        };
+        phone::normalize(raw, &policy.default_region, mode)
+            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
+    }
+
+    /// `POST /v1/consents` -> 201 with the stored event.
+    pub async fn record(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        let key = self
+            .auth
+            .authenticate(headers, &[KeyScope::ConsentsWrite])
+            .await?;
+        let request: ConsentRequest = super::http::parse_json(body)?;
+        let tenant = self.tenant(&key).await?;
+        let policy = &tenant.snapshot.tenant.policy;
+        let now = Utc::now();
+        let valid = request
+            .validate(policy, now, MissingDisclosure::Refuse)
+            .map_err(|e| ApiError::Invalid {
+                code: e.code,
+                message: e.message,
+                field: Some(e.field),
+            })?;
+        let (event, private) = valid.event(
+            &key.tenant_id,
+            Actor::ApiKey {
+                key_id: key.key_id.clone(),
+            },
+            now,
+            now,
+        );
+
+        let (state, _) = self.store.load_state(&key.tenant_id, &valid.phone).await?;
+        if let Some(opt_out) =
+            opt_out_it_would_lift(&state, &event, policy, &tenant.snapshot.directory)
+            && !valid.override_opt_out
+        {
+            return Err(ApiError::Conflict {
+                code: "opted_out",
+                message: format!(
+                    "this number opted out at {} (event {}); recording this consent would lift that opt-out, which needs \
+                     override_opt_out: true with the evidence of the person's written consent",
+                    opt_out.occurred_at.to_rfc3339(),
+                    opt_out.event_id
+                ),
+                field: Some("override_opt_out".into()),
+            });
+        }
+        let disclosure = valid
+            .evidence
+            .disclosure_text
+            .as_deref()
+            .filter(|t| !t.trim().is_empty());
+        let sha = event.evidence.disclosure_sha256.clone();
+        let write_disclosure = match (&sha, disclosure) {
+            (Some(sha), Some(_)) => !self.store.has_disclosure(&key.tenant_id, sha).await?,
+            _ => false,
+        };
+        let commit = Commit {
+            event: &event,
+            private: Some(&private),
+            dedupe: None,
+            disclosure: match (write_disclosure, &sha, disclosure) {
+                (true, Some(sha), Some(text)) => Some((sha.as_str(), text)),
+                _ => None,
+            },
+        };
+        match self.store.commit(&commit).await? {
+            CommitOutcome::Recorded { .. } | CommitOutcome::Duplicate(_) => {}
+        }
+        tracing::info!(tenant = %key.tenant_id, phone = %event.phone.masked(), kind = event.kind.as_str(),
+            override_opt_out = event.override_opt_out, event_id = %event.event_id, "consent recorded");
+        let disclosures: HashMap<String, String> = sha
+            .iter()
+            .zip(disclosure)
+            .map(|(s, t)| (s.clone(), t.to_string()))
+            .collect();
+        let private_map = HashMap::from([(event.event_id.to_string(), private)]);
+        Ok(event_json(&event, &tenant, &disclosures, &private_map))
+    }
+
+    /// `POST /v1/numbers/lookup`: the current state for every scope and category.
+    pub async fn lookup(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        let key = self.auth.authenticate(headers, READERS).await?;
+        let request: PhoneRequest = super::http::parse_json(body)?;
+        if request.cursor.is_some() {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "cursor",
+                "lookup takes no cursor",
+            ));
+        }
+        let tenant = self.tenant(&key).await?;
+        let policy = &tenant.snapshot.tenant.policy;
+        let phone = self.phone(&request.phone, policy)?;
+        let (state, _) = self.store.load_state(&key.tenant_id, &phone).await?;
+        Ok(lookup_json(&phone, &state, &tenant))
+    }
+
+    /// `POST /v1/numbers/history`: newest first, with evidence resolved, paginated.
+    pub async fn history(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        let key = self.auth.authenticate(headers, READERS).await?;
+        let request: PhoneRequest = super::http::parse_json(body)?;
+        let tenant = self.tenant(&key).await?;
+        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let binding = format!("{}|history|{}", key.tenant_id, phone.as_str());
+        let after: Option<HistoryPosition> = request
+            .cursor
+            .as_deref()
+            .map(|c| self.cursors.open(&binding, c))
+            .transpose()?;
+        let (events, next) = self
+            .store
+            .history_page(&key.tenant_id, &phone, after.as_ref(), HISTORY_PAGE)
+            .await?;
+        let with_private: Vec<&str> = events
+            .iter()
+            .filter(|e| e.evidence.has_private_record)
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let private = self
+            .store
+            .private_evidence_many(&key.tenant_id, &phone, &with_private)
+            .await?;
+        let hashes: HashSet<String> = events
+            .iter()
+            .filter_map(|e| e.evidence.disclosure_sha256.clone())
+            .collect();
+        let disclosures = self.store.disclosures(&key.tenant_id, &hashes).await?;
+        let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
+        Ok(json!({
+            "phone": phone.as_str(),
+            "events": events.iter().map(|e| event_json(e, &tenant, &disclosures, &private)).collect::<Vec<_>>(),
+            "next_cursor": next_cursor,
+        }))
+    }
+
+    /// `GET /v1/opt-outs?status=&since=&cursor=`: from the change index, one entry per number
+    /// and scope at its latest change.
+    pub async fn opt_outs(
+        &self,
+        headers: &http::HeaderMap,
+        query: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        let key = self.auth.authenticate(headers, READERS).await?;
+        for name in query.keys() {
+            if !matches!(name.as_str(), "status" | "since" | "cursor") {
+                return Err(ApiError::invalid(
+                    "invalid_query",
+                    name,
+                    format!("unknown parameter {name:?}"),
+                ));
+            }
+        }
+        let status = query
+            .get("status")
+            .map(String::as_str)
+            .unwrap_or("opted_out");
+        if !matches!(status, "opted_out" | "opted_in" | "all") {
+            return Err(ApiError::invalid(
+                "invalid_status",
+                "status",
+                "status must be opted_out, opted_in or all",
+            ));
+        }
+        let since = query
+            .get("since")
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        ApiError::invalid(
+                            "invalid_since",
+                            "since",
+                            format!("since must be an RFC 3339 time: {e}"),
+                        )
+                    })
+            })
+            .transpose()?;
+        let tenant = self.tenant(&key).await?;
+        let binding = format!(
+            "{}|opt-outs|{status}|{}",
+            key.tenant_id,
+            query.get("since").map(String::as_str).unwrap_or("")
+        );
+        let from: ChangePosition = match query.get("cursor") {
+            Some(c) => self.cursors.open(&binding, c)?,
+            None => ChangePosition {
+                shard: 0,
+                last: None,
+            },
+        };
+        let (events, next) = self
+            .store
+            .changes_page(&key.tenant_id, EventIndex::Changes, since, &from, LIST_PAGE)
+            .await?;
+        let phones: Vec<E164> = events.iter().map(|e| e.phone.clone()).collect();
+        let states = self.store.load_states(&key.tenant_id, &phones).await?;
+        let policy = &tenant.snapshot.tenant.policy;
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for event in &events {
+            if !seen.insert(event.event_id.clone()) {
+                continue;
+            }
+            let Some(facet_scope) = FacetScope::of(event) else {
+                continue;
+            };
+            // A number storage did not return is left out rather than guessed.
+            let Some(Some(state)) = states.get(&event.phone) else {
+                return Err(ApiError::Unavailable(
+                    "storage did not return every number; retry".into(),
+                ));
+            };
+            let Some(facet) = state.suppression.iter().find(|f| f.scope == facet_scope) else {
+                continue;
+            };
+            // Each number and scope appears once: at its latest change.
+            if latest_mark(facet).map(|m| &m.event_id) != Some(&event.event_id) {
+                continue;
+            }
+            let (facet_status, _) = facet_status(facet);
+            if status != "all" && status != facet_status {
+                continue;
+            }
+            items.push(json!({
+                "phone": event.phone.as_str(),
+                "status": facet_status,
+                "scope": scope_label(&facet_scope, policy, &tenant),
+                "changed_at": event.recorded_at,
+                "event_id": event.event_id,
+            }));
+        }
+        let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
+        Ok(json!({ "items": items, "next_cursor": next_cursor }))
+    }
+
+    /// `POST /v1/numbers/redact` (admin): erases message text, IP and user agent for a number;
+    /// every event and opt-out stays, and the redaction itself is recorded.
+    pub async fn redact(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        let key = self.auth.authenticate(headers, &[KeyScope::Admin]).await?;
+        let request: PhoneRequest = super::http::parse_json(body)?;
+        let tenant = self.tenant(&key).await?;
+        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let erased = self
+            .store
+            .delete_private_records(&key.tenant_id, &phone)
+            .await?;
+        let now = Utc::now();
+        let event = ConsentEvent {
+            event_id: EventId::new(now),
+            tenant: key.tenant_id.clone(),
+            phone: phone.clone(),
+            kind: EventKind::Redacted,
+            category: None,
+            level: None,
+            scope: None,
+            origin: Default::default(),
+            source: Source::Api,
+            occurred_at: now,
+            time_source: TimeSource::Receipt,
+            received_at: now,
+            recorded_at: now,
+            actor: Actor::ApiKey {
+                key_id: key.key_id.clone(),
+            },
+            evidence: Default::default(),
+            override_opt_out: false,
+            review: None,
+        };
+        self.store
+            .commit(&Commit {
+                event: &event,
+                private: None,
+                dedupe: None,
+                disclosure: None,
+            })
+            .await?;
+        tracing::info!(tenant = %key.tenant_id, phone = %phone.masked(), erased, "private records redacted");
+        Ok(json!({"phone": phone.as_str(), "redacted_records": erased, "event_id": event.event_id}))
+    }
+}
+
+fn lookup_json(phone: &E164, state: &NumberState, tenant: &TenantContext) -> Value {
+    let policy = &tenant.snapshot.tenant.policy;
+    let scopes: Vec<Value> = state
+        .suppression
+        .iter()
+        .map(|facet| {
+            let (status, mark) = facet_status(facet);
+            json!({
+                "scope": scope_label(&facet.scope, policy, tenant),
+                "status": status,
+                "since": mark.map(|m| m.occurred_at),
+                "event_id": mark.map(|m| m.event_id.to_string()),
+                "time_source": mark.map(|m| m.time_source),
+                "source": mark.map(|m| m.source),
+            })
+        })
+        .collect();
+    let consents: Vec<Value> = state
+        .consents
+        .iter()
+        .map(|c| {
+            json!({
+                "category": c.category,
+                "scope": c.scope.to_string(),
+                "level": c.level,
+                "status": if c.level.is_some() { "granted" } else { "revoked" },
+                "since": c.mark.occurred_at,
+                "event_id": c.mark.event_id,
+            })
+        })
+        .collect();
+    let inbound: Vec<Value> = state
+        .last_inbound
+        .iter()
+        .map(|f| json!({"group": f.group.to_string(), "at": f.mark.occurred_at, "event_id": f.mark.event_id}))
+        .collect();
+    json!({
+        "phone": phone.as_str(),
+        "opted_out": state.suppression.iter().any(|f| facet_status(f).0 == "opted_out"),
+        "scopes": scopes,
+        "consents": consents,
+        "last_inbound": inbound,
+        "reviews": [],
+        "policy_version": policy.version,
+    })
+}
+
+/// An event as the history shows it, with its evidence resolved.
+fn event_json(
+    event: &ConsentEvent,
+    tenant: &TenantContext,
+    disclosures: &HashMap<String, String>,
+    private: &HashMap<String, crate::consent::PrivateEvidence>,
+) -> Value {
+    let refs = &event.evidence;
+    let private_record = private.get(event.event_id.as_str());
+    let evidence = json!({
+        "disclosure_sha256": refs.disclosure_sha256,
+        "disclosure_text": refs.disclosure_sha256.as_ref().and_then(|s| disclosures.get(s)),
+        "form_url": refs.form_url,
+        "document_ref": refs.document_ref,
+        "agent": refs.agent,
+        "source_file_sha256": refs.source_file_sha256,
+        "message_text": private_record.and_then(|p| p.message_text.clone()),
+        "ip": private_record.and_then(|p| p.ip.clone()),
+        "user_agent": private_record.and_then(|p| p.user_agent.clone()),
+        // The record existed and is gone: erased by a privacy request.
+        "redacted": refs.has_private_record && private_record.is_none(),
+    });
+    json!({
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "phone": event.phone.as_str(),
+        "category": event.category,
+        "level": event.level,
+        "scope": event_scope_label(event, tenant),
+        "occurred_at": event.occurred_at,
+        "time_source": event.time_source,
+        "received_at": event.received_at,
+        "recorded_at": event.recorded_at,
+        "source": event.source,
+        "origin": event.origin,
+        "actor": event.actor,
+        "override_opt_out": event.override_opt_out,
+        "evidence": evidence,
+    })
+}

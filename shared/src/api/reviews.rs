@@ -1,0 +1,203 @@
+//! The possible-revocation review queue: `GET /v1/reviews`, `POST /v1/reviews/{id}`.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::auth::KeyScope;
+use super::consents::ConsentService;
+use crate::consent::{Actor, ReviewResolution, calendar};
+use crate::mask;
+use crate::store::StoreError;
+use crate::store::reviews::{ReviewPosition, ReviewRecord, ReviewStatus};
+
+const PAGE: i32 = 50;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resolve {
+    resolution: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Text for a reviewer without the `admin` scope: the shape of the message, not its words.
+fn mask_text(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| {
+            let first: String = w.chars().take(1).collect();
+            format!("{first}***")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl ConsentService {
+    /// `GET /v1/reviews?status=open|resolved&cursor=`: oldest first.
+    pub async fn reviews(
+        &self,
+        headers: &http::HeaderMap,
+        query: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        let key = self
+            .auth
+            .authenticate(headers, &[KeyScope::ConsentsWrite, KeyScope::Admin])
+            .await?;
+        for name in query.keys() {
+            if !matches!(name.as_str(), "status" | "cursor") {
+                return Err(ApiError::invalid(
+                    "invalid_query",
+                    name,
+                    format!("unknown parameter {name:?}"),
+                ));
+            }
+        }
+        let status = match query.get("status").map(String::as_str).unwrap_or("open") {
+            "open" => ReviewStatus::Open,
+            "resolved" => ReviewStatus::Resolved,
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_status",
+                    "status",
+                    "status must be open or resolved",
+                ));
+            }
+        };
+        let admin = key.scopes.iter().any(|s| s == KeyScope::Admin.as_str());
+        let tenant = self.tenant(&key).await?;
+        let binding = format!("{}|reviews|{}", key.tenant_id, status.as_str());
+        let after: Option<ReviewPosition> = query
+            .get("cursor")
+            .map(|c| self.cursors.open(&binding, c))
+            .transpose()?;
+        let (records, next) = self
+            .store
+            .reviews_page(&key.tenant_id, status, after.as_ref(), PAGE)
+            .await?;
+        let days = tenant.snapshot.tenant.policy.review_business_days;
+        let now = Utc::now();
+        let mut items = Vec::with_capacity(records.len());
+        for record in &records {
+            let text = self
+                .store
+                .private_evidence(&key.tenant_id, &record.phone, &record.event_id)
+                .await?
+                .and_then(|p| p.message_text);
+            items.push(review_json(record, text.as_deref(), admin, days, now));
+        }
+        let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
+        Ok(json!({ "items": items, "next_cursor": next_cursor }))
+    }
+
+    /// `POST /v1/reviews/{id}` `{"resolution": "opt_out" | "not_a_revocation", "note"?}`.
+    pub async fn resolve(
+        &self,
+        headers: &http::HeaderMap,
+        review_id: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let key = self
+            .auth
+            .authenticate(headers, &[KeyScope::ConsentsWrite, KeyScope::Admin])
+            .await?;
+        let request: Resolve = super::http::parse_json(body)?;
+        let resolution = match request.resolution.as_str() {
+            "opt_out" => ReviewResolution::OptOut,
+            "not_a_revocation" => ReviewResolution::NotARevocation,
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_resolution",
+                    "resolution",
+                    "resolution must be opt_out or not_a_revocation",
+                ));
+            }
+        };
+        if request.note.as_ref().is_some_and(|n| n.len() > 2000) {
+            return Err(ApiError::invalid(
+                "invalid_note",
+                "note",
+                "note is longer than 2000 bytes",
+            ));
+        }
+        if !super::valid_id(review_id) {
+            return Err(ApiError::NotFound {
+                code: "unknown_review",
+                message: "no such review".into(),
+            });
+        }
+        let tenant = self.tenant(&key).await?;
+        let actor = Actor::ApiKey {
+            key_id: key.key_id.clone(),
+        };
+        let record = match self
+            .store
+            .resolve_review(&key.tenant_id, review_id, resolution, request.note, actor)
+            .await
+        {
+            Ok(record) => record,
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::NotFound {
+                    code: "unknown_review",
+                    message: format!("no review {review_id}"),
+                });
+            }
+            Err(StoreError::GuardFailed) => {
+                return Err(ApiError::Conflict {
+                    code: "review_resolved",
+                    message: format!("review {review_id} is already resolved"),
+                    field: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(tenant = %key.tenant_id, review = %review_id, ?resolution, "review resolved");
+        let admin = key.scopes.iter().any(|s| s == KeyScope::Admin.as_str());
+        Ok(review_json(
+            &record,
+            None,
+            admin,
+            tenant.snapshot.tenant.policy.review_business_days,
+            Utc::now(),
+        ))
+    }
+}
+
+pub fn review_json(
+    record: &ReviewRecord,
+    text: Option<&str>,
+    admin: bool,
+    days: u32,
+    now: chrono::DateTime<Utc>,
+) -> Value {
+    let due_at = calendar::due_after(record.opened_at, days);
+    json!({
+        "review_id": record.review_id,
+        "status": record.status,
+        "phone": if admin { record.phone.as_str().to_string() } else { mask::phone(record.phone.as_str()) },
+        "text": text.map(|t| if admin { t.to_string() } else { mask_text(t) }),
+        "sender": record.sender,
+        "rule": record.rule,
+        "opened_at": record.opened_at,
+        "due_at": due_at,
+        "overdue": record.status == ReviewStatus::Open && now > due_at,
+        "event_id": record.event_id,
+        "resolution": record.resolution,
+        "resolved_by": record.resolved_by,
+        "resolved_at": record.resolved_at,
+        "note": record.note,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masked_text_keeps_shape_not_words() {
+        assert_eq!(
+            super::mask_text("please stop  texting me"),
+            "p*** s*** t*** m***"
+        );
+    }
+}
