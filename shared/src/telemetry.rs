@@ -45,5 +45,10 @@ pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
             );
         }
     }
-    println!("{doc}");
+    // Outside Lambda (the local gateway, the CLI) nobody collects EMF: keep stdout clean.
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{doc}");
+    } else {
+        tracing::debug!(metric, "metric");
+    }
 }
