@@ -56,7 +56,9 @@ pub fn print(base: &str) {
     println!("\n# 4. START within 2 minutes of the STOP leaves the number opted out");
     println!("{}", webhook_curl(base, &token, "START", &sid(3)));
     println!("{}", check_curl(base, &key, "conversational"));
-    println!("\n# 4b. Two minutes after the STOP, another START (a new message): the check allows again");
+    println!(
+        "\n# 4b. Two minutes after the STOP, another START (a new message): the check allows again"
+    );
     println!("{}", webhook_curl(base, &token, "START", &sid(6)));
     println!("{}", check_curl(base, &key, "conversational"));
     println!("\n# 5. HELP, and a forged signature (401, quarantined, nothing recorded)");

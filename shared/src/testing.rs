@@ -43,6 +43,16 @@ pub async fn env() -> TestEnv {
     TestEnv { config, sdk, store }
 }
 
+/// `Authorization: Bearer <key>`.
+pub fn bearer(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        http::HeaderValue::from_str(&format!("Bearer {key}")).expect("header value"),
+    );
+    headers
+}
+
 /// A tenant id no other test uses.
 pub fn unique_tenant(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
@@ -111,6 +121,29 @@ impl TestEnv {
             )
             .await
             .expect("provider secrets");
+    }
+
+    /// Answers a check as `POST /v1/check` would, with a fresh `check` key of the tenant.
+    pub async fn check(
+        &self,
+        tenant: &str,
+        from: &str,
+        to: &str,
+        category: &str,
+    ) -> serde_json::Value {
+        let key = self.api_key(tenant, &["check"]).await;
+        let checks = crate::api::check::CheckService::new(
+            self.store.clone(),
+            Arc::new(Tenants::new(self.store.clone(), None)),
+        );
+        let body = serde_json::json!({"from": from, "to": to, "category": category}).to_string();
+        serde_json::to_value(
+            checks
+                .check(&bearer(&key), body.as_bytes())
+                .await
+                .expect("check"),
+        )
+        .expect("json")
     }
 
     /// Creates an API key with `scopes` and returns it.

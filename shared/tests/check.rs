@@ -16,19 +16,10 @@ use stopgate::consent::{
 };
 use stopgate::phone::E164;
 use stopgate::store::{Commit, Store};
-use stopgate::testing::{TestEnv, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
 
 fn service(store: &Store) -> CheckService {
     CheckService::new(store.clone(), Arc::new(Tenants::new(store.clone(), None)))
-}
-
-fn bearer(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    headers
 }
 
 async fn stop_from(env: &TestEnv, tenant: &str, phone: &str, sender: &str, group: Option<&str>) {

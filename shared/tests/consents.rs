@@ -13,7 +13,7 @@ use stopgate::api::check::CheckService;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::tenants::Tenants;
 use stopgate::consent::TenantPolicy;
-use stopgate::testing::{TestEnv, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
 
 const DISCLOSURE: &str = "By checking this box you agree to receive recurring marketing texts from Acme at the number provided. Consent is not a condition of purchase. Msg&data rates may apply. Reply STOP to cancel.";
 
@@ -47,15 +47,6 @@ async fn fixture(prefix: &str) -> Fixture {
         checker,
         consents,
     }
-}
-
-fn bearer(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    headers
 }
 
 fn web_form_opt_in(phone: &str) -> Value {

@@ -18,7 +18,7 @@ use stopgate::api::tenants::Tenants;
 use stopgate::api::webhook::{IncomingWebhook, WebhookService};
 use stopgate::consent::TenantPolicy;
 use stopgate::providers::twilio;
-use stopgate::testing::{TestEnv, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
 
 const TOKEN: &str = "review-test-token";
 
@@ -60,15 +60,6 @@ async fn fixture(prefix: &str, policy: TenantPolicy) -> Fixture {
         webhooks,
         consents,
     }
-}
-
-fn bearer(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    headers
 }
 
 impl Fixture {

@@ -16,7 +16,7 @@ use stopgate::consent::{ReplyMode, TenantPolicy};
 use stopgate::phone::E164;
 use stopgate::providers::twilio;
 use stopgate::store::CapturedWebhook;
-use stopgate::testing::{TestEnv, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
 
 const TOKEN: &str = "test-auth-token-0123456789abcdef";
 const PERSON: &str = "+14155550123";
@@ -92,14 +92,9 @@ async fn check(env: &TestEnv, key: &str, category: &str) -> serde_json::Value {
             None,
         )),
     );
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
     let body = serde_json::json!({"from": BUSINESS, "to": "(415) 555-0123", "category": category})
         .to_string();
-    serde_json::to_value(checks.check(&headers, body.as_bytes()).await.unwrap()).unwrap()
+    serde_json::to_value(checks.check(&bearer(key), body.as_bytes()).await.unwrap()).unwrap()
 }
 
 fn ok_twiml(answer: &WebhookAnswer) {

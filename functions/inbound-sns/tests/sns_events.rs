@@ -2,12 +2,8 @@
 //! a subscribed topic, against DynamoDB Local and a local SQS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use aws_lambda_events::event::sns::SnsEvent;
 use chrono::Utc;
-use stopgate::api::check::CheckService;
-use stopgate::api::tenants::Tenants;
 use stopgate::phone::E164;
 use stopgate::testing::sns::TOPIC_ARN;
 use stopgate::testing::{TestEnv, env, unique_tenant};
@@ -32,25 +28,8 @@ fn from_topic(topic: &str) -> SnsEvent {
 }
 
 async fn check(env: &TestEnv, tenant: &str) -> serde_json::Value {
-    let key = env.api_key(tenant, &["check"]).await;
-    let checks = CheckService::new(
-        env.store.clone(),
-        Arc::new(Tenants::new(env.store.clone(), None)),
-    );
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    let body =
-        serde_json::json!({"from": "+14155550100", "to": PERSON, "category": "conversational"});
-    serde_json::to_value(
-        checks
-            .check(&headers, body.to_string().as_bytes())
-            .await
-            .unwrap(),
-    )
-    .unwrap()
+    env.check(tenant, "+14155550100", PERSON, "conversational")
+        .await
 }
 
 #[tokio::test]

@@ -5,15 +5,12 @@
 //! the network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lambda_http::Body;
 use serde_json::Value;
-use stopgate::api::check::CheckService;
 use stopgate::api::sns::SnsHttps;
-use stopgate::api::tenants::Tenants;
 use stopgate::api::webhook::{IncomingWebhook, WebhookAnswer, WebhookService};
 use stopgate::phone::E164;
 use stopgate::testing::sns::{self as test_sns, CERT_URL, CERTIFICATE_PEM, TOPIC_ARN};
@@ -60,24 +57,7 @@ async fn service(env: &TestEnv, sns: &SnsHttps) -> WebhookService {
 }
 
 async fn check(env: &TestEnv, tenant: &str) -> Value {
-    let key = env.api_key(tenant, &["check"]).await;
-    let checks = CheckService::new(
-        env.store.clone(),
-        Arc::new(Tenants::new(env.store.clone(), None)),
-    );
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    let body = serde_json::json!({"from": BUSINESS, "to": PERSON, "category": "conversational"});
-    serde_json::to_value(
-        checks
-            .check(&headers, body.to_string().as_bytes())
-            .await
-            .unwrap(),
-    )
-    .unwrap()
+    env.check(tenant, BUSINESS, PERSON, "conversational").await
 }
 
 fn acknowledged(answer: &WebhookAnswer) {

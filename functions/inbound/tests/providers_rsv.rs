@@ -12,12 +12,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
-use stopgate::api::check::CheckService;
 use stopgate::consent::ConsentEvent;
 use stopgate::phone::E164;
 use stopgate::providers::{sinch, vonage};
@@ -140,26 +138,9 @@ impl Harness {
     }
 
     async fn check(&self, person: &str) -> Value {
-        let key = self.env.api_key(&self.tenant, &["check"]).await;
-        let checks = CheckService::new(
-            self.env.store.clone(),
-            Arc::new(stopgate::api::tenants::Tenants::new(
-                self.env.store.clone(),
-                None,
-            )),
-        );
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            "authorization",
-            http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-        );
-        let body =
-            serde_json::json!({"from": BUSINESS, "to": person, "category": "conversational"});
-        let answer = checks
-            .check(&headers, body.to_string().as_bytes())
+        self.env
+            .check(&self.tenant, BUSINESS, person, "conversational")
             .await
-            .unwrap();
-        serde_json::to_value(answer).unwrap()
     }
 }
 

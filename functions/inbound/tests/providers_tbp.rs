@@ -10,13 +10,9 @@
 // Test code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use lambda_http::Body;
 use serde_json::Value;
-use stopgate::api::check::CheckService;
-use stopgate::api::tenants::Tenants;
 use stopgate::phone::E164;
 use stopgate::providers::{bandwidth, plivo, telnyx};
 use stopgate::store::StoreError;
@@ -256,24 +252,8 @@ fn refused(provider: Provider, answer: &Answer, what: &str) {
 }
 
 async fn check(env: &TestEnv, tenant: &str, person: &E164) -> Value {
-    let key = env.api_key(tenant, &["check"]).await;
-    let checks = CheckService::new(
-        env.store.clone(),
-        Arc::new(Tenants::new(env.store.clone(), None)),
-    );
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
-    );
-    let body = serde_json::json!({
-        "from": BUSINESS, "to": person.as_str(), "category": "conversational",
-    });
-    let answer = checks
-        .check(&headers, body.to_string().as_bytes())
+    env.check(tenant, BUSINESS, person.as_str(), "conversational")
         .await
-        .unwrap();
-    serde_json::to_value(answer).unwrap()
 }
 
 /// The sample events on their own tenant, as written (Telnyx's signed again, being stale).

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -104,55 +104,28 @@ impl Store {
         event_ids: &[&str],
     ) -> Result<HashMap<String, PrivateEvidence>, StoreError> {
         let pk = keys::number_pk(tenant, phone);
-        let mut found = HashMap::new();
-        for chunk in event_ids.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| {
-                    Item::from([
-                        ("pk".to_string(), s(pk.clone())),
-                        ("sk".to_string(), s(keys::private_sk(id))),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-            for _ in 0..5 {
-                let Some(request) = pending.take() else { break };
-                let out = self
-                    .ddb
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let sk = get_s(item, "sk")?;
-                    found.insert(sk.trim_start_matches("PII#").to_string(), get_doc(item)?);
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-                if pending.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-            if pending.is_some() {
-                return Err(StoreError::Throttled);
-            }
+        let keys = event_ids
+            .iter()
+            .map(|id| {
+                Item::from([
+                    ("pk".to_string(), s(pk.clone())),
+                    ("sk".to_string(), s(keys::private_sk(id))),
+                ])
+            })
+            .collect();
+        let (found, unread) = self.batch_get(keys, false).await?;
+        if !unread.is_empty() {
+            return Err(StoreError::Throttled);
         }
-        Ok(found)
+        found
+            .iter()
+            .map(|item| {
+                Ok((
+                    get_s(item, "sk")?.trim_start_matches("PII#").to_string(),
+                    get_doc(item)?,
+                ))
+            })
+            .collect()
     }
 
     /// The disclosure texts behind some SHA-256 hashes.
@@ -270,28 +243,16 @@ impl Store {
         phone: &E164,
     ) -> Result<usize, StoreError> {
         let pk = keys::number_pk(tenant, phone);
-        let mut keys_to_delete = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s("PII#"))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            keys_to_delete.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s("PII#"))
+            .projection_expression("pk, sk")
+            .consistent_read(true);
+        let keys_to_delete = self.query_all(query).await?;
         for chunk in keys_to_delete.chunks(25) {
             let mut requests = chunk
                 .iter()

@@ -94,81 +94,38 @@ impl Store {
         tenant: &str,
         phones: &[E164],
     ) -> Result<std::collections::HashMap<E164, Option<NumberState>>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut unique: Vec<&E164> = phones.iter().collect();
         unique.sort();
         unique.dedup();
-        let mut found: std::collections::HashMap<E164, Option<NumberState>> =
-            std::collections::HashMap::new();
-        for chunk in unique.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|phone| {
-                    Item::from([
-                        ("pk".to_string(), s(keys::number_pk(tenant, phone))),
-                        ("sk".to_string(), s(keys::STATE_SK)),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-            let mut backoff = Duration::from_millis(25);
-            for attempt in 0..5 {
-                let Some(request) = pending.take() else { break };
-                if attempt > 0 {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                let out = self
-                    .ddb
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let pk = get_s(item, "pk")?;
-                    let phone = pk
-                        .rsplit('#')
-                        .next()
-                        .and_then(E164::from_stored)
-                        .ok_or_else(|| StoreError::Corrupt(format!("state key {pk}")))?;
-                    found.insert(phone, Some(get_doc(item)?));
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-            }
-            // What was read is known; what was never returned and never left unprocessed
-            // has no state item (an unknown number).
-            let unread: std::collections::HashSet<String> = pending
-                .iter()
-                .flat_map(|k| k.keys())
-                .filter_map(|k| k.get("pk").and_then(|v| v.as_s().ok()).cloned())
-                .collect();
-            for phone in chunk {
-                if unread.contains(&keys::number_pk(tenant, phone)) {
-                    found.insert((*phone).clone(), None);
-                } else {
-                    found
-                        .entry((*phone).clone())
-                        .or_insert_with(|| Some(NumberState::default()));
-                }
-            }
+        let keys = unique
+            .iter()
+            .map(|phone| {
+                Item::from([
+                    ("pk".to_string(), s(keys::number_pk(tenant, phone))),
+                    ("sk".to_string(), s(keys::STATE_SK)),
+                ])
+            })
+            .collect();
+        let (found, unread) = self.batch_get(keys, true).await?;
+        let phone_of = |item: &Item| -> Result<E164, StoreError> {
+            let pk = get_s(item, "pk")?;
+            pk.rsplit('#')
+                .next()
+                .and_then(E164::from_stored)
+                .ok_or_else(|| StoreError::Corrupt(format!("state key {pk}")))
+        };
+        // A number never unread and not returned has no state item yet (an unknown number).
+        let mut states: std::collections::HashMap<E164, Option<NumberState>> = unique
+            .into_iter()
+            .map(|p| (p.clone(), Some(NumberState::default())))
+            .collect();
+        for item in &found {
+            states.insert(phone_of(item)?, Some(get_doc(item)?));
         }
-        Ok(found)
+        for key in &unread {
+            states.insert(phone_of(key)?, None);
+        }
+        Ok(states)
     }
 
     /// Commits one event. Concurrent writers to the same number are serialised by the state's
@@ -386,30 +343,15 @@ impl Store {
         tenant: &str,
         phone: &E164,
     ) -> Result<Vec<ConsentEvent>, StoreError> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::number_pk(tenant, phone)))
-                .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                events.push(get_doc(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
-        Ok(events)
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::number_pk(tenant, phone)))
+            .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
+            .consistent_read(true);
+        self.query_all(query).await?.iter().map(get_doc).collect()
     }
 
     /// The private record (message text, IP, user agent) of an event, unless redacted.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Item, Store, StoreError, get_doc, keys, n, s, sdk_error, to_doc};
+use super::{Store, StoreError, get_doc, keys, n, s, sdk_error, to_doc};
 
 pub const RETENTION: Duration = Duration::days(30);
 
@@ -45,27 +45,12 @@ impl Store {
         tenant: &str,
         day: &str,
     ) -> Result<Vec<QuarantinedRequest>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::quarantine_pk(tenant, day)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                found.push(get_doc(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
-        Ok(found)
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::quarantine_pk(tenant, day)));
+        self.query_all(query).await?.iter().map(get_doc).collect()
     }
 }

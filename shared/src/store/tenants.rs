@@ -85,32 +85,21 @@ impl Store {
         let mut tenant = None;
         let mut groups = Vec::new();
         let mut providers = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                let sk = get_s(item, "sk")?;
-                if sk == keys::TENANT_SK {
-                    tenant = Some(get_doc::<TenantRecord>(item)?);
-                } else if sk.starts_with("GROUP#") {
-                    groups.push(get_doc::<SenderGroup>(item)?);
-                } else if let Some(provider) = sk.strip_prefix("PROVIDER#") {
-                    providers.insert(provider.to_string(), get_doc::<SealedSecrets>(item)?);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
+            .consistent_read(true);
+        for item in &self.query_all(query).await? {
+            let sk = get_s(item, "sk")?;
+            if sk == keys::TENANT_SK {
+                tenant = Some(get_doc::<TenantRecord>(item)?);
+            } else if sk.starts_with("GROUP#") {
+                groups.push(get_doc::<SenderGroup>(item)?);
+            } else if let Some(provider) = sk.strip_prefix("PROVIDER#") {
+                providers.insert(provider.to_string(), get_doc::<SealedSecrets>(item)?);
             }
         }
         Ok(tenant.map(|tenant| TenantSnapshot {
