@@ -95,6 +95,10 @@ enum TenantCommand {
         support_contact: Option<String>,
         #[arg(long)]
         message_frequency: Option<String>,
+        /// Sender groups (group:<name> or sender:<id>, comma-separated) where the business
+        /// itself sends the one opt-out confirmation; empty (`""`) for none.
+        #[arg(long, value_delimiter = ',')]
+        business_confirms: Option<Vec<String>>,
         /// Business days (1 to 10) a possible revocation waits for review.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
         review_business_days: Option<u32>,
@@ -270,6 +274,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             support_contact,
             message_frequency,
             review_business_days,
+            business_confirms,
         }) => {
             let env = env().await?;
             let snapshot = env
@@ -311,6 +316,16 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = review_business_days {
                 policy.review_business_days = v;
+            }
+            if let Some(groups) = business_confirms {
+                let groups: Vec<String> = groups.into_iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
+                for g in &groups {
+                    match g.parse::<stopgate::consent::Scope>() {
+                        Ok(stopgate::consent::Scope::Group(_) | stopgate::consent::Scope::Sender(_)) => {}
+                        _ => return Err(CliError::Usage(format!("--business-confirms takes group:<name> or sender:<id>, not {g:?}"))),
+                    }
+                }
+                policy.business_confirms = groups;
             }
             let record = env.store.put_policy(&tenant, policy).await?;
             eprintln!(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::tenants::{TenantContext, Tenants};
+use crate::consent::decision::Purpose;
 use crate::consent::decision::DecisionEvidence;
 use crate::consent::{
     Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide,
@@ -50,13 +51,6 @@ pub struct CheckResponse {
     pub policy_version: u64,
 }
 
-/// Exemptions a check may name (DESIGN.md rule 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    OptOutConfirmation,
-    HelpReply,
-    DoubleOptInRequest,
-}
 
 /// A check request with every field validated.
 #[derive(Debug, Clone)]
@@ -195,6 +189,7 @@ pub fn answer(
         send: &send,
         category: check.category,
         now,
+        purpose: check.purpose,
     });
     CheckResponse {
         allowed: decision.allowed,

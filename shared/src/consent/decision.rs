@@ -25,6 +25,10 @@ pub enum CheckReason {
     RecentInbound,
     /// Allowed (informational, when the tenant relaxed it): not opted out.
     NotOptedOut,
+    /// Allowed: the reply to an inbound HELP, even when opted out (rule 6).
+    HelpReply,
+    /// Allowed: the single confirmation of an opt-out, sent by the business (rule 6).
+    OptOutConfirmation,
 }
 
 /// The record a decision relied on.
@@ -73,7 +77,23 @@ pub struct DecisionInput<'a> {
     pub send: &'a SendContext,
     pub category: Category,
     pub now: DateTime<Utc>,
+    pub purpose: Option<Purpose>,
 }
+
+/// Exemptions a check may name (DESIGN.md rule 6). They never cover promotional content and
+/// only ever turn a denial into an allowance in the narrow case they describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    OptOutConfirmation,
+    HelpReply,
+    DoubleOptInRequest,
+}
+
+/// The one confirmation after an opt-out is presumed fine within this long of its receipt.
+pub const CONFIRMATION_WINDOW: Duration = Duration::minutes(5);
+/// A HELP reply answers a HELP received this recently.
+pub const HELP_REPLY_WINDOW: Duration = Duration::hours(24);
 
 pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
     let deny = |reason, scope, mark: Option<&Mark>| CheckDecision {
@@ -85,6 +105,9 @@ pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
         policy_version: input.policy.version,
     };
 
+    if let Some(exempt) = exemption(input) {
+        return exempt;
+    }
     if let Some((scope, mark)) = unlifted_opt_out(input) {
         return deny(CheckReason::OptedOut, Some(scope), Some(mark));
     }
@@ -138,6 +161,42 @@ pub fn decide(input: &DecisionInput<'_>) -> CheckDecision {
             policy_version: input.policy.version,
         },
         _ => deny(CheckReason::NoConsent, None, None),
+    }
+}
+
+/// Rule 6: a HELP reply after an inbound HELP to this sender group; the single opt-out
+/// confirmation within 5 minutes of the opt-out's receipt, only where the tenant says the
+/// business (not the provider, the network or Stopgate) sends confirmations. Never promotional.
+fn exemption(input: &DecisionInput<'_>) -> Option<CheckDecision> {
+    if input.category == Category::Promotional {
+        return None;
+    }
+    let allow = |reason, scope: String, mark: &Mark| CheckDecision {
+        allowed: true,
+        reason,
+        scope: Some(scope),
+        since: Some(mark.occurred_at),
+        evidence: Some(DecisionEvidence::of(mark, None)),
+        policy_version: input.policy.version,
+    };
+    match input.purpose? {
+        Purpose::HelpReply => input
+            .state
+            .last_help
+            .iter()
+            .find(|f| f.group == input.send.placement.group && input.now - f.mark.received_at <= HELP_REPLY_WINDOW)
+            .map(|f| allow(CheckReason::HelpReply, f.group.to_string(), &f.mark)),
+        Purpose::OptOutConfirmation => {
+            let group = input.send.placement.group.to_string();
+            if !input.policy.business_confirms.iter().any(|g| *g == group) {
+                return None;
+            }
+            let (scope, mark) = unlifted_opt_out(input)?;
+            (input.now - mark.received_at <= CONFIRMATION_WINDOW && input.now >= mark.received_at)
+                .then(|| allow(CheckReason::OptOutConfirmation, scope, mark))
+        }
+        // Pending double opt-ins are not recorded yet, so there is nothing this can answer.
+        Purpose::DoubleOptInRequest => None,
     }
 }
 
@@ -219,4 +278,82 @@ fn consent_in_scope<'a>(
         })
         .max_by(|a, b| a.0.mark.canonical_key().cmp(&b.0.mark.canonical_key()))
         .map(|(f, l)| (f.scope.to_string(), &f.mark, l))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::consent::event::{Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, Source, TimeSource};
+    use crate::consent::scope::SenderGroup;
+    use crate::phone::E164;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 4, 12, 0, 0).single().unwrap() + Duration::minutes(minutes)
+    }
+
+    fn keyword(kind: EventKind, minutes: i64) -> ConsentEvent {
+        ConsentEvent {
+            event_id: EventId(format!("{minutes:04}{}", kind.as_str())),
+            tenant: "t".into(),
+            phone: E164::parse_e164("+14155550123").unwrap(),
+            kind,
+            category: None,
+            level: None,
+            scope: None,
+            origin: Origin { sender: Some("+14155550100".into()), sender_group: Some("alerts".into()), ..Origin::default() },
+            source: Source::SmsKeyword,
+            occurred_at: at(minutes),
+            time_source: TimeSource::Receipt,
+            received_at: at(minutes),
+            recorded_at: at(minutes),
+            actor: Actor::Person,
+            evidence: EvidenceRefs::default(),
+            override_opt_out: false,
+            review: None,
+        }
+    }
+
+    fn decide_with(events: &[ConsentEvent], policy: &TenantPolicy, category: Category, purpose: Option<Purpose>, now: i64) -> CheckDecision {
+        let mut state = NumberState::default();
+        for e in events {
+            state.apply(e);
+        }
+        let directory = SenderDirectory {
+            groups: vec![SenderGroup { name: "alerts".into(), senders: vec!["+14155550100".into()], program: None, brand: None }],
+        };
+        let send = SendContext::new(&directory, "+14155550100", None);
+        decide(&DecisionInput { state: &state, policy, directory: &directory, send: &send, category, now: at(now), purpose })
+    }
+
+    #[test]
+    fn a_help_reply_may_reach_an_opted_out_number_but_never_as_marketing() {
+        let policy = TenantPolicy::default();
+        let events = [keyword(EventKind::OptOut, 0), keyword(EventKind::Help, 10)];
+        let help = decide_with(&events, &policy, Category::Informational, Some(Purpose::HelpReply), 11);
+        assert_eq!((help.allowed, help.reason), (true, CheckReason::HelpReply));
+        let marketing = decide_with(&events, &policy, Category::Promotional, Some(Purpose::HelpReply), 11);
+        assert_eq!(marketing.reason, CheckReason::OptedOut);
+        let no_help = decide_with(&events[..1], &policy, Category::Informational, Some(Purpose::HelpReply), 11);
+        assert_eq!(no_help.reason, CheckReason::OptedOut, "a purpose that does not apply is the ordinary answer");
+        let stale = decide_with(&events, &policy, Category::Informational, Some(Purpose::HelpReply), 60 * 25);
+        assert_eq!(stale.reason, CheckReason::OptedOut);
+    }
+
+    #[test]
+    fn one_opt_out_confirmation_within_five_minutes_only_where_the_business_confirms() {
+        let events = [keyword(EventKind::OptOut, 0)];
+        let provider_confirms = TenantPolicy::default();
+        let denied = decide_with(&events, &provider_confirms, Category::Conversational, Some(Purpose::OptOutConfirmation), 1);
+        assert_eq!(denied.reason, CheckReason::OptedOut);
+        let business = TenantPolicy { business_confirms: vec!["group:alerts".into()], ..TenantPolicy::default() };
+        let allowed = decide_with(&events, &business, Category::Conversational, Some(Purpose::OptOutConfirmation), 4);
+        assert_eq!((allowed.allowed, allowed.reason), (true, CheckReason::OptOutConfirmation));
+        let late = decide_with(&events, &business, Category::Conversational, Some(Purpose::OptOutConfirmation), 6);
+        assert_eq!(late.reason, CheckReason::OptedOut);
+        let marketing = decide_with(&events, &business, Category::Promotional, Some(Purpose::OptOutConfirmation), 1);
+        assert_eq!(marketing.reason, CheckReason::OptedOut);
+        assert_eq!(decide_with(&[], &business, Category::Conversational, Some(Purpose::DoubleOptInRequest), 1).reason, CheckReason::NoConsent);
+    }
 }

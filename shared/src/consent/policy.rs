@@ -43,6 +43,10 @@ pub struct TenantPolicy {
     pub support_contact: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_frequency: Option<String>,
+    /// Sender groups (`group:<name>` or `sender:<id>`) where the business itself sends the one
+    /// opt-out confirmation; elsewhere the provider or network does, so rule 6's exemption
+    /// does not apply (CONTRACT.md).
+    pub business_confirms: Vec<String>,
     /// Business days a possible revocation may wait for review before it becomes an opt-out
     /// (the FCC allows at most 10; a tenant may shorten it).
     pub review_business_days: u32,
@@ -64,6 +68,7 @@ impl Default for TenantPolicy {
             brand_name: None,
             support_contact: None,
             message_frequency: None,
+            business_confirms: Vec::new(),
             review_business_days: 10,
             version: 1,
         }

@@ -173,7 +173,7 @@ proptest! {
                 for program in [None, Some("fraud"), Some("deals")] {
                     let send = SendContext::new(&directory, sender, program);
                     for category in Category::ALL {
-                        let decision = decide(&DecisionInput { state: &state, policy: &policy, directory: &directory, send: &send, category, now });
+                        let decision = decide(&DecisionInput { state: &state, policy: &policy, directory: &directory, send: &send, category, now, purpose: None });
                         let expected = reference_opted_out(&events, &policy, &directory, &send);
                         prop_assert_eq!(decision.reason == CheckReason::OptedOut, expected,
                             "sender {} program {:?} policy {:?}", sender, program, stop_scope);
