@@ -188,7 +188,7 @@ fn exemption(input: &DecisionInput<'_>) -> Option<CheckDecision> {
             .map(|f| allow(CheckReason::HelpReply, f.group.to_string(), &f.mark)),
         Purpose::OptOutConfirmation => {
             let group = input.send.placement.group.to_string();
-            if !input.policy.business_confirms.iter().any(|g| *g == group) {
+            if !input.policy.business_confirms.contains(&group) {
                 return None;
             }
             let (scope, mark) = unlifted_opt_out(input)?;

@@ -1,0 +1,122 @@
+//! `make bench`: the per-request pure work of the two hot paths, each beside a baseline in the
+//! same run (median of several rounds, nanoseconds per operation).
+//!
+//! - classify: Stopgate's classifier against the providers' own rule, an exact match of the
+//!   whole message against a single-word list (what Twilio and Telnyx do).
+//! - decide: the check's decision over a number's state with a history of STOP/START from
+//!   several sender groups, against a plain lookup in a set of opted-out numbers (a
+//!   suppression list that knows nothing of scope, ordering or categories).
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use stopgate::consent::{
+    Actor, Category, ConsentEvent, DecisionInput, EventId, EventKind, EvidenceRefs, NumberState, Origin, SendContext,
+    SenderDirectory, SenderGroup, Source, TenantPolicy, TimeSource, decide,
+};
+use stopgate::keywords;
+use stopgate::phone::E164;
+
+const TEXTS: [&str; 10] = [
+    "STOP",
+    "Stop please",
+    "please stop texting me",
+    "weekend plans?",
+    "Is my order ready? I need it by Friday",
+    "ＳＴＯＰ",
+    "leave me alone",
+    "START",
+    "Thanks! See you at the end of the week",
+    "cancel texts",
+];
+
+fn per_op(rounds: usize, ops: usize, mut f: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..ops {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / ops as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[samples.len() / 2]
+}
+
+fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEvent {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default() + Duration::minutes(minutes);
+    ConsentEvent {
+        event_id: EventId::new(at),
+        tenant: "bench".into(),
+        phone: E164::from_stored("+14155550123").unwrap_or_else(|| unreachable!()),
+        kind,
+        category: None,
+        level: None,
+        scope: None,
+        origin: Origin { sender: Some(sender.into()), sender_group: Some(group.into()), ..Origin::default() },
+        source: Source::SmsKeyword,
+        occurred_at: at,
+        time_source: TimeSource::Receipt,
+        received_at: at,
+        recorded_at: at,
+        actor: Actor::Person,
+        evidence: EvidenceRefs::default(),
+        override_opt_out: false,
+        review: None,
+    }
+}
+
+fn main() {
+    let baseline_words: HashSet<&str> = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"].into();
+    let classify = per_op(15, 20_000, || {
+        for t in TEXTS {
+            black_box(keywords::classify(black_box(t)));
+        }
+    }) / TEXTS.len() as f64;
+    let exact = per_op(15, 20_000, || {
+        for t in TEXTS {
+            black_box(baseline_words.contains(black_box(t.trim()).to_uppercase().as_str()));
+        }
+    }) / TEXTS.len() as f64;
+
+    let groups: Vec<SenderGroup> = (0..5)
+        .map(|g| SenderGroup {
+            name: format!("g{g}"),
+            senders: vec![format!("+1415555010{g}")],
+            program: Some(format!("p{g}")),
+            brand: Some("acme".into()),
+        })
+        .collect();
+    let directory = SenderDirectory { groups };
+    let mut state = NumberState::default();
+    for i in 0..40 {
+        let g = i % 5;
+        let kind = if i % 3 == 0 { EventKind::OptOut } else if i % 3 == 1 { EventKind::OptIn } else { EventKind::Inbound };
+        state.apply(&event(kind, &format!("+1415555010{g}"), &format!("g{g}"), i64::from(i) * 7));
+    }
+    let policy = TenantPolicy::default();
+    let send = SendContext::new(&directory, "+14155550102", None);
+    let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single().unwrap_or_default();
+    let decision = per_op(15, 50_000, || {
+        black_box(decide(black_box(&DecisionInput {
+            state: &state,
+            policy: &policy,
+            directory: &directory,
+            send: &send,
+            category: Category::Conversational,
+            now,
+            purpose: None,
+        })));
+    });
+    let list: HashSet<String> = (0..100_000).map(|i| format!("+1415{i:07}")).collect();
+    let lookup = per_op(15, 50_000, || {
+        black_box(list.contains(black_box("+14155550123")));
+    });
+
+    println!("{:<44} {:>12} {:>12}", "hot path (median ns per operation)", "stopgate", "baseline");
+    println!("{:<44} {:>12.0} {:>12.0}", "classify one inbound text / exact word match", classify, exact);
+    println!("{:<44} {:>12.0} {:>12.0}", "decide a check (40-event state) / set lookup", decision, lookup);
+}
