@@ -30,6 +30,7 @@ use sha2::Sha256;
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, DecodePem, Encode};
 
+use super::common::{bad_signature, check_body_size, empty_reply, form_pairs, param};
 use super::{
     Handshake, InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError,
     WebhookRequest,
@@ -38,8 +39,8 @@ use super::{
 /// The secret names `stopgate provider set <tenant> aws` accepts.
 pub const SECRET_NAMES: &[&str] = &["topic_arn"];
 
-/// An SMS notification is a few kilobytes even with a 1,600-character body escaped twice.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "an SMS notification";
 
 /// AWS signing certificates are about 2 KB; anything far larger is not one.
 pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
@@ -51,7 +52,7 @@ pub fn verify(
     secrets: &ProviderSecrets,
     now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let url = certificate_url(req.body, secrets)?;
     let certificate = secrets
         .signing_certificate()
@@ -126,7 +127,7 @@ pub fn string_to_sign(body: &[u8]) -> Result<String, WebhookError> {
 /// Reads a verified request: a notification is one inbound SMS, a subscription confirmation a
 /// handshake whose `confirm_url` the edge fetches, an unsubscribe confirmation nothing to record.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let envelope = Envelope::read(req.body).map_err(|e| WebhookError::malformed("body", e))?;
     let malformed = |e: WebhookError| match e {
         WebhookError::BadSignature(reason) => WebhookError::malformed("body", reason),
@@ -158,10 +159,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 /// SNS ignores the response body, and two-way SMS has no way to answer in it: a reply is sent
 /// by End User Messaging's own keyword responses (or the business's sender), never from here.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".into(),
-        body: String::new(),
-    }
+    empty_reply()
 }
 
 /// A topic ARN's parts that decide where its messages and certificates come from.
@@ -287,15 +285,8 @@ fn check_subscribe_url(url: &str, topic: &TopicArn) -> Result<(), String> {
     if query.contains('#') {
         return Err(refused("a fragment"));
     }
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let pairs = form_pairs(query.as_bytes());
+    let value = |name: &str| param(&pairs, name);
     if value("Action") != Some("ConfirmSubscription") {
         return Err(refused("Action is not ConfirmSubscription"));
     }
@@ -359,23 +350,6 @@ fn check_validity(certificate: &Certificate, now: DateTime<Utc>) -> Result<(), W
             "the signing certificate is not valid now (valid from {} to {})",
             validity.not_before, validity.not_after
         )));
-    }
-    Ok(())
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for an SMS notification",
-                body.len()
-            ),
-        ));
     }
     Ok(())
 }
@@ -556,6 +530,8 @@ mod tests {
 
     use super::*;
     use crate::providers::SigningCertificate;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{malformed_field, rejection, request};
     use crate::testing::sns::{self as test_sns, CERT_URL, TOPIC_ARN};
 
     const FIXTURES: &str = concat!(
@@ -596,12 +572,12 @@ mod tests {
     }
 
     fn post<'a>(h: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url: "https://hooks.example.com/v1/webhooks/aws/acme",
-            headers: h,
+        request(
+            "POST",
+            "https://hooks.example.com/v1/webhooks/aws/acme",
+            h,
             body,
-        }
+        )
     }
 
     /// The tenant's topics, and the certificate (URL, bytes) the edge fetched, if any.
@@ -613,13 +589,6 @@ mod tests {
                 bytes: std::sync::Arc::from(bytes),
             }),
             None => secrets,
-        }
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
         }
     }
 
@@ -1084,13 +1053,6 @@ mod tests {
         let req = post(&h, body.as_bytes());
         assert_eq!(verify(&req, &test_secrets(), Utc::now()), Ok(()));
         assert!(matches!(parse(&req), Ok(Parsed::Ignored(_))));
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
     }
 
     #[test]

@@ -13,9 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
 
+use super::common::{
+    BasicCredentials, BasicWording, bad_signature, check_body_size, empty_reply, json_body,
+    optional_string,
+};
 use super::{
     InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError, WebhookRequest,
 };
@@ -23,10 +25,16 @@ use super::{
 /// The secret names `stopgate provider set <tenant> bandwidth` accepts.
 pub const SECRET_NAMES: &[&str] = &["username", "password"];
 
-/// A JSON array of callbacks; 64 KiB is still dozens of them.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "an SMS webhook";
 
 const INBOUND_TYPE: &str = "message-received";
+
+const BASIC_WORDING: BasicWording = BasicWording {
+    not_basic: "Authorization is not Basic",
+    not_base64: "Authorization Basic credentials are not base64",
+    no_colon: "Authorization Basic credentials have no `user:password`",
+};
 
 /// Checks the request's Basic credentials against the configured ones (current or previous).
 /// Bandwidth sends no timestamp, so `_now` plays no part.
@@ -35,7 +43,7 @@ pub fn verify(
     secrets: &ProviderSecrets,
     _now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let usernames = secrets.get("username");
     let passwords = secrets.get("password");
     if usernames.is_empty() || passwords.is_empty() {
@@ -49,25 +57,7 @@ pub fn verify(
              application",
         )
     })?;
-    let (scheme, credentials) = header.trim().split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad_signature("Authorization is not Basic"));
-    }
-    let decoded = BASE64
-        .decode(credentials.trim())
-        .map_err(|_| bad_signature("Authorization Basic credentials are not base64"))?;
-    // RFC 7617: the user id cannot contain a colon, the password can.
-    let colon = decoded
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or_else(|| bad_signature("Authorization Basic credentials have no `user:password`"))?;
-    let (username, password) = (&decoded[..colon], &decoded[colon + 1..]);
-
-    // Every configured value is compared, and combined without short-circuiting, so the time
-    // taken says nothing about which part was wrong.
-    let user_ok = matches_any(username, &usernames);
-    let password_ok = matches_any(password, &passwords);
-    if bool::from(user_ok & password_ok) {
+    if BasicCredentials::read(header, &BASIC_WORDING)?.match_any(&usernames, &passwords) {
         Ok(())
     } else {
         Err(bad_signature(
@@ -79,10 +69,8 @@ pub fn verify(
 /// Reads a verified request: each `message-received` becomes a message; delivery receipts and
 /// any other event type are acknowledged without recording anything.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
-    let value: Value = serde_json::from_slice(req.body)
-        .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
-    let callbacks = match value {
+    check_body_size(req.body, REQUEST_KIND)?;
+    let callbacks = match json_body(req.body)? {
         Value::Array(callbacks) => callbacks,
         // Bandwidth always sends an array; one bare callback is read the same way.
         object @ Value::Object(_) => vec![object],
@@ -107,7 +95,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
         if !callback.is_object() {
             return Err(WebhookError::malformed(&format!("[{i}]"), "not an object"));
         }
-        let kind = required(string(callback, "type", &at("type"))?, &at("type"))?;
+        let kind = required(optional_string(callback, "type", &at("type"))?, &at("type"))?;
         if kind == INBOUND_TYPE {
             messages.push(inbound(callback, &at)?);
         } else {
@@ -126,10 +114,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 /// The success answer. Bandwidth reads only the status code and has no inline reply (a text
 /// back goes through its API), so `text` is dropped.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".to_string(),
-        body: String::new(),
-    }
+    empty_reply()
 }
 
 /// The `Authorization` header Bandwidth sends with callback credentials `username`/`password`:
@@ -143,16 +128,19 @@ fn inbound(callback: &Value, at: &dyn Fn(&str) -> String) -> Result<InboundMessa
         .get("message")
         .filter(|m| m.is_object())
         .ok_or_else(|| WebhookError::malformed(&at("message"), "missing or not an object"))?;
-    let message_id = required(string(message, "id", &at("message.id"))?, &at("message.id"))?;
+    let message_id = required(
+        optional_string(message, "id", &at("message.id"))?,
+        &at("message.id"),
+    )?;
     let from = required(
-        string(message, "from", &at("message.from"))?,
+        optional_string(message, "from", &at("message.from"))?,
         &at("message.from"),
     )?;
     // The top-level `to` is the number of ours this event is for (a group text yields one
     // event, with its own message id, per number of ours); `owner` says the same.
-    let to = match string(callback, "to", &at("to"))? {
+    let to = match optional_string(callback, "to", &at("to"))? {
         Some(to) => Some(to),
-        None => string(message, "owner", &at("message.owner"))?,
+        None => optional_string(message, "owner", &at("message.owner"))?,
     };
     let to = required(to, &at("to"))?;
     Ok(InboundMessage {
@@ -160,9 +148,9 @@ fn inbound(callback: &Value, at: &dyn Fn(&str) -> String) -> Result<InboundMessa
         message_id,
         from,
         to,
-        text: string(message, "text", &at("message.text"))?.unwrap_or_default(),
+        text: optional_string(message, "text", &at("message.text"))?.unwrap_or_default(),
         // The Bandwidth application groups numbers the way a messaging service does.
-        messaging_service: string(message, "applicationId", &at("message.applicationId"))?,
+        messaging_service: optional_string(message, "applicationId", &at("message.applicationId"))?,
         // The message's own time first: it describes the text, where the callback's describes
         // the event reporting it.
         provider_time: time(message).or_else(|| time(callback)),
@@ -180,51 +168,12 @@ fn time(object: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Compares SHA-256 digests so that a length difference is not revealed either.
-fn matches_any(given: &[u8], configured: &[&str]) -> Choice {
-    let given = Sha256::digest(given);
-    configured.iter().fold(Choice::from(0), |found, candidate| {
-        found
-            | Sha256::digest(candidate.as_bytes())
-                .as_slice()
-                .ct_eq(given.as_slice())
-    })
-}
-
-/// A string field: absent, null and empty are `None`; any other type names `path`.
-fn string(object: &Value, name: &str, path: &str) -> Result<Option<String>, WebhookError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(WebhookError::malformed(path, "must be a string")),
-    }
-}
-
 fn required(value: Option<String>, path: &str) -> Result<String, WebhookError> {
-    value.ok_or_else(|| {
-        WebhookError::malformed(
-            path,
-            "missing or empty; Bandwidth always sends it with message-received",
-        )
-    })
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for an SMS webhook",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
+    super::common::required(
+        value,
+        path,
+        "Bandwidth always sends it with message-received",
+    )
 }
 
 #[cfg(test)]
@@ -232,6 +181,8 @@ mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{headers, malformed_field, rejection, request};
 
     // Bandwidth publishes no vectors for callback credentials: they are plain HTTP Basic
     // authentication (RFC 7617), so the vectors are built from that spec. RFC 7617 section 2's
@@ -248,21 +199,13 @@ mod tests {
         Utc::now()
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, http::HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
     fn post<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url: "https://api.stopgate.example/v1/webhooks/bandwidth/events-demo",
+        request(
+            "POST",
+            "https://api.stopgate.example/v1/webhooks/bandwidth/events-demo",
             headers,
             body,
-        }
+        )
     }
 
     fn credentials(users: &[&str], passwords: &[&str]) -> ProviderSecrets {
@@ -272,13 +215,6 @@ mod tests {
                 .map(|u| ("username", *u))
                 .chain(passwords.iter().map(|p| ("password", *p))),
         )
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
     }
 
     fn check(header: Option<&str>, secrets: &ProviderSecrets) -> Result<(), WebhookError> {
@@ -398,13 +334,6 @@ mod tests {
     fn parse_body(body: &str) -> Result<Parsed, WebhookError> {
         let h = headers(&[("content-type", "application/json")]);
         parse(&post(&h, body.as_bytes()))
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
     }
 
     fn received(id: &str, from: &str, text: &str) -> Value {

@@ -21,6 +21,10 @@ pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
 
+mod common;
+#[cfg(test)]
+pub(crate) mod test_support;
+
 /// The providers Stopgate accepts webhooks from, as they appear in webhook paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -24,10 +24,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::common::{
+    bad_signature, check_body_size, form_pairs, form_value, has_any_header, hmac_sha256, query,
+    xml_escape,
+};
 use super::{
     InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError, WebhookRequest,
 };
@@ -43,8 +45,8 @@ const V2_NONCE_HEADER: &str = "x-plivo-signature-v2-nonce";
 /// Short codes have at most six digits; a longer all-digit number is a full international one.
 const SHORT_CODE_MAX_DIGITS: usize = 6;
 
-/// Far above any SMS webhook; a larger body is not one we want to parse or hash.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "an SMS webhook";
 
 /// Checks that Plivo sent `req`. Plivo sends no timestamp, so `_now` plays no part.
 pub fn verify(
@@ -52,18 +54,18 @@ pub fn verify(
     secrets: &ProviderSecrets,
     _now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let tokens = secrets.get("auth_token");
     if tokens.is_empty() {
         return Err(bad_signature("no auth_token is configured"));
     }
-    let (scheme, signatures, signed) = if has_any(req, &V3_SIGNATURE_HEADERS) {
+    let (scheme, signatures, signed) = if has_any_header(req, &V3_SIGNATURE_HEADERS) {
         let nonce = req.header(V3_NONCE_HEADER).ok_or_else(|| {
             bad_signature("X-Plivo-Signature-V3 without X-Plivo-Signature-V3-Nonce")
         })?;
         let signed = format!("{}.{nonce}", v3_signing_url(req.method, req.url, req.body));
         ("V3", signatures(req, &V3_SIGNATURE_HEADERS), signed)
-    } else if has_any(req, &V2_SIGNATURE_HEADERS) {
+    } else if has_any_header(req, &V2_SIGNATURE_HEADERS) {
         let nonce = req.header(V2_NONCE_HEADER).ok_or_else(|| {
             bad_signature("X-Plivo-Signature-V2 without X-Plivo-Signature-V2-Nonce")
         })?;
@@ -75,7 +77,7 @@ pub fn verify(
         ));
     };
     let matched = tokens.iter().any(|token| {
-        let expected = hmac_sha256(token.as_bytes(), signed.as_bytes());
+        let expected = hmac_sha256(token.as_bytes(), &[signed.as_bytes()]);
         signatures
             .iter()
             .any(|signature| bool::from(expected.as_slice().ct_eq(signature)))
@@ -93,18 +95,13 @@ pub fn verify(
 
 /// Reads the inbound message from a verified request (form body, or the query for GET).
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let pairs = if is_get(req.method) {
         form_pairs(query(req.url).as_bytes())
     } else {
         form_pairs(req.body)
     };
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    };
+    let get = |name: &str| form_value(&pairs, name);
     // A delivery report posted to the message URL carries From/To/MessageUUID as well, but
     // of our own outbound text: taking it for an inbound one would record our number as the
     // sender. Inbound messages have Text (possibly empty) and no Status.
@@ -163,13 +160,13 @@ fn plivo_number(number: &str) -> &str {
 /// `auth_token` and `nonce`: what tests and local examples send.
 pub fn sign_v3(auth_token: &str, method: &str, url: &str, body: &[u8], nonce: &str) -> String {
     let signed = format!("{}.{nonce}", v3_signing_url(method, url, body));
-    BASE64.encode(hmac_sha256(auth_token.as_bytes(), signed.as_bytes()))
+    BASE64.encode(hmac_sha256(auth_token.as_bytes(), &[signed.as_bytes()]))
 }
 
 /// The `X-Plivo-Signature-V2` Plivo sends to `url` with `nonce`.
 pub fn sign_v2(auth_token: &str, url: &str, nonce: &str) -> String {
     let signed = format!("{}{nonce}", without_query(url));
-    BASE64.encode(hmac_sha256(auth_token.as_bytes(), signed.as_bytes()))
+    BASE64.encode(hmac_sha256(auth_token.as_bytes(), &[signed.as_bytes()]))
 }
 
 /// Plivo writes numbers in international form without the `+` (`14155550147`), which a
@@ -233,10 +230,6 @@ fn grouped(pairs: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
     grouped
 }
 
-fn has_any(req: &WebhookRequest, names: &[&str]) -> bool {
-    names.iter().any(|name| req.headers.contains_key(*name))
-}
-
 /// Every signature in the named headers, decoded; pieces that are not base64 cannot match.
 fn signatures(req: &WebhookRequest, names: &[&str]) -> Vec<Vec<u8>> {
     names
@@ -250,16 +243,6 @@ fn signatures(req: &WebhookRequest, names: &[&str]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length, so this cannot fail; an empty result matches nothing.
-    Hmac::<Sha256>::new_from_slice(key)
-        .map(|mut mac| {
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        })
-        .unwrap_or_default()
-}
-
 fn is_get(method: &str) -> bool {
     method.eq_ignore_ascii_case("GET")
 }
@@ -269,25 +252,12 @@ fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or_default()
 }
 
-fn query(url: &str) -> &str {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    without_fragment
-        .split_once('?')
-        .map_or("", |(_, query)| query)
-}
-
-/// Decoded form pairs (`+` is a space), in order.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
 fn required(value: Option<String>, field: &str) -> Result<String, WebhookError> {
-    value.ok_or_else(|| {
-        WebhookError::malformed(
-            field,
-            "missing or empty; Plivo always sends it with an inbound message",
-        )
-    })
+    super::common::required(
+        value,
+        field,
+        "Plivo always sends it with an inbound message",
+    )
 }
 
 fn xml(body: String) -> ProviderReply {
@@ -297,45 +267,13 @@ fn xml(body: String) -> ProviderReply {
     }
 }
 
-/// Escapes text for XML content and attributes. Characters XML 1.0 cannot carry even escaped
-/// are dropped, since one of them would make Plivo reject the whole document.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for an SMS webhook",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{
+        form, form_string, headers, malformed_field, rejection, request,
+    };
 
     // The V3 vectors shared by Plivo's SDK tests: plivo/plivo-go `utils_test.go`
     // (TestValidateSignatureV3Pass1-4), plivo/plivo-ruby `spec/signature_spec.rb` and
@@ -393,44 +331,8 @@ mod tests {
     const URL: &str = "https://api.stopgate.example/v1/webhooks/plivo/events-demo";
     const TOKEN: &str = "MAXXXXXXXXXXXXXXXXXXstopgate-token";
 
-    fn form(params: &[(&str, &str)]) -> Vec<u8> {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish()
-            .into_bytes()
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, http::HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    fn request<'a>(
-        method: &'a str,
-        url: &'a str,
-        headers: &'a http::HeaderMap,
-        body: &'a [u8],
-    ) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method,
-            url,
-            headers,
-            body,
-        }
-    }
-
     fn tokens(values: &[&str]) -> ProviderSecrets {
         ProviderSecrets::from_pairs(values.iter().map(|v| ("auth_token", *v)))
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
     }
 
     fn v3_headers(signature: &str, nonce: &str) -> http::HeaderMap {
@@ -476,7 +378,7 @@ mod tests {
         );
         // Pass2 and Pass4: GET, whose parameters Plivo sends in the query (the SDKs are given
         // them separately and merge them into it).
-        let query = String::from_utf8(form(&V3_PARAMS)).unwrap();
+        let query = form_string(&V3_PARAMS);
         let get = format!("{V3_URL}/?a=b&c=d&{query}");
         assert_eq!(
             check_v3(
@@ -768,19 +670,12 @@ mod tests {
 
     fn parse_form(method: &str, params: &[(&str, &str)]) -> Result<Parsed, WebhookError> {
         let h = headers(&[]);
-        let encoded = String::from_utf8(form(params)).unwrap();
+        let encoded = form_string(params);
         if method == "GET" {
             let url = format!("{URL}?{encoded}");
             parse(&request("GET", &url, &h, b""))
         } else {
             parse(&request("POST", URL, &h, encoded.as_bytes()))
-        }
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
         }
     }
 

@@ -23,8 +23,11 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
+use super::common::{
+    bad_signature, check_body_size, empty_reply, json_object_body, non_blank_string, rfc3339,
+    secret_matches, within,
+};
 use super::{
     Handshake, InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError,
     WebhookRequest,
@@ -39,8 +42,8 @@ const VALIDATION_HEADER: &str = "validation-token";
 /// How the echoed header is spelled in RingCentral's guides (HTTP names are case-insensitive).
 const VALIDATION_HEADER_REPLY: &str = "Validation-Token";
 
-/// Far above any notification RingCentral sends for one SMS.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "a RingCentral notification";
 
 /// RingCentral refuses a handshake answer over 1024 bytes, headers included; a token this long
 /// is not one RingCentral generated.
@@ -53,7 +56,7 @@ pub fn verify(
     secrets: &ProviderSecrets,
     _now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let tokens = secrets.get("verification_token");
     if tokens.is_empty() {
         return Err(bad_signature(
@@ -80,17 +83,13 @@ pub fn verify(
 /// Reads a verified request: the handshake to answer, an inbound SMS, an A2P opt-out or
 /// opt-in, or a notification with nothing to record.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     if is_handshake(req) {
         return handshake(req);
     }
-    let value: Value = serde_json::from_slice(req.body)
-        .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(WebhookError::malformed("body", "expected a JSON object"));
-    }
-    let event =
-        string(&value, "event")?.ok_or_else(|| WebhookError::malformed("event", "missing"))?;
+    let value = json_object_body(req.body)?;
+    let event = non_blank_string(&value, "event")?
+        .ok_or_else(|| WebhookError::malformed("event", "missing"))?;
     // `/restapi/v1.0/account/123/extension/456/message-store/instant?type=SMS`: the ids vary,
     // the resource at the end does not.
     let resource = event.split('?').next().unwrap_or_default();
@@ -107,27 +106,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 
 /// RingCentral only needs a 200; it cannot send an SMS back from the webhook response.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".into(),
-        body: String::new(),
-    }
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for a RingCentral notification",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
+    empty_reply()
 }
 
 /// The subscription-creation request: a `Validation-Token` header and nothing else to read.
@@ -136,14 +115,7 @@ fn is_handshake(req: &WebhookRequest) -> bool {
 }
 
 fn check_token(presented: &str, configured: &[&str], header: &str) -> Result<(), WebhookError> {
-    let presented = presented.as_bytes();
-    // Every configured value is compared, so the time taken does not say which one matched.
-    let matched = configured
-        .iter()
-        .fold(subtle::Choice::from(0), |acc, token| {
-            acc | token.as_bytes().ct_eq(presented)
-        });
-    if bool::from(matched) {
+    if bool::from(secret_matches(presented.as_bytes(), configured)) {
         Ok(())
     } else {
         Err(bad_signature(&format!(
@@ -174,14 +146,14 @@ fn handshake(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 /// `/message-store/instant?type=SMS`: one inbound SMS in `body`.
 fn instant_sms(value: &Value) -> Result<Parsed, WebhookError> {
     let body = object(value, "body")?;
-    if let Some(kind) = string(body, "type").map_err(prefixed)?
+    if let Some(kind) = non_blank_string(body, "type").map_err(prefixed)?
         && !kind.eq_ignore_ascii_case("SMS")
     {
         return Ok(Parsed::Ignored(format!(
             "RingCentral message-store event of type {kind}"
         )));
     }
-    if let Some(direction) = string(body, "direction").map_err(prefixed)?
+    if let Some(direction) = non_blank_string(body, "direction").map_err(prefixed)?
         && !direction.eq_ignore_ascii_case("Inbound")
     {
         return Ok(Parsed::Ignored(
@@ -192,24 +164,26 @@ fn instant_sms(value: &Value) -> Result<Parsed, WebhookError> {
     // the message; the envelope's uuid names one notification, so it is only the fallback.
     let message_id = match id(body, "id").map_err(prefixed)? {
         Some(id) => id,
-        None => string(value, "uuid")?.ok_or_else(|| {
+        None => non_blank_string(value, "uuid")?.ok_or_else(|| {
             WebhookError::malformed("body.id", "missing (and no uuid to fall back on)")
         })?,
     };
     let from = object(body, "from")
         .map_err(prefixed)
-        .and_then(|from| string(from, "phoneNumber").map_err(|e| within("body.from", e)))?
+        .and_then(|from| non_blank_string(from, "phoneNumber").map_err(|e| within("body.from", e)))?
         .ok_or_else(|| WebhookError::malformed("body.from.phoneNumber", "missing"))?;
     let to = match body.get("to") {
         Some(Value::Array(recipients)) => match recipients.first() {
-            Some(first) => string(first, "phoneNumber").map_err(|e| within("body.to[0]", e))?,
+            Some(first) => {
+                non_blank_string(first, "phoneNumber").map_err(|e| within("body.to[0]", e))?
+            }
             None => None,
         },
         None | Some(Value::Null) => None,
         Some(_) => return Err(WebhookError::malformed("body.to", "must be a list")),
     }
     .ok_or_else(|| WebhookError::malformed("body.to[0].phoneNumber", "missing"))?;
-    let text = string(body, "subject")
+    let text = non_blank_string(body, "subject")
         .map_err(prefixed)?
         .unwrap_or_default();
     let provider_time = time(body, "creationTime").map_err(prefixed)?;
@@ -235,10 +209,10 @@ fn instant_sms(value: &Value) -> Result<Parsed, WebhookError> {
 /// opt-out service is active or not from/to the number specified").
 fn a2p_opt_out(value: &Value) -> Result<Parsed, WebhookError> {
     let body = object(value, "body")?;
-    let business = string(body, "from")
+    let business = non_blank_string(body, "from")
         .map_err(prefixed)?
         .ok_or_else(|| WebhookError::malformed("body.from", "missing"))?;
-    let person = string(body, "to")
+    let person = non_blank_string(body, "to")
         .map_err(prefixed)?
         .ok_or_else(|| WebhookError::malformed("body.to", "missing"))?;
     let active = match body.get("active") {
@@ -249,8 +223,8 @@ fn a2p_opt_out(value: &Value) -> Result<Parsed, WebhookError> {
         None => return Err(WebhookError::malformed("body.active", "missing")),
     };
     // The body names no message: the notification's uuid is the only id there is.
-    let message_id =
-        string(value, "uuid")?.ok_or_else(|| WebhookError::malformed("uuid", "missing"))?;
+    let message_id = non_blank_string(value, "uuid")?
+        .ok_or_else(|| WebhookError::malformed("uuid", "missing"))?;
     let (intent, verdict) = if active {
         (Intent::OptOut, "optout")
     } else {
@@ -278,33 +252,16 @@ fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Value, WebhookError> {
     }
 }
 
-/// A string field; absent, null and empty are all `None`.
-fn string(value: &Value, name: &str) -> Result<Option<String>, WebhookError> {
-    match value.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        // Kept as sent: `subject` is the person's text, evidence to be stored unaltered.
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(WebhookError::malformed(name, "must be a string")),
-    }
-}
-
 /// Message-store ids are strings in notifications but numbers in message-store listings.
 fn id(value: &Value, name: &str) -> Result<Option<String>, WebhookError> {
     match value.get(name) {
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        _ => string(value, name),
+        _ => non_blank_string(value, name),
     }
 }
 
 fn time(value: &Value, name: &str) -> Result<Option<DateTime<Utc>>, WebhookError> {
-    string(value, name)?
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s.trim())
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| WebhookError::malformed(name, "not an ISO 8601 date-time"))
-        })
-        .transpose()
+    rfc3339(value, name, "not an ISO 8601 date-time")
 }
 
 /// Names a field of `body` by its path, so a 400 says where to look.
@@ -312,42 +269,25 @@ fn prefixed(e: WebhookError) -> WebhookError {
     within("body", e)
 }
 
-fn within(parent: &str, e: WebhookError) -> WebhookError {
-    match e {
-        WebhookError::Malformed { field, reason } => WebhookError::Malformed {
-            field: format!("{parent}.{field}"),
-            reason,
-        },
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{
+        headers, malformed_field, one_message, rejection, request,
+    };
 
     const TOKEN: &str = "rc-verification-token-0123456789";
 
-    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
-
     fn post<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url: "https://api.stopgate.example/v1/webhooks/ringcentral/acme",
+        request(
+            "POST",
+            "https://api.stopgate.example/v1/webhooks/ringcentral/acme",
             headers,
             body,
-        }
+        )
     }
 
     fn secrets(tokens: &[&str]) -> ProviderSecrets {
@@ -356,27 +296,6 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
-    }
-
-    fn one_message(parsed: Parsed) -> InboundMessage {
-        match parsed {
-            Parsed::Messages(mut messages) if messages.len() == 1 => messages.remove(0),
-            other => panic!("expected one message, got {other:?}"),
-        }
     }
 
     /// RingCentral's own sample of the instant SMS notification (ringcentral/ringcentral-api-docs

@@ -20,11 +20,14 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
+use super::common::{
+    BasicCredentials, BasicWording, bad_signature, check_body_size, check_fresh, empty_reply,
+    has_any_header, hmac_sha256, international, json_object_body, non_blank_string, rfc3339,
+    within,
+};
 use super::{
     InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError, WebhookRequest,
 };
@@ -40,8 +43,14 @@ const ALGORITHM_HEADER: &str = "x-sinch-webhook-signature-algorithm";
 /// How far a signature's timestamp may be from our clock, either way.
 pub const MAX_SKEW_SECONDS: i64 = 300;
 
-/// Far above any callback Sinch sends for one SMS.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "a Sinch callback";
+
+const BASIC_WORDING: BasicWording = BasicWording {
+    not_basic: "Authorization is not HTTP Basic",
+    not_base64: "HTTP Basic credentials are not base64",
+    no_colon: "HTTP Basic credentials are not user:password",
+};
 
 /// Checks that Sinch sent `req`, at `now`.
 pub fn verify(
@@ -49,15 +58,16 @@ pub fn verify(
     secrets: &ProviderSecrets,
     now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
-    let signed = [
-        SIGNATURE_HEADER,
-        NONCE_HEADER,
-        TIMESTAMP_HEADER,
-        ALGORITHM_HEADER,
-    ]
-    .iter()
-    .any(|name| req.headers.contains_key(*name));
+    check_body_size(req.body, REQUEST_KIND)?;
+    let signed = has_any_header(
+        req,
+        &[
+            SIGNATURE_HEADER,
+            NONCE_HEADER,
+            TIMESTAMP_HEADER,
+            ALGORITHM_HEADER,
+        ],
+    );
     if signed {
         verify_signature(req, &secrets.get("webhook_secret"), now)
     } else if req.headers.contains_key(http::header::AUTHORIZATION) {
@@ -71,13 +81,9 @@ pub fn verify(
 
 /// Reads a verified callback: an inbound SMS (either API) or something with nothing to record.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
-    let value: Value = serde_json::from_slice(req.body)
-        .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(WebhookError::malformed("body", "expected a JSON object"));
-    }
-    if let Some(kind) = string(&value, "type")? {
+    check_body_size(req.body, REQUEST_KIND)?;
+    let value = json_object_body(req.body)?;
+    if let Some(kind) = non_blank_string(&value, "type")? {
         return sms_callback(&value, &kind);
     }
     if value.get("message").is_some() {
@@ -90,36 +96,16 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 
 /// Sinch needs only a 2xx; neither API sends an SMS back from the webhook response.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".into(),
-        body: String::new(),
-    }
+    empty_reply()
 }
 
 /// The `x-sinch-webhook-signature` Sinch sends for `body` with this nonce and timestamp,
 /// signed with `secret`: what local examples and tests send.
 pub fn sign(secret: &str, body: &[u8], nonce: &str, timestamp: i64) -> String {
-    BASE64.encode(mac(
+    BASE64.encode(hmac_sha256(
         secret.as_bytes(),
         &signed_data(body, nonce, &timestamp.to_string()),
     ))
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for a Sinch callback",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Sinch documents and sends `HmacSHA256`; its current .NET SDK refuses anything else
@@ -134,19 +120,6 @@ fn check_algorithm(name: Option<&str>) -> Result<(), WebhookError> {
             "unsupported x-sinch-webhook-signature-algorithm (Sinch signs with HmacSHA256)",
         )),
     }
-}
-
-fn mac(key: &[u8], data: &[&[u8]]) -> Vec<u8> {
-    // HMAC takes keys of any length: this cannot fail, and an empty result matches no
-    // signature.
-    Hmac::<Sha256>::new_from_slice(key)
-        .map(|mut mac| {
-            for part in data {
-                mac.update(part);
-            }
-            mac.finalize().into_bytes().to_vec()
-        })
-        .unwrap_or_default()
 }
 
 /// `raw body . nonce . timestamp`, as the parts to feed the MAC (the body is never re-encoded).
@@ -182,7 +155,7 @@ fn verify_signature(
     }
     let data = signed_data(req.body, nonce, timestamp);
     let matched = secrets.iter().fold(Choice::from(0), |acc, secret| {
-        acc | mac(secret.as_bytes(), &data).ct_eq(&signature)
+        acc | hmac_sha256(secret.as_bytes(), &data).ct_eq(&signature)
     });
     if !bool::from(matched) {
         return Err(bad_signature(
@@ -190,14 +163,7 @@ fn verify_signature(
         ));
     }
     // Checked after the signature, so a stale but genuine request says so.
-    let skew = now.timestamp() - signed_at;
-    if skew.abs() > MAX_SKEW_SECONDS {
-        return Err(bad_signature(&format!(
-            "x-sinch-webhook-signature-timestamp is {skew} s from now, outside the \
-             {MAX_SKEW_SECONDS} s window (a replay, or a clock out of step)"
-        )));
-    }
-    Ok(())
+    check_fresh(signed_at, now, TIMESTAMP_HEADER, MAX_SKEW_SECONDS)
 }
 
 fn verify_basic(
@@ -208,33 +174,13 @@ fn verify_basic(
     let authorization = req
         .header("authorization")
         .ok_or_else(|| bad_signature("Authorization header is not text"))?;
-    let encoded = authorization
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
-        .map(|(_, credentials)| credentials.trim())
-        .ok_or_else(|| bad_signature("Authorization is not HTTP Basic"))?;
-    let decoded = BASE64
-        .decode(encoded)
-        .map_err(|_| bad_signature("HTTP Basic credentials are not base64"))?;
-    let (username, password) = std::str::from_utf8(&decoded)
-        .ok()
-        .and_then(|pair| pair.split_once(':'))
-        .ok_or_else(|| bad_signature("HTTP Basic credentials are not user:password"))?;
+    let credentials = BasicCredentials::read(authorization, &BASIC_WORDING)?;
     if usernames.is_empty() || passwords.is_empty() {
         return Err(bad_signature(
             "no username and password are configured (the request uses HTTP Basic)",
         ));
     }
-    // Either value may be mid-rotation, so every configured pair is tried, all of them every
-    // time.
-    let mut matched = Choice::from(0);
-    for expected_user in usernames {
-        let user_ok = expected_user.as_bytes().ct_eq(username.as_bytes());
-        for expected_password in passwords {
-            matched |= user_ok & expected_password.as_bytes().ct_eq(password.as_bytes());
-        }
-    }
-    if bool::from(matched) {
+    if credentials.match_any(usernames, passwords) {
         Ok(())
     } else {
         Err(bad_signature(
@@ -246,11 +192,11 @@ fn verify_basic(
 /// An SMS REST API callback, told apart by `type`.
 fn sms_callback(value: &Value, kind: &str) -> Result<Parsed, WebhookError> {
     let text = match kind {
-        "mo_text" => string(value, "body")?.unwrap_or_default(),
+        "mo_text" => non_blank_string(value, "body")?.unwrap_or_default(),
         // The body of a binary message is base64 data, not words to classify.
         "mo_binary" => String::new(),
         "mo_media" => match value.get("body") {
-            Some(body) if body.is_object() => string(body, "message")
+            Some(body) if body.is_object() => non_blank_string(body, "message")
                 .map_err(|e| within("body", e))?
                 .unwrap_or_default(),
             _ => String::new(),
@@ -262,9 +208,11 @@ fn sms_callback(value: &Value, kind: &str) -> Result<Parsed, WebhookError> {
         }
     };
     let message_id =
-        string(value, "id")?.ok_or_else(|| WebhookError::malformed("id", "missing"))?;
-    let from = string(value, "from")?.ok_or_else(|| WebhookError::malformed("from", "missing"))?;
-    let to = string(value, "to")?.ok_or_else(|| WebhookError::malformed("to", "missing"))?;
+        non_blank_string(value, "id")?.ok_or_else(|| WebhookError::malformed("id", "missing"))?;
+    let from = non_blank_string(value, "from")?
+        .ok_or_else(|| WebhookError::malformed("from", "missing"))?;
+    let to =
+        non_blank_string(value, "to")?.ok_or_else(|| WebhookError::malformed("to", "missing"))?;
     Ok(Parsed::Messages(vec![InboundMessage {
         provider: Provider::Sinch,
         message_id,
@@ -285,7 +233,7 @@ fn conversation_message(value: &Value) -> Result<Parsed, WebhookError> {
         _ => return Err(WebhookError::malformed("message", "must be an object")),
     };
     let field = |e| within("message", e);
-    if let Some(direction) = string(message, "direction").map_err(field)?
+    if let Some(direction) = non_blank_string(message, "direction").map_err(field)?
         && direction != "TO_APP"
     {
         return Ok(Parsed::Ignored(format!(
@@ -306,7 +254,7 @@ fn conversation_message(value: &Value) -> Result<Parsed, WebhookError> {
             ));
         }
     };
-    let channel = string(identity, "channel")
+    let channel = non_blank_string(identity, "channel")
         .map_err(|e| within("message.channel_identity", e))?
         .unwrap_or_default();
     // The ledger is about SMS consent: a WhatsApp or Messenger identity is not a phone's.
@@ -315,22 +263,22 @@ fn conversation_message(value: &Value) -> Result<Parsed, WebhookError> {
             "Sinch Conversation message on channel {channel:?}"
         )));
     }
-    let from = string(identity, "identity")
+    let from = non_blank_string(identity, "identity")
         .map_err(|e| within("message.channel_identity", e))?
         .ok_or_else(|| WebhookError::malformed("message.channel_identity.identity", "missing"))?;
-    let message_id = string(message, "id")
+    let message_id = non_blank_string(message, "id")
         .map_err(field)?
         .ok_or_else(|| WebhookError::malformed("message.id", "missing"))?;
     // `sender_id` is the number or short code the contact wrote to; without it the app is
     // the nearest thing to a sender Stopgate can group consent under.
-    let to = match string(message, "sender_id").map_err(field)? {
+    let to = match non_blank_string(message, "sender_id").map_err(field)? {
         Some(sender) => international(&sender),
-        None => string(value, "app_id")?.ok_or_else(|| {
+        None => non_blank_string(value, "app_id")?.ok_or_else(|| {
             WebhookError::malformed("message.sender_id", "missing (and no app_id)")
         })?,
     };
     let text = match contact_message.get("text_message") {
-        Some(text_message) if text_message.is_object() => string(text_message, "text")
+        Some(text_message) if text_message.is_object() => non_blank_string(text_message, "text")
             .map_err(|e| within("message.contact_message.text_message", e))?
             .unwrap_or_default(),
         _ => String::new(),
@@ -348,45 +296,8 @@ fn conversation_message(value: &Value) -> Result<Parsed, WebhookError> {
     }]))
 }
 
-/// Sinch writes international numbers as bare digits (`12025550100`); short codes have at
-/// most 6 digits, so a longer all-digit string is a number missing its `+`.
-fn international(number: &str) -> String {
-    let number = number.trim();
-    if number.len() >= 8 && number.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{number}")
-    } else {
-        number.to_string()
-    }
-}
-
-/// A string field; absent, null and blank are all `None`.
-fn string(value: &Value, name: &str) -> Result<Option<String>, WebhookError> {
-    match value.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(WebhookError::malformed(name, "must be a string")),
-    }
-}
-
 fn time(value: &Value, name: &str) -> Result<Option<DateTime<Utc>>, WebhookError> {
-    string(value, name)?
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s.trim())
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| WebhookError::malformed(name, "not an RFC 3339 date-time"))
-        })
-        .transpose()
-}
-
-fn within(parent: &str, e: WebhookError) -> WebhookError {
-    match e {
-        WebhookError::Malformed { field, reason } => WebhookError::Malformed {
-            field: format!("{parent}.{field}"),
-            reason,
-        },
-        other => other,
-    }
+    rfc3339(value, name, "not an RFC 3339 date-time")
 }
 
 #[cfg(test)]
@@ -394,58 +305,22 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{
+        at, headers, malformed_field, one_message, rejection, request, secrets,
+    };
 
     const SECRET: &str = "sinch-webhook-secret-0123456789";
     const USER: &str = "stopgate";
     const PASSWORD: &str = "sinch-callback-password";
 
-    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
-
     fn post<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url: "https://api.stopgate.example/v1/webhooks/sinch/acme",
+        request(
+            "POST",
+            "https://api.stopgate.example/v1/webhooks/sinch/acme",
             headers,
             body,
-        }
-    }
-
-    fn secrets(pairs: &[(&'static str, &'static str)]) -> ProviderSecrets {
-        ProviderSecrets::from_pairs(pairs.iter().copied())
-    }
-
-    fn at(unix: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(unix, 0).unwrap()
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
-    }
-
-    fn one_message(parsed: Parsed) -> InboundMessage {
-        match parsed {
-            Parsed::Messages(mut messages) if messages.len() == 1 => messages.remove(0),
-            other => panic!("expected one message, got {other:?}"),
-        }
+        )
     }
 
     /// The signed Conversation callback from Sinch's .NET SDK test `ValidateRequest`

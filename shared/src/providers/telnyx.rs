@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 
+use super::common::{bad_signature, check_body_size, empty_reply, json_body, optional_string};
 use super::{
     InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError, WebhookRequest,
 };
@@ -26,8 +27,8 @@ const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
 /// How far a signature's timestamp may be from our clock, either way.
 pub const REPLAY_WINDOW_SECONDS: u64 = 300;
 
-/// Far above any SMS webhook; a larger body is not one we want to parse or verify.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "an SMS webhook";
 
 const INBOUND_EVENT_TYPE: &str = "message.received";
 
@@ -43,7 +44,7 @@ pub fn verify(
     secrets: &ProviderSecrets,
     now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let configured = secrets.get("public_key");
     if configured.is_empty() {
         return Err(bad_signature("no public_key is configured"));
@@ -67,10 +68,7 @@ pub fn verify(
         })?;
 
     // The timestamp is signed exactly as sent, so it is bound to the body.
-    let mut signed = Vec::with_capacity(timestamp.len() + 1 + req.body.len());
-    signed.extend_from_slice(timestamp.as_bytes());
-    signed.push(b'|');
-    signed.extend_from_slice(req.body);
+    let signed = signed_message(timestamp, req.body);
 
     let keys: Vec<VerifyingKey> = configured.iter().filter_map(|k| public_key(k)).collect();
     if keys.is_empty() {
@@ -111,9 +109,8 @@ pub fn verify(
 /// Reads a verified request: `message.received` becomes a message; every other event type on
 /// the messaging profile's URL (`message.sent`, `message.finalized`, ...) is acknowledged.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
-    let value: Value = serde_json::from_slice(req.body)
-        .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
+    check_body_size(req.body, REQUEST_KIND)?;
+    let value = json_body(req.body)?;
     let data = value.get("data").filter(|d| d.is_object()).ok_or_else(|| {
         WebhookError::malformed(
             "data",
@@ -121,7 +118,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
         )
     })?;
     let event_type = required(
-        string(data, "event_type", "data.event_type")?,
+        optional_string(data, "event_type", "data.event_type")?,
         "data.event_type",
     )?;
     if event_type != INBOUND_EVENT_TYPE {
@@ -137,9 +134,12 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
     // The message's own id, not the event's (`data.id`): the ledger records the person's text
     // once however many events describe it, and the message id is what Telnyx's message detail
     // records and `GET /v2/messages/{id}` are keyed by, so it is the id worth keeping as evidence.
-    let message_id = required(string(payload, "id", "data.payload.id")?, "data.payload.id")?;
+    let message_id = required(
+        optional_string(payload, "id", "data.payload.id")?,
+        "data.payload.id",
+    )?;
     let from = match payload.get("from") {
-        Some(from) => string(from, "phone_number", "data.payload.from.phone_number")?,
+        Some(from) => optional_string(from, "phone_number", "data.payload.from.phone_number")?,
         None => None,
     };
     let from = required(from, "data.payload.from.phone_number")?;
@@ -151,16 +151,16 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
         from,
         to,
         // An MMS may carry no text at all.
-        text: string(payload, "text", "data.payload.text")?.unwrap_or_default(),
+        text: optional_string(payload, "text", "data.payload.text")?.unwrap_or_default(),
         // The messaging profile groups numbers (and, per Telnyx's current docs, its opt-out
         // blocks), so it is the natural sender group.
-        messaging_service: string(
+        messaging_service: optional_string(
             payload,
             "messaging_profile_id",
             "data.payload.messaging_profile_id",
         )?,
         provider_time: provider_time(data, payload),
-        provider_verdict: string(
+        provider_verdict: optional_string(
             payload,
             "autoresponse_type",
             "data.payload.autoresponse_type",
@@ -172,10 +172,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 /// The success answer. Telnyx reads only the status code (any 2xx within 2 s) and has no
 /// inline reply: a text back to the sender must be sent through its API, so `text` is dropped.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".to_string(),
-        body: String::new(),
-    }
+    empty_reply()
 }
 
 /// Signs `body` at `timestamp` as Telnyx does, with the Ed25519 key made from `seed`: what
@@ -184,11 +181,7 @@ pub fn reply(_text: Option<&str>) -> ProviderReply {
 pub fn sign(seed: &[u8; 32], timestamp: &str, body: &[u8]) -> String {
     use ed25519_dalek::Signer as _;
     let key = ed25519_dalek::SigningKey::from_bytes(seed);
-    let mut signed = Vec::with_capacity(timestamp.len() + 1 + body.len());
-    signed.extend_from_slice(timestamp.as_bytes());
-    signed.push(b'|');
-    signed.extend_from_slice(body);
-    BASE64.encode(key.sign(&signed).to_bytes())
+    BASE64.encode(key.sign(&signed_message(timestamp, body)).to_bytes())
 }
 
 /// The base64 public key (as Mission Control shows it) for the key made from `seed`.
@@ -199,6 +192,15 @@ pub fn public_key_for(seed: &[u8; 32]) -> String {
             .verifying_key()
             .to_bytes(),
     )
+}
+
+/// `{telnyx-timestamp}|{raw body}`, what Telnyx signs.
+fn signed_message(timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut signed = Vec::with_capacity(timestamp.len() + 1 + body.len());
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.push(b'|');
+    signed.extend_from_slice(body);
+    signed
 }
 
 fn public_key(configured: &str) -> Option<VerifyingKey> {
@@ -220,7 +222,7 @@ fn first_recipient(payload: &Value) -> Result<Option<String>, WebhookError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(recipients)) => match recipients.first() {
             None => Ok(None),
-            Some(recipient) => string(recipient, "phone_number", "data.payload.to"),
+            Some(recipient) => optional_string(recipient, "phone_number", "data.payload.to"),
         },
         Some(_) => Err(WebhookError::malformed(
             "data.payload.to",
@@ -240,46 +242,19 @@ fn provider_time(data: &Value, payload: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// A string field of `object`: absent, null and empty are `None`; any other type names `path`.
-fn string(object: &Value, name: &str, path: &str) -> Result<Option<String>, WebhookError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(WebhookError::malformed(path, "must be a string")),
-    }
-}
-
 fn required(value: Option<String>, path: &str) -> Result<String, WebhookError> {
-    value.ok_or_else(|| {
-        WebhookError::malformed(
-            path,
-            "missing or empty; Telnyx always sends it with message.received",
-        )
-    })
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for an SMS webhook",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
+    super::common::required(value, path, "Telnyx always sends it with message.received")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{
+        at, headers, malformed_field, one_message, rejection, request,
+    };
 
     // Telnyx's SDK tests (telnyx-node test/Webhook.spec.js, telnyx-go
     // lib/webhook_verification_test.go, telnyx-ruby test/telnyx/lib/webhooks_ed25519_test.rb)
@@ -295,40 +270,21 @@ mod tests {
     const SIGNATURE: &str =
         "xhWaTYyuqfP1maWL3biIuTWPIU6wYsTX0CdQFh4oMS+h6wiM4x1MIsHIouMPS/hDD0MfAI5gy08cIqbmTqgCDA==";
 
-    fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(seconds, 0).single().unwrap()
-    }
-
     fn signed_at() -> DateTime<Utc> {
         at(TIMESTAMP.parse().unwrap())
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, http::HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
     fn post<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url: "https://api.stopgate.example/v1/webhooks/telnyx/events-demo",
+        request(
+            "POST",
+            "https://api.stopgate.example/v1/webhooks/telnyx/events-demo",
             headers,
             body,
-        }
+        )
     }
 
     fn keys(values: &[&str]) -> ProviderSecrets {
         ProviderSecrets::from_pairs(values.iter().map(|v| ("public_key", *v)))
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
     }
 
     fn signed_headers(signature: &str, timestamp: &str) -> http::HeaderMap {
@@ -546,13 +502,6 @@ mod tests {
         parse(&post(&h, body.as_bytes()))
     }
 
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
-    }
-
     #[test]
     fn parses_message_received() {
         let parsed = parse_body(BODY).unwrap();
@@ -581,10 +530,7 @@ mod tests {
     }
 
     fn message(body: &str) -> InboundMessage {
-        match parse_body(body).unwrap() {
-            Parsed::Messages(mut messages) if messages.len() == 1 => messages.remove(0),
-            other => panic!("expected one message, got {other:?}"),
-        }
+        one_message(parse_body(body).unwrap())
     }
 
     #[test]

@@ -14,20 +14,23 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::common::{
+    bad_signature, check_body_size, form_pairs, form_value, hmac_with, is_json, json_body,
+    optional_string, query, xml_escape,
+};
 use super::{InboundMessage, Provider, ProviderReply, WebhookError, WebhookRequest};
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 const SETTINGS_HEADER: &str = "x-twilio-webhooks-signature-settings";
 
-/// Far above any SMS webhook (a 1,600-character body plus Twilio's 30-odd fields), so a
-/// larger body is not a message we want to parse or hash.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "an SMS webhook";
 
 const INBOUND_EVENT_TYPE: &str = "com.twilio.messaging.inbound-message.received";
 
@@ -42,7 +45,7 @@ pub fn verify(
     auth_tokens: &[&str],
     webhook_keys: &[&str],
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let signature = req
         .header(SIGNATURE_HEADER)
         .ok_or_else(|| bad_signature("missing X-Twilio-Signature"))?;
@@ -111,7 +114,7 @@ pub fn verify(
 
 /// Reads the inbound message from a verified request.
 pub fn parse(req: &WebhookRequest) -> Result<InboundMessage, WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     match body_kind(req) {
         BodyKind::Form => form_message(&form_pairs(req.body)),
         BodyKind::Query => form_message(&form_pairs(query(req.url).as_bytes())),
@@ -142,23 +145,6 @@ pub fn reply(message: Option<&str>) -> ProviderReply {
 pub fn sign(auth_token: &str, url: &str, form_body: &[u8]) -> String {
     let params = form_signing_string(form_body);
     BASE64.encode(Algorithm::Sha1.mac(auth_token.as_bytes(), &[url.as_bytes(), params.as_bytes()]))
-}
-
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for an SMS webhook",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,19 +182,10 @@ impl Algorithm {
     }
 
     fn mac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac>(mut mac: M, parts: &[&[u8]]) -> Vec<u8> {
-            for part in parts {
-                mac.update(part);
-            }
-            mac.finalize().into_bytes().to_vec()
-        }
-        // HMAC takes keys of any length, so these constructors cannot fail; an empty result
-        // would simply match no signature.
         match self {
-            Algorithm::Sha1 => Hmac::<Sha1>::new_from_slice(key).map(|m| run(m, parts)),
-            Algorithm::Sha256 => Hmac::<Sha256>::new_from_slice(key).map(|m| run(m, parts)),
+            Algorithm::Sha1 => hmac_with::<Hmac<Sha1>>(key, parts),
+            Algorithm::Sha256 => hmac_with::<Hmac<Sha256>>(key, parts),
         }
-        .unwrap_or_default()
     }
 }
 
@@ -223,22 +200,13 @@ enum BodyKind {
 }
 
 fn body_kind(req: &WebhookRequest) -> BodyKind {
-    let is_json = req.header("content-type").is_some_and(|value| {
-        let media_type = value.split(';').next().unwrap_or_default().trim();
-        media_type.eq_ignore_ascii_case("application/json")
-    });
-    if is_json {
+    if is_json(req) {
         BodyKind::Json
     } else if req.method.eq_ignore_ascii_case("GET") {
         BodyKind::Query
     } else {
         BodyKind::Form
     }
-}
-
-/// Decoded form pairs (`+` is a space), in body order.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// `name + value` for every parameter: names in byte order, a repeated name once per
@@ -253,14 +221,6 @@ fn form_signing_string(body: &[u8]) -> String {
         .into_iter()
         .map(|(name, value)| name + &value)
         .collect()
-}
-
-/// The URL's query string, without the fragment.
-fn query(url: &str) -> &str {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    without_fragment
-        .split_once('?')
-        .map_or("", |(_, query)| query)
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -334,12 +294,7 @@ fn check_body_hash(claimed_hex: &str, body: &[u8]) -> Result<(), WebhookError> {
 }
 
 fn form_message(pairs: &[(String, String)]) -> Result<InboundMessage, WebhookError> {
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    };
+    let get = |name: &str| form_value(pairs, name);
     let message_id = get("MessageSid")
         .or_else(|| get("SmsMessageSid"))
         .or_else(|| get("SmsSid"));
@@ -359,9 +314,7 @@ fn form_message(pairs: &[(String, String)]) -> Result<InboundMessage, WebhookErr
 /// An Event Streams `inbound-message.received` event: the CloudEvent (alone or in a batch
 /// of one) or just its `data` object.
 fn json_message(body: &[u8]) -> Result<InboundMessage, WebhookError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
-    let event = match value {
+    let event = match json_body(body)? {
         Value::Array(mut events) if events.len() == 1 => events.remove(0),
         Value::Array(events) => {
             return Err(WebhookError::malformed(
@@ -388,14 +341,7 @@ fn json_message(body: &[u8]) -> Result<InboundMessage, WebhookError> {
     if !data.is_object() {
         return Err(WebhookError::malformed("body", "expected a JSON object"));
     }
-    let get = |name: &str| -> Result<Option<String>, WebhookError> {
-        match data.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(WebhookError::malformed(name, "must be a string")),
-        }
-    };
+    let get = |name: &str| optional_string(data, name, name);
     Ok(InboundMessage {
         provider: Provider::Twilio,
         message_id: required(get("messageSid")?, "messageSid")?,
@@ -410,37 +356,18 @@ fn json_message(body: &[u8]) -> Result<InboundMessage, WebhookError> {
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, WebhookError> {
-    value.ok_or_else(|| {
-        WebhookError::malformed(
-            field,
-            "missing or empty; Twilio always sends it with an inbound message",
-        )
-    })
-}
-
-/// Escapes text for an XML element. Characters XML 1.0 cannot carry even escaped (C0
-/// controls other than tab and line breaks, U+FFFE, U+FFFF) are dropped, since one of them
-/// would make Twilio reject the whole document.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    super::common::required(
+        value,
+        field,
+        "Twilio always sends it with an inbound message",
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{form, headers, malformed_field, post, rejection};
 
     // The well-known vector in every Twilio SDK's tests: auth token, URL and parameters.
     // Sources: twilio/twilio-python tests/unit/test_request_validator.py,
@@ -466,41 +393,10 @@ mod tests {
     const JSON_BODY_SHA256: &str =
         "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
 
-    fn form(params: &[(&str, &str)]) -> Vec<u8> {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish()
-            .into_bytes()
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, http::HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    fn post<'a>(url: &'a str, headers: &'a http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method: "POST",
-            url,
-            headers,
-            body,
-        }
-    }
-
     /// Signs a string spelled out by the test, so that the canonical form is checked against
     /// the spec rather than against the code under test.
     fn sign_string(algorithm: Algorithm, key: &str, data: &str) -> String {
         BASE64.encode(algorithm.mac(key.as_bytes(), &[data.as_bytes()]))
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
     }
 
     fn verify_form(
@@ -897,13 +793,6 @@ mod tests {
         let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
         let body = form(params);
         parse(&post(URL, &h, &body))
-    }
-
-    fn malformed_field(result: Result<InboundMessage, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
     }
 
     #[test]

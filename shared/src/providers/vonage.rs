@@ -31,13 +31,17 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use md5::Md5;
 use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::{Choice, ConstantTimeEq};
 
+use super::common::{
+    bad_signature, check_body_size, empty_reply, form_pairs, hmac_sha256, hmac_with, international,
+    is_json, json_object_body, non_blank_string, param, query,
+};
 use super::{
     InboundMessage, Parsed, Provider, ProviderReply, ProviderSecrets, WebhookError, WebhookRequest,
 };
@@ -49,8 +53,8 @@ pub const SECRET_NAMES: &[&str] = &["signature_secret", "signature_method"];
 /// How far a signed timestamp (`timestamp`, the JWT's `iat`) may be from our clock.
 pub const MAX_SKEW_SECONDS: i64 = 300;
 
-/// Far above any webhook Vonage sends for one SMS part.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// What the body-size limit calls a request.
+const REQUEST_KIND: &str = "a Vonage webhook";
 
 const METHOD_NAMES: &str = "md5hash, md5, sha1, sha256 or sha512";
 
@@ -60,7 +64,7 @@ pub fn verify(
     secrets: &ProviderSecrets,
     now: DateTime<Utc>,
 ) -> Result<(), WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     let keys = secrets.get("signature_secret");
     if let Some(token) = bearer_token(req) {
         if keys.is_empty() {
@@ -112,13 +116,9 @@ pub fn verify(
 
 /// Reads a verified webhook: an inbound SMS from either API, or something to acknowledge.
 pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
-    check_body_size(req.body)?;
+    check_body_size(req.body, REQUEST_KIND)?;
     if is_json(req) {
-        let value: Value = serde_json::from_slice(req.body)
-            .map_err(|e| WebhookError::malformed("body", format!("not valid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(WebhookError::malformed("body", "expected a JSON object"));
-        }
+        let value = json_object_body(req.body)?;
         if value.get("message_uuid").is_some() {
             return messages_api(&value);
         }
@@ -129,10 +129,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
 
 /// Vonage needs a 200 or 204; neither API sends an SMS back from the webhook response.
 pub fn reply(_text: Option<&str>) -> ProviderReply {
-    ProviderReply {
-        content_type: "text/plain".into(),
-        body: String::new(),
-    }
+    empty_reply()
 }
 
 /// The `sig` Vonage computes for SMS API `params` (without `sig`, with `timestamp`) using
@@ -162,36 +159,12 @@ pub fn messages_authorization(secret: &str, body: &[u8], iat: i64, jti: &str) ->
     );
     let claims = BASE64URL.encode(claims);
     let signing_input = format!("{header}.{claims}");
-    let signature = BASE64URL.encode(hmac_sha256(secret.as_bytes(), signing_input.as_bytes()));
+    let signature = BASE64URL.encode(hmac_sha256(secret.as_bytes(), &[signing_input.as_bytes()]));
     format!("Bearer {signing_input}.{signature}")
 }
 
-fn bad_signature(reason: &str) -> WebhookError {
-    WebhookError::BadSignature(reason.to_string())
-}
-
-fn check_body_size(body: &[u8]) -> Result<(), WebhookError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::malformed(
-            "body",
-            format!(
-                "{} bytes, over the 64 KiB limit for a Vonage webhook",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn check_fresh(signed_at: i64, now: DateTime<Utc>, what: &str) -> Result<(), WebhookError> {
-    let skew = now.timestamp() - signed_at;
-    if skew.abs() > MAX_SKEW_SECONDS {
-        return Err(bad_signature(&format!(
-            "{what} is {skew} s from now, outside the {MAX_SKEW_SECONDS} s window (a replay, \
-             or a clock out of step)"
-        )));
-    }
-    Ok(())
+    super::common::check_fresh(signed_at, now, what, MAX_SKEW_SECONDS)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,16 +200,6 @@ impl Method {
     }
 
     fn digest(self, secret: &[u8], data: &[u8]) -> Vec<u8> {
-        fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-            // HMAC takes keys of any length: this cannot fail, and an empty result matches
-            // no signature.
-            <M as Mac>::new_from_slice(key)
-                .map(|mut mac| {
-                    mac.update(data);
-                    mac.finalize().into_bytes().to_vec()
-                })
-                .unwrap_or_default()
-        }
         match self {
             Method::Md5Hash => {
                 let mut md5 = Md5::new();
@@ -244,10 +207,10 @@ impl Method {
                 md5.update(secret);
                 md5.finalize().to_vec()
             }
-            Method::HmacMd5 => hmac::<Hmac<Md5>>(secret, data),
-            Method::HmacSha1 => hmac::<Hmac<Sha1>>(secret, data),
-            Method::HmacSha256 => hmac::<Hmac<Sha256>>(secret, data),
-            Method::HmacSha512 => hmac::<Hmac<Sha512>>(secret, data),
+            Method::HmacMd5 => hmac_with::<Hmac<Md5>>(secret, &[data]),
+            Method::HmacSha1 => hmac_with::<Hmac<Sha1>>(secret, &[data]),
+            Method::HmacSha256 => hmac_with::<Hmac<Sha256>>(secret, &[data]),
+            Method::HmacSha512 => hmac_with::<Hmac<Sha512>>(secret, &[data]),
         }
     }
 }
@@ -295,24 +258,15 @@ fn signing_strings(params: &[(String, String)]) -> Vec<String> {
     }
 }
 
-fn is_json(req: &WebhookRequest) -> bool {
-    req.header("content-type").is_some_and(|value| {
-        let media_type = value.split(';').next().unwrap_or_default().trim();
-        media_type.eq_ignore_ascii_case("application/json")
-    })
-}
-
 /// The SMS API parameters, from wherever this delivery method puts them: the JSON object, the
 /// form body, or the query (GET, or a POST that carries nothing in its body).
 fn sms_params(req: &WebhookRequest) -> Result<Vec<(String, String)>, String> {
     let pairs = if is_json(req) {
         json_params(req.body)?
     } else if req.method.eq_ignore_ascii_case("GET") || req.body.trim_ascii().is_empty() {
-        form_urlencoded::parse(query(req.url).as_bytes())
-            .into_owned()
-            .collect()
+        form_pairs(query(req.url).as_bytes())
     } else {
-        form_urlencoded::parse(req.body).into_owned().collect()
+        form_pairs(req.body)
     };
     // Vonage never repeats a parameter; with two values there is no telling which one it
     // signed, and the parser and the signature check must read the same one.
@@ -346,33 +300,10 @@ fn json_params(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
-fn query(url: &str) -> &str {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    without_fragment
-        .split_once('?')
-        .map_or("", |(_, query)| query)
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
-
 fn bearer_token<'a>(req: &WebhookRequest<'a>) -> Option<&'a str> {
     let authorization = req.headers.get("authorization")?.to_str().ok()?;
     let (scheme, token) = authorization.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim())
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    Hmac::<Sha256>::new_from_slice(key)
-        .map(|mut mac| {
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        })
-        .unwrap_or_default()
 }
 
 fn base64url_json(part: &str) -> Option<Value> {
@@ -414,7 +345,7 @@ fn verify_jwt(
         .map_err(|_| bad_signature("the JWT signature is not base64url"))?;
     let signing_input = &token[..token.len() - parts[2].len() - 1];
     let matched = keys.iter().fold(Choice::from(0), |acc, key| {
-        acc | hmac_sha256(key.as_bytes(), signing_input.as_bytes()).ct_eq(&signature)
+        acc | hmac_sha256(key.as_bytes(), &[signing_input.as_bytes()]).ct_eq(&signature)
     });
     if !bool::from(matched) {
         return Err(bad_signature(
@@ -539,25 +470,9 @@ fn sms_api(params: &[(String, String)]) -> Result<Parsed, WebhookError> {
     }]))
 }
 
-/// Vonage writes international numbers as bare digits (`447700900000`); short codes have at
-/// most 6 digits, so a longer all-digit string is a number missing its `+`.
-fn international(number: &str) -> String {
-    let number = number.trim();
-    if number.len() >= 8 && number.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{number}")
-    } else {
-        number.to_string()
-    }
-}
-
-/// A string field; absent, null and blank are all `None`.
+/// A string field, trimmed; absent, null and blank are all `None`.
 fn string(value: &Value, name: &str) -> Result<Option<String>, WebhookError> {
-    match value.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(_) => Err(WebhookError::malformed(name, "must be a string")),
-    }
+    Ok(non_blank_string(value, name)?.map(|s| s.trim().to_string()))
 }
 
 /// `from`/`to` of the Messages API: a string, or in the v0.1 format `{"type", "number"}`.
@@ -580,76 +495,18 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-        let mut map = http::HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::providers::common::MAX_BODY_BYTES;
+    use crate::providers::test_support::{
+        at, form_string as form, headers, malformed_field, one_message, rejection, request, secrets,
+    };
 
     const URL: &str = "https://api.stopgate.example/v1/webhooks/vonage/acme";
-
-    fn request<'a>(
-        method: &'a str,
-        url: &'a str,
-        headers: &'a http::HeaderMap,
-        body: &'a [u8],
-    ) -> WebhookRequest<'a> {
-        WebhookRequest {
-            method,
-            url,
-            headers,
-            body,
-        }
-    }
-
-    fn secrets(pairs: &[(&'static str, &'static str)]) -> ProviderSecrets {
-        ProviderSecrets::from_pairs(pairs.iter().copied())
-    }
-
-    fn at(unix: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(unix, 0).unwrap()
-    }
-
-    fn rejection(result: Result<(), WebhookError>) -> String {
-        match result {
-            Err(WebhookError::BadSignature(reason)) => reason,
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
-    }
-
-    fn malformed_field(result: Result<Parsed, WebhookError>) -> String {
-        match result {
-            Err(WebhookError::Malformed { field, .. }) => field,
-            other => panic!("expected Malformed, got {other:?}"),
-        }
-    }
-
-    fn one_message(parsed: Parsed) -> InboundMessage {
-        match parsed {
-            Parsed::Messages(mut messages) if messages.len() == 1 => messages.remove(0),
-            other => panic!("expected one message, got {other:?}"),
-        }
-    }
 
     fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
         params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    fn form(params: &[(&str, &str)]) -> String {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            s.append_pair(k, v);
-        }
-        s.finish()
     }
 
     /// The inbound SMS every SDK signs in its tests, with the signature for each method:
@@ -970,7 +827,7 @@ mod tests {
             BASE64URL.encode(header),
             BASE64URL.encode(claims.to_string())
         );
-        let signature = BASE64URL.encode(hmac_sha256(key.as_bytes(), input.as_bytes()));
+        let signature = BASE64URL.encode(hmac_sha256(key.as_bytes(), &[input.as_bytes()]));
         format!("Bearer {input}.{signature}")
     }
 
