@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""Create the local DynamoDB table and SQS queues from template.yaml.
+"""Create the local DynamoDB table, SQS queues and S3 bucket from template.yaml.
 
-The table (the template's AWS::DynamoDB::Table) and the capture queue with its dead-letter
-queue (CaptureQueue, CaptureDeadLetterQueue) are created against the local endpoints named by
-AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (see `scripts/services.sh env`), with dummy
-credentials in us-east-1, so local definitions come from the same file as the deployed ones.
+The table (the template's AWS::DynamoDB::Table), the capture queue with its dead-letter
+queue (CaptureQueue, CaptureDeadLetterQueue), and the imports bucket (ImportsBucket) with the
+queue it notifies of uploads (ImportsQueue and its dead-letter queue) are created against the
+local endpoints named by AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_S3
+(see `scripts/services.sh env`), with dummy credentials in us-east-1, so local definitions come
+from the same file as the deployed ones.
 Idempotent: what exists already is left as it is (a table whose keys or indexes differ from the
 template is an error: restart the services to get a fresh in-memory table).
 
   .venv/bin/python scripts/create_resources.py [--table NAME] [--print-queue-url]
+                                                [--print-imports-queue-url]
 
 Table name: --table, else $TABLE_NAME, else "stopgate". Queue names: --capture-queue and
 --dead-letter-queue, else $CAPTURE_QUEUE_NAME / $CAPTURE_DLQ_NAME, else "<table>-capture" and
 "<table>-capture-dlq" (so the default table gives stopgate-capture and stopgate-capture-dlq,
-and a test table never shares queues with `make dev`). With --print-queue-url the capture
-queue URL alone is printed on stdout; everything else goes to stderr.
+and a test table never shares queues with `make dev`). The imports bucket and queue are
+"<table>-imports" (and "<table>-imports-dlq"). With --print-queue-url the capture queue URL is
+printed on stdout, with --print-imports-queue-url the imports queue URL (one per line, in that
+order, when both are asked for); everything else goes to stderr.
 """
 
 from __future__ import annotations
@@ -146,6 +151,8 @@ def endpoint(var: str, allow_remote: bool) -> str:
 
 
 def client(service: str, url: str):
+    # moto serves S3 path-style only.
+    addressing = {"s3": {"addressing_style": "path"}} if service == "s3" else {}
     return boto3.client(
         service,
         endpoint_url=url,
@@ -154,7 +161,7 @@ def client(service: str, url: str):
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "local",
         aws_session_token=None,
         config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                      connect_timeout=5, read_timeout=30, proxies={}),
+                      connect_timeout=5, read_timeout=30, proxies={}, **addressing),
     )
 
 
@@ -224,6 +231,56 @@ def ensure_queue(sqs, name: str, attrs: dict[str, str]) -> str:
     return url
 
 
+def ensure_queue_from_template(sqs, resources: dict, queue_id: str, name: str,
+                               dlq_name: str | None = None) -> str:
+    """The template's queue `queue_id`, and its dead-letter queue (default name <name>-dlq)."""
+    props = resources.get(queue_id, {}).get("Properties", {})
+    attrs = queue_attributes(props, queue_id)
+    redrive = props.get("RedrivePolicy")
+    if redrive:
+        target = redrive.get("deadLetterTargetArn")
+        if not (isinstance(target, dict) and "Fn::GetAtt" in target):
+            fail(f"{queue_id}.RedrivePolicy.deadLetterTargetArn must be !GetAtt <queue>.Arn")
+        dlq_id = target["Fn::GetAtt"][0]
+        dlq_props = resources.get(dlq_id, {}).get("Properties", {})
+        dlq_url = ensure_queue(sqs, dlq_name or f"{name}-dlq", queue_attributes(dlq_props, dlq_id))
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        attrs["RedrivePolicy"] = json.dumps({
+            "deadLetterTargetArn": dlq_arn,
+            "maxReceiveCount": str(literal(redrive.get("maxReceiveCount", 5), "maxReceiveCount")),
+        })
+    return ensure_queue(sqs, name, attrs)
+
+
+def ensure_imports(s3, sqs, resources: dict, bucket_name: str, queue_name: str) -> str:
+    """The imports bucket and the queue its notification names; returns the queue URL."""
+    bucket_id, bucket = find_resource(resources, "AWS::S3::Bucket", "ImportsBucket")
+    configs = bucket.get("Properties", {}).get("NotificationConfiguration", {}).get(
+        "QueueConfigurations", [])
+    if len(configs) != 1 or "Fn::GetAtt" not in (configs[0].get("Queue") or {}):
+        fail(f"{bucket_id} must notify exactly one queue (Queue: !GetAtt <queue>.Arn)")
+    config = configs[0]
+    queue_id = config["Queue"]["Fn::GetAtt"][0]
+    queue_url = ensure_queue_from_template(sqs, resources, queue_id, queue_name)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    try:
+        s3.create_bucket(Bucket=bucket_name)
+        log(f"bucket {bucket_name} ready")
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        log(f"bucket {bucket_name} exists")
+    local = {"QueueArn": queue_arn, "Events": [literal(config["Event"], f"{bucket_id}.Event")]}
+    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
+    if rules:
+        local["Filter"] = {"Key": {"FilterRules": literal(rules, f"{bucket_id}.Filter")}}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket_name, NotificationConfiguration={"QueueConfigurations": [local]})
+    return queue_url
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
@@ -232,6 +289,8 @@ def main() -> None:
     ap.add_argument("--dead-letter-queue", default=os.environ.get("CAPTURE_DLQ_NAME"))
     ap.add_argument("--print-queue-url", action="store_true",
                     help="print the capture queue URL alone on stdout")
+    ap.add_argument("--print-imports-queue-url", action="store_true",
+                    help="print the imports queue URL on stdout (after the capture queue's)")
     ap.add_argument("--allow-remote", action="store_true",
                     help="allow endpoints that are not on the loopback interface")
     args = ap.parse_args()
@@ -245,31 +304,16 @@ def main() -> None:
     req = table_request(args.table, table_props)
     ttl = table_props.get("TimeToLiveSpecification")
 
-    capture_id, capture = find_resource(resources, "AWS::SQS::Queue", "CaptureQueue")
-    capture_props = capture.get("Properties", {})
-    redrive = capture_props.get("RedrivePolicy")
-    dlq_props = {}
-    if redrive:
-        target = redrive.get("deadLetterTargetArn")
-        if not (isinstance(target, dict) and "Fn::GetAtt" in target):
-            fail(f"{capture_id}.RedrivePolicy.deadLetterTargetArn must be !GetAtt <queue>.Arn")
-        dlq_id = target["Fn::GetAtt"][0]
-        dlq_props = resources.get(dlq_id, {}).get("Properties", {})
+    capture_id, _ = find_resource(resources, "AWS::SQS::Queue", "CaptureQueue")
 
     ddb = client("dynamodb", endpoint("AWS_ENDPOINT_URL_DYNAMODB", args.allow_remote))
     sqs = client("sqs", endpoint("AWS_ENDPOINT_URL_SQS", args.allow_remote))
+    s3 = client("s3", endpoint("AWS_ENDPOINT_URL_S3", args.allow_remote))
     try:
         ensure_table(ddb, req, ttl)
-        capture_attrs = queue_attributes(capture_props, capture_id)
-        if redrive:
-            dlq_url = ensure_queue(sqs, dlq_name, queue_attributes(dlq_props, dlq_id))
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-                "Attributes"]["QueueArn"]
-            capture_attrs["RedrivePolicy"] = json.dumps({
-                "deadLetterTargetArn": dlq_arn,
-                "maxReceiveCount": str(literal(redrive.get("maxReceiveCount", 5), "maxReceiveCount")),
-            })
-        capture_url = ensure_queue(sqs, capture_name, capture_attrs)
+        capture_url = ensure_queue_from_template(sqs, resources, capture_id, capture_name, dlq_name)
+        imports_url = ensure_imports(s3, sqs, resources, f"{args.table}-imports",
+                                     f"{args.table}-imports")
     except ClientError as e:
         fail(f"{e.operation_name} failed: {e}")
     except Exception as e:  # connection refused and the like
@@ -278,8 +322,11 @@ def main() -> None:
 
     if args.print_queue_url:
         print(capture_url)
-    else:
-        log(f"table {args.table}, capture queue {capture_url}")
+    if args.print_imports_queue_url:
+        print(imports_url)
+    if not (args.print_queue_url or args.print_imports_queue_url):
+        log(f"table {args.table}, capture queue {capture_url}, imports bucket "
+            f"{args.table}-imports notifying {imports_url}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 #   2. installs what is missing (scripts/install.sh)
 #   3. starts DynamoDB Local and moto_server (in the background, while cargo builds)
 #   4. builds the CLI and the local gateway (which links every function's handler)
-#   5. creates the table `stopgate` and its queues from template.yaml
+#   5. creates the table `stopgate`, its queues and the imports bucket from template.yaml
 #   6. writes .stopgate/dev.env (plain `export NAME=value` lines), with a development secrets key
 #      kept in .stopgate/dev-secret so it is stable across runs
 #   7. seeds the tenant `demo`: an API key (STOPGATE_DEMO_KEY) and a Twilio auth token
@@ -102,7 +102,10 @@ svc_pid=""
 eval "$(bash scripts/services.sh env)"
 
 # 5. Table and queues.
-CAPTURE_QUEUE_URL="$(.venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url)"
+queue_urls="$(.venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url --print-imports-queue-url)"
+CAPTURE_QUEUE_URL="${queue_urls%%$'\n'*}"
+IMPORTS_QUEUE_URL="${queue_urls##*$'\n'}"
+IMPORTS_BUCKET="$TABLE_NAME-imports"
 
 # 6. Development secrets key (stable across runs) and dev.env.
 mkdir -p "$STATE_DIR"
@@ -123,6 +126,8 @@ export AWS_ENDPOINT_URL_SQS=$AWS_ENDPOINT_URL_SQS
 export AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3
 export TABLE_NAME=$TABLE_NAME
 export CAPTURE_QUEUE_URL=$CAPTURE_QUEUE_URL
+export IMPORTS_BUCKET=$IMPORTS_BUCKET
+export IMPORTS_QUEUE_URL=$IMPORTS_QUEUE_URL
 export PUBLIC_BASE_URL=$BASE_URL
 export SECRETS_DEV_KEY=$SECRETS_DEV_KEY
 EOF

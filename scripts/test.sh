@@ -10,8 +10,8 @@
 #   AWS_REGION, AWS_DEFAULT_REGION=us-east-1, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY=local,
 #   AWS_EC2_METADATA_DISABLED=true, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS,
 #   AWS_ENDPOINT_URL_S3 (from scripts/services.sh env), TABLE_NAME=stopgate-test,
-#   CAPTURE_QUEUE_URL (the stopgate-test-capture queue), SECRETS_DEV_KEY (random per run
-#   unless already set).
+#   CAPTURE_QUEUE_URL (the stopgate-test-capture queue), IMPORTS_BUCKET (stopgate-test-imports),
+#   SECRETS_DEV_KEY (random per run unless already set).
 # DDB_PORT / MOTO_PORT choose other ports (defaults 8000 / 5000).
 set -uo pipefail
 
@@ -78,6 +78,7 @@ if ((services_ok)); then
   step "create resources (table $TABLE_NAME)"
   if CAPTURE_QUEUE_URL="$(.venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url)"; then
     export CAPTURE_QUEUE_URL
+    export IMPORTS_BUCKET="$TABLE_NAME-imports"
   else
     failed+=(create-resources)
     services_ok=0

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod import;
 mod ledger;
 use stopgate::api::auth::{KeyScope, generate_key, hash_key};
 use stopgate::config::Config;
@@ -59,6 +60,11 @@ enum Command {
     /// Re-run today's classifier over stored inbound texts; report (and with --apply record)
     /// the opt-outs an earlier version missed.
     Reclassify(ledger::ReclassifyArgs),
+    /// Import consents and opt-outs from a CSV file of any size (Stopgate's layout, a RingCentral
+    /// consent export or a Telnyx opt-out list): progress on stderr, the summary as JSON on
+    /// stdout. Exits 0 even when some lines were bad (they are listed); re-running records
+    /// nothing twice.
+    Import(import::ImportArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -248,6 +254,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Import(args) => import::import(&env().await?, args).await,
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
@@ -318,11 +325,22 @@ async fn run(command: Command) -> Result<(), CliError> {
                 policy.review_business_days = v;
             }
             if let Some(groups) = business_confirms {
-                let groups: Vec<String> = groups.into_iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
+                let groups: Vec<String> = groups
+                    .into_iter()
+                    .map(|g| g.trim().to_string())
+                    .filter(|g| !g.is_empty())
+                    .collect();
                 for g in &groups {
                     match g.parse::<stopgate::consent::Scope>() {
-                        Ok(stopgate::consent::Scope::Group(_) | stopgate::consent::Scope::Sender(_)) => {}
-                        _ => return Err(CliError::Usage(format!("--business-confirms takes group:<name> or sender:<id>, not {g:?}"))),
+                        Ok(
+                            stopgate::consent::Scope::Group(_)
+                            | stopgate::consent::Scope::Sender(_),
+                        ) => {}
+                        _ => {
+                            return Err(CliError::Usage(format!(
+                                "--business-confirms takes group:<name> or sender:<id>, not {g:?}"
+                            )));
+                        }
                     }
                 }
                 policy.business_confirms = groups;

@@ -2,8 +2,8 @@
 #![recursion_limit = "256"]
 
 //! `stopgate-dev serve`: the local gateway for `make dev`. It serves every function's handler
-//! in-process at the deployed paths, and drains the capture queue into the replay handler the
-//! way Lambda's SQS event source would.
+//! in-process at the deployed paths, and drains the capture queue into the replay handler and
+//! the imports queue into the import worker the way Lambda's SQS event sources would.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ use stopgate::config::Config;
 use stopgate::store::{self, CaptureQueue};
 use stopgate_check::Check;
 use stopgate_consent::Consent;
+use stopgate_import::ImportWorker;
 use stopgate_inbound::Inbound;
 use stopgate_replay::Replay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,6 +47,7 @@ impl Gateway {
             "/v1/numbers/",
             "/v1/opt-outs",
             "/v1/reviews",
+            "/v1/imports",
         ]
         .iter()
         .any(|p| path.starts_with(p))
@@ -115,6 +117,33 @@ async fn drain_capture_queue(queue: CaptureQueue, replay: Replay) {
     }
 }
 
+/// The stand-in for the import worker's SQS event source: S3 notifies the imports queue of an
+/// upload, and the worker applies the file. A message the worker has not finished with stays
+/// on the queue and comes back after its visibility timeout.
+async fn drain_imports_queue(queue: CaptureQueue, worker: ImportWorker) {
+    loop {
+        match queue.receive(1, Some(10)).await {
+            Ok(messages) => {
+                for (handle, body) in messages {
+                    match worker.process_message(&body, None).await {
+                        Ok(true) => {
+                            if let Err(e) = queue.delete(&handle).await {
+                                tracing::warn!(error = %e, "could not delete an import notification");
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "import failed; will retry"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "imports queue unavailable");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
 /// Every route answers before we say we are ready.
 async fn answers(addr: SocketAddr, method: &str, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(addr).await else {
@@ -157,6 +186,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(drain_capture_queue(
             CaptureQueue::new(&sdk, url),
             Replay::new(&config, &sdk),
+        ));
+    }
+
+    if let Some(url) = &config.imports_queue_url {
+        tokio::spawn(drain_imports_queue(
+            CaptureQueue::new(&sdk, url),
+            ImportWorker::new(&config, &sdk)?,
         ));
     }
 

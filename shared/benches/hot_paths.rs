@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use stopgate::consent::{
-    Actor, Category, ConsentEvent, DecisionInput, EventId, EventKind, EvidenceRefs, NumberState, Origin, SendContext,
-    SenderDirectory, SenderGroup, Source, TenantPolicy, TimeSource, decide,
+    Actor, Category, ConsentEvent, DecisionInput, EventId, EventKind, EvidenceRefs, NumberState,
+    Origin, SendContext, SenderDirectory, SenderGroup, Source, TenantPolicy, TimeSource, decide,
 };
 use stopgate::keywords;
 use stopgate::phone::E164;
@@ -47,7 +47,11 @@ fn per_op(rounds: usize, ops: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEvent {
-    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default() + Duration::minutes(minutes);
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + Duration::minutes(minutes);
     ConsentEvent {
         event_id: EventId::new(at),
         tenant: "bench".into(),
@@ -56,7 +60,11 @@ fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEve
         category: None,
         level: None,
         scope: None,
-        origin: Origin { sender: Some(sender.into()), sender_group: Some(group.into()), ..Origin::default() },
+        origin: Origin {
+            sender: Some(sender.into()),
+            sender_group: Some(group.into()),
+            ..Origin::default()
+        },
         source: Source::SmsKeyword,
         occurred_at: at,
         time_source: TimeSource::Receipt,
@@ -70,7 +78,17 @@ fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEve
 }
 
 fn main() {
-    let baseline_words: HashSet<&str> = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"].into();
+    let baseline_words: HashSet<&str> = [
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+    ]
+    .into();
     let classify = per_op(15, 20_000, || {
         for t in TEXTS {
             black_box(keywords::classify(black_box(t)));
@@ -94,12 +112,26 @@ fn main() {
     let mut state = NumberState::default();
     for i in 0..40 {
         let g = i % 5;
-        let kind = if i % 3 == 0 { EventKind::OptOut } else if i % 3 == 1 { EventKind::OptIn } else { EventKind::Inbound };
-        state.apply(&event(kind, &format!("+1415555010{g}"), &format!("g{g}"), i64::from(i) * 7));
+        let kind = if i % 3 == 0 {
+            EventKind::OptOut
+        } else if i % 3 == 1 {
+            EventKind::OptIn
+        } else {
+            EventKind::Inbound
+        };
+        state.apply(&event(
+            kind,
+            &format!("+1415555010{g}"),
+            &format!("g{g}"),
+            i64::from(i) * 7,
+        ));
     }
     let policy = TenantPolicy::default();
     let send = SendContext::new(&directory, "+14155550102", None);
-    let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single().unwrap_or_default();
+    let now = Utc
+        .with_ymd_and_hms(2026, 1, 2, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     let decision = per_op(15, 50_000, || {
         black_box(decide(black_box(&DecisionInput {
             state: &state,
@@ -116,7 +148,16 @@ fn main() {
         black_box(list.contains(black_box("+14155550123")));
     });
 
-    println!("{:<44} {:>12} {:>12}", "hot path (median ns per operation)", "stopgate", "baseline");
-    println!("{:<44} {:>12.0} {:>12.0}", "classify one inbound text / exact word match", classify, exact);
-    println!("{:<44} {:>12.0} {:>12.0}", "decide a check (40-event state) / set lookup", decision, lookup);
+    println!(
+        "{:<44} {:>12} {:>12}",
+        "hot path (median ns per operation)", "stopgate", "baseline"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>12.0}",
+        "classify one inbound text / exact word match", classify, exact
+    );
+    println!(
+        "{:<44} {:>12.0} {:>12.0}",
+        "decide a check (40-event state) / set lookup", decision, lookup
+    );
 }

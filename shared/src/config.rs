@@ -44,6 +44,11 @@ pub struct Config {
     /// Encrypts pagination cursors (`CURSOR_KEY`, base64 of 32 bytes; derived from the
     /// development secrets key locally).
     pub cursor_key: Option<[u8; 32]>,
+    /// The S3 bucket import files are uploaded to (`POST /v1/imports` presigns PUTs into it).
+    pub imports_bucket: Option<String>,
+    /// The queue the bucket notifies of uploads; read only by the local gateway, which drains
+    /// it the way Lambda's SQS event source feeds the import worker.
+    pub imports_queue_url: Option<String>,
 }
 
 impl Config {
@@ -80,6 +85,8 @@ impl Config {
         Ok(Config {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             capture_queue_url: non_empty("CAPTURE_QUEUE_URL"),
+            imports_bucket: non_empty("IMPORTS_BUCKET"),
+            imports_queue_url: non_empty("IMPORTS_QUEUE_URL"),
             public_base_url: non_empty("PUBLIC_BASE_URL")
                 .unwrap_or_default()
                 .trim_end_matches('/')

@@ -1,11 +1,13 @@
 //! Stopgate's shared crate.
 //!
-//! `phone`, `keywords`, `consent` and `providers` are pure: no AWS SDK, no Lambda types, no I/O.
+//! `phone`, `keywords`, `consent`, `providers` and `imports` are pure: no AWS SDK, no Lambda types,
+//! no I/O (`imports` reads only the reader it is given).
 //! `store` (DynamoDB, SQS, KMS) and `api` (HTTP edge) are the adapters around them.
 
 pub mod api;
 pub mod config;
 pub mod consent;
+pub mod imports;
 pub mod keywords;
 pub mod mask;
 pub mod phone;

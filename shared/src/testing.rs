@@ -91,6 +91,64 @@ impl TestEnv {
         crate::store::CaptureQueue::new(&self.sdk, out.queue_url().expect("queue url"))
     }
 
+    /// An imports bucket of the test's own that notifies a queue of its own of each upload, as
+    /// template.yaml's ImportsBucket does ImportsQueue.
+    pub async fn fresh_imports(
+        &self,
+    ) -> (crate::store::uploads::Uploads, crate::store::CaptureQueue) {
+        use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let name = format!("imports-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("create test queue")
+            .queue_url()
+            .expect("queue url")
+            .to_string();
+        let queue = crate::store::CaptureQueue::new(&self.sdk, &url);
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .expect("queue arn");
+        let bucket = format!("imports-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let s3 = crate::store::uploads::s3_client(&self.sdk);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create test bucket");
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .queue_arn(arn)
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .build()
+                            .expect("queue configuration"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("bucket notification");
+        (
+            crate::store::uploads::Uploads::new(&self.sdk, bucket),
+            queue,
+        )
+    }
+
     /// A capture queue that cannot be reached: capture fails too.
     pub fn unreachable_queue(&self) -> crate::store::CaptureQueue {
         let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)

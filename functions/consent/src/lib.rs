@@ -1,5 +1,5 @@
-//! Consents, number state and history, the opt-out list, reviews and privacy requests: a thin shell
-//! around `stopgate::api::consents`.
+//! Consents, number state and history, the opt-out list, reviews, privacy requests and imports:
+//! a thin shell around `stopgate::api::consents` and `stopgate::api::imports`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use stopgate::api::consents::ConsentService;
+use stopgate::api::imports::ImportService;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
+use stopgate::store::uploads::Uploads;
 use stopgate::store::{SdkConfig, Store};
 
 pub struct Consent {
     service: ConsentService,
+    imports: ImportService,
 }
 
 impl Consent {
@@ -22,9 +25,20 @@ impl Consent {
             .ok_or("CURSOR_KEY is required: pagination cursors are encrypted with it")?;
         let store = Store::new(sdk, &config.table_name);
         let tenants = Arc::new(Tenants::new(store.clone(), None));
+        let uploads = config
+            .imports_bucket
+            .as_ref()
+            .map(|bucket| Uploads::new(sdk, bucket));
         Ok(Consent {
-            service: ConsentService::new(store, tenants, cursor_key),
+            service: ConsentService::new(store.clone(), tenants.clone(), cursor_key),
+            imports: ImportService::new(store, tenants, uploads),
         })
+    }
+
+    /// With the import service's uploads going to another bucket (tests use one of their own).
+    pub fn with_uploads(mut self, uploads: Uploads) -> Consent {
+        self.imports = self.imports.with_uploads(uploads);
+        self
     }
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
@@ -44,6 +58,16 @@ impl Consent {
             ("POST", "/v1/numbers/redact") => (200, self.service.redact(headers, body).await),
             ("GET", "/v1/opt-outs") => (200, self.service.opt_outs(headers, &query(&req)).await),
             ("GET", "/v1/reviews") => (200, self.service.reviews(headers, &query(&req)).await),
+            ("POST", "/v1/imports") => match self.imports.create(headers, body).await {
+                Ok((status, value)) => (status, Ok(value)),
+                Err(e) => (400, Err(e)),
+            },
+            ("GET", p) if p.starts_with("/v1/imports/") => (
+                200,
+                self.imports
+                    .get(headers, p.trim_start_matches("/v1/imports/"))
+                    .await,
+            ),
             ("POST", p) if p.starts_with("/v1/reviews/") => (
                 200,
                 self.service
@@ -57,6 +81,10 @@ impl Consent {
                 | "/v1/numbers/history"
                 | "/v1/numbers/redact",
             ) => (405, Err(ApiError::MethodNotAllowed("use POST".into()))),
+            (_, "/v1/imports") => (405, Err(ApiError::MethodNotAllowed("use POST".into()))),
+            (_, p) if p.starts_with("/v1/imports/") => {
+                (405, Err(ApiError::MethodNotAllowed("use GET".into())))
+            }
             (_, "/v1/opt-outs" | "/v1/reviews") => {
                 (405, Err(ApiError::MethodNotAllowed("use GET".into())))
             }

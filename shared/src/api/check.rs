@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::tenants::{TenantContext, Tenants};
-use crate::consent::decision::Purpose;
 use crate::consent::decision::DecisionEvidence;
+use crate::consent::decision::Purpose;
 use crate::consent::{
     Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide,
 };
@@ -50,7 +50,6 @@ pub struct CheckResponse {
     pub evidence: Option<DecisionEvidence>,
     pub policy_version: u64,
 }
-
 
 /// A check request with every field validated.
 #[derive(Debug, Clone)]

@@ -13,7 +13,9 @@ use super::auth::{Authenticator, KeyScope};
 use super::cursor::Cursors;
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::ordering::{Mark, lifts};
-use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_it_would_lift};
+use crate::consent::record::{
+    ConsentRequest, MissingDisclosure, ValidConsent, opt_out_it_would_lift,
+};
 use crate::consent::state::{FacetScope, SuppressionFacet};
 use crate::consent::{
     Actor, ConsentEvent, EventId, EventKind, NumberState, Source, TenantPolicy, TimeSource,
@@ -24,7 +26,7 @@ use crate::store::{ApiKeyRecord, Commit, CommitOutcome, Store};
 
 const HISTORY_PAGE: i32 = 50;
 const LIST_PAGE: usize = 100;
-const READERS: &[KeyScope] = &[KeyScope::ConsentsWrite, KeyScope::Admin];
+pub(super) const READERS: &[KeyScope] = &[KeyScope::ConsentsWrite, KeyScope::Admin];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,20 @@ pub struct ConsentService {
     pub(super) tenants: Arc<Tenants>,
     pub(super) auth: Authenticator,
     pub(super) cursors: Cursors,
+}
+
+/// The (SHA-256, text) of the disclosure a consent carries, as its event refers to it: what a
+/// commit stores once per tenant.
+pub(super) fn disclosure_of<'a>(
+    valid: &'a ValidConsent,
+    event: &'a ConsentEvent,
+) -> Option<(&'a str, &'a str)> {
+    let text = valid
+        .evidence
+        .disclosure_text
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())?;
+    Some((event.evidence.disclosure_sha256.as_deref()?, text))
 }
 
 /// A facet's status under rule 1: opted out while one of its opt-outs is unlifted.
@@ -149,34 +165,25 @@ impl ConsentService {
                 field: Some("override_opt_out".into()),
             });
         }
-        let disclosure = valid
-            .evidence
-            .disclosure_text
-            .as_deref()
-            .filter(|t| !t.trim().is_empty());
-        let sha = event.evidence.disclosure_sha256.clone();
-        let write_disclosure = match (&sha, disclosure) {
-            (Some(sha), Some(_)) => !self.store.has_disclosure(&key.tenant_id, sha).await?,
-            _ => false,
+        let disclosure = disclosure_of(&valid, &event);
+        let write_disclosure = match disclosure {
+            Some((sha, _)) => !self.store.has_disclosure(&key.tenant_id, sha).await?,
+            None => false,
         };
         let commit = Commit {
             event: &event,
             private: Some(&private),
             dedupe: None,
-            disclosure: match (write_disclosure, &sha, disclosure) {
-                (true, Some(sha), Some(text)) => Some((sha.as_str(), text)),
-                _ => None,
-            },
+            disclosure: disclosure.filter(|_| write_disclosure),
         };
         match self.store.commit(&commit).await? {
             CommitOutcome::Recorded { .. } | CommitOutcome::Duplicate(_) => {}
         }
         tracing::info!(tenant = %key.tenant_id, phone = %event.phone.masked(), kind = event.kind.as_str(),
             override_opt_out = event.override_opt_out, event_id = %event.event_id, "consent recorded");
-        let disclosures: HashMap<String, String> = sha
+        let disclosures: HashMap<String, String> = disclosure
             .iter()
-            .zip(disclosure)
-            .map(|(s, t)| (s.clone(), t.to_string()))
+            .map(|(s, t)| (s.to_string(), t.to_string()))
             .collect();
         let private_map = HashMap::from([(event.event_id.to_string(), private)]);
         Ok(event_json(&event, &tenant, &disclosures, &private_map))

@@ -8,6 +8,7 @@ pub mod consents;
 pub mod cursor;
 pub mod error;
 pub mod http;
+pub mod imports;
 pub mod reviews;
 pub mod sns;
 pub mod tenants;

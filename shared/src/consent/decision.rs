@@ -184,7 +184,10 @@ fn exemption(input: &DecisionInput<'_>) -> Option<CheckDecision> {
             .state
             .last_help
             .iter()
-            .find(|f| f.group == input.send.placement.group && input.now - f.mark.received_at <= HELP_REPLY_WINDOW)
+            .find(|f| {
+                f.group == input.send.placement.group
+                    && input.now - f.mark.received_at <= HELP_REPLY_WINDOW
+            })
             .map(|f| allow(CheckReason::HelpReply, f.group.to_string(), &f.mark)),
         Purpose::OptOutConfirmation => {
             let group = input.send.placement.group.to_string();
@@ -285,7 +288,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::consent::event::{Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, Source, TimeSource};
+    use crate::consent::event::{
+        Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, Source, TimeSource,
+    };
     use crate::consent::scope::SenderGroup;
     use crate::phone::E164;
 
@@ -302,7 +307,11 @@ mod tests {
             category: None,
             level: None,
             scope: None,
-            origin: Origin { sender: Some("+14155550100".into()), sender_group: Some("alerts".into()), ..Origin::default() },
+            origin: Origin {
+                sender: Some("+14155550100".into()),
+                sender_group: Some("alerts".into()),
+                ..Origin::default()
+            },
             source: Source::SmsKeyword,
             occurred_at: at(minutes),
             time_source: TimeSource::Receipt,
@@ -315,29 +324,76 @@ mod tests {
         }
     }
 
-    fn decide_with(events: &[ConsentEvent], policy: &TenantPolicy, category: Category, purpose: Option<Purpose>, now: i64) -> CheckDecision {
+    fn decide_with(
+        events: &[ConsentEvent],
+        policy: &TenantPolicy,
+        category: Category,
+        purpose: Option<Purpose>,
+        now: i64,
+    ) -> CheckDecision {
         let mut state = NumberState::default();
         for e in events {
             state.apply(e);
         }
         let directory = SenderDirectory {
-            groups: vec![SenderGroup { name: "alerts".into(), senders: vec!["+14155550100".into()], program: None, brand: None }],
+            groups: vec![SenderGroup {
+                name: "alerts".into(),
+                senders: vec!["+14155550100".into()],
+                program: None,
+                brand: None,
+            }],
         };
         let send = SendContext::new(&directory, "+14155550100", None);
-        decide(&DecisionInput { state: &state, policy, directory: &directory, send: &send, category, now: at(now), purpose })
+        decide(&DecisionInput {
+            state: &state,
+            policy,
+            directory: &directory,
+            send: &send,
+            category,
+            now: at(now),
+            purpose,
+        })
     }
 
     #[test]
     fn a_help_reply_may_reach_an_opted_out_number_but_never_as_marketing() {
         let policy = TenantPolicy::default();
         let events = [keyword(EventKind::OptOut, 0), keyword(EventKind::Help, 10)];
-        let help = decide_with(&events, &policy, Category::Informational, Some(Purpose::HelpReply), 11);
+        let help = decide_with(
+            &events,
+            &policy,
+            Category::Informational,
+            Some(Purpose::HelpReply),
+            11,
+        );
         assert_eq!((help.allowed, help.reason), (true, CheckReason::HelpReply));
-        let marketing = decide_with(&events, &policy, Category::Promotional, Some(Purpose::HelpReply), 11);
+        let marketing = decide_with(
+            &events,
+            &policy,
+            Category::Promotional,
+            Some(Purpose::HelpReply),
+            11,
+        );
         assert_eq!(marketing.reason, CheckReason::OptedOut);
-        let no_help = decide_with(&events[..1], &policy, Category::Informational, Some(Purpose::HelpReply), 11);
-        assert_eq!(no_help.reason, CheckReason::OptedOut, "a purpose that does not apply is the ordinary answer");
-        let stale = decide_with(&events, &policy, Category::Informational, Some(Purpose::HelpReply), 60 * 25);
+        let no_help = decide_with(
+            &events[..1],
+            &policy,
+            Category::Informational,
+            Some(Purpose::HelpReply),
+            11,
+        );
+        assert_eq!(
+            no_help.reason,
+            CheckReason::OptedOut,
+            "a purpose that does not apply is the ordinary answer"
+        );
+        let stale = decide_with(
+            &events,
+            &policy,
+            Category::Informational,
+            Some(Purpose::HelpReply),
+            60 * 25,
+        );
         assert_eq!(stale.reason, CheckReason::OptedOut);
     }
 
@@ -345,15 +401,55 @@ mod tests {
     fn one_opt_out_confirmation_within_five_minutes_only_where_the_business_confirms() {
         let events = [keyword(EventKind::OptOut, 0)];
         let provider_confirms = TenantPolicy::default();
-        let denied = decide_with(&events, &provider_confirms, Category::Conversational, Some(Purpose::OptOutConfirmation), 1);
+        let denied = decide_with(
+            &events,
+            &provider_confirms,
+            Category::Conversational,
+            Some(Purpose::OptOutConfirmation),
+            1,
+        );
         assert_eq!(denied.reason, CheckReason::OptedOut);
-        let business = TenantPolicy { business_confirms: vec!["group:alerts".into()], ..TenantPolicy::default() };
-        let allowed = decide_with(&events, &business, Category::Conversational, Some(Purpose::OptOutConfirmation), 4);
-        assert_eq!((allowed.allowed, allowed.reason), (true, CheckReason::OptOutConfirmation));
-        let late = decide_with(&events, &business, Category::Conversational, Some(Purpose::OptOutConfirmation), 6);
+        let business = TenantPolicy {
+            business_confirms: vec!["group:alerts".into()],
+            ..TenantPolicy::default()
+        };
+        let allowed = decide_with(
+            &events,
+            &business,
+            Category::Conversational,
+            Some(Purpose::OptOutConfirmation),
+            4,
+        );
+        assert_eq!(
+            (allowed.allowed, allowed.reason),
+            (true, CheckReason::OptOutConfirmation)
+        );
+        let late = decide_with(
+            &events,
+            &business,
+            Category::Conversational,
+            Some(Purpose::OptOutConfirmation),
+            6,
+        );
         assert_eq!(late.reason, CheckReason::OptedOut);
-        let marketing = decide_with(&events, &business, Category::Promotional, Some(Purpose::OptOutConfirmation), 1);
+        let marketing = decide_with(
+            &events,
+            &business,
+            Category::Promotional,
+            Some(Purpose::OptOutConfirmation),
+            1,
+        );
         assert_eq!(marketing.reason, CheckReason::OptedOut);
-        assert_eq!(decide_with(&[], &business, Category::Conversational, Some(Purpose::DoubleOptInRequest), 1).reason, CheckReason::NoConsent);
+        assert_eq!(
+            decide_with(
+                &[],
+                &business,
+                Category::Conversational,
+                Some(Purpose::DoubleOptInRequest),
+                1
+            )
+            .reason,
+            CheckReason::NoConsent
+        );
     }
 }

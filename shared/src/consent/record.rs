@@ -448,6 +448,26 @@ pub fn opt_out_it_would_lift<'a>(
     }
     let scope = event.scope.as_ref()?;
     let new_mark = Mark::of(event);
+    opt_outs_in_force(state, scope, policy, directory).find(|x| lifts(&new_mark, x))
+}
+
+/// The latest opt-out still in force in a scope that overlaps `scope`, whatever its time: an
+/// import must not lift an older one nor stand as an opt-in beside a newer one.
+pub fn opt_out_in_force<'a>(
+    state: &'a NumberState,
+    scope: &Scope,
+    policy: &TenantPolicy,
+    directory: &SenderDirectory,
+) -> Option<&'a Mark> {
+    opt_outs_in_force(state, scope, policy, directory).max_by_key(|m| m.canonical_key())
+}
+
+fn opt_outs_in_force<'a>(
+    state: &'a NumberState,
+    scope: &Scope,
+    policy: &TenantPolicy,
+    directory: &SenderDirectory,
+) -> impl Iterator<Item = &'a Mark> {
     let tenant_wide_opt_ins: Vec<&Mark> = state
         .suppression
         .iter()
@@ -462,21 +482,20 @@ pub fn opt_out_it_would_lift<'a>(
     state
         .suppression
         .iter()
-        .filter(|f| {
+        .filter(move |f| {
             f.scope
                 .readings(policy, directory)
                 .iter()
                 .any(|r| r.overlaps(scope, directory))
         })
         .flat_map(|f| f.opt_outs.iter().map(move |x| (f, x)))
-        .filter(|(f, x)| {
+        .filter(move |(f, x)| {
             !f.opt_ins
                 .iter()
                 .chain(tenant_wide_opt_ins.iter().copied())
                 .any(|o| lifts(o, x))
         })
         .map(|(_, x)| x)
-        .find(|x| lifts(&new_mark, x))
 }
 
 #[cfg(test)]

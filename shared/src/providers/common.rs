@@ -291,7 +291,10 @@ mod freshness_tests {
 
     #[test]
     fn absurd_signed_timestamps_are_refused_not_overflowed() {
-        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).single().unwrap();
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+            .single()
+            .unwrap();
         assert!(super::check_fresh(i64::MIN, now, "the timestamp", 300).is_err());
         assert!(super::check_fresh(i64::MAX, now, "the timestamp", 300).is_err());
         assert!(super::check_fresh(now.timestamp() - 299, now, "the timestamp", 300).is_ok());

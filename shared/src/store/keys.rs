@@ -56,6 +56,12 @@ pub fn disclosure_pk(tenant: &str, sha256: &str) -> String {
 }
 pub const DISCLOSURE_SK: &str = "DISCLOSURE";
 
+/// An import job: its own partition, addressed by the id its client holds.
+pub fn import_pk(tenant: &str, import_id: &str) -> String {
+    format!("I#{tenant}#{import_id}")
+}
+pub const IMPORT_SK: &str = "IMPORT";
+
 pub fn quarantine_pk(tenant: &str, day: &str) -> String {
     format!("Q#{tenant}#{day}")
 }

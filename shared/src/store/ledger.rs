@@ -141,10 +141,33 @@ impl Store {
         commit: &Commit<'_>,
         guarded: Option<TransactWriteItem>,
     ) -> Result<CommitOutcome, StoreError> {
+        self.commit_checked(commit, guarded, &|_| true).await
+    }
+
+    /// Commits one event only while `holds` is true of the number's state. It is checked on the
+    /// very state the transaction is conditioned on (again on every retry), so no concurrent
+    /// write slips in between. If it does not hold, nothing is written: `GuardFailed`.
+    pub async fn commit_if(
+        &self,
+        commit: &Commit<'_>,
+        holds: &(dyn Fn(&NumberState) -> bool + Sync),
+    ) -> Result<CommitOutcome, StoreError> {
+        self.commit_checked(commit, None, holds).await
+    }
+
+    async fn commit_checked(
+        &self,
+        commit: &Commit<'_>,
+        guarded: Option<TransactWriteItem>,
+        holds: &(dyn Fn(&NumberState) -> bool + Sync),
+    ) -> Result<CommitOutcome, StoreError> {
         let event = commit.event;
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=MAX_ATTEMPTS {
             let (mut state, version) = self.load_state(&event.tenant, &event.phone).await?;
+            if !holds(&state) {
+                return Err(StoreError::GuardFailed);
+            }
             let fold = state.apply(event);
             let mut items = self.transaction(commit, &state, version)?;
             if let Some(extra) = &guarded {

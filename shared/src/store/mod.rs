@@ -8,12 +8,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
 pub mod history;
+pub mod imports;
 pub mod keys;
 pub mod ledger;
 pub mod quarantine;
 pub mod reviews;
 pub mod tenants;
 pub mod topics;
+pub mod uploads;
 
 pub use aws_config::SdkConfig;
 pub use capture::{CaptureQueue, CapturedWebhook};
