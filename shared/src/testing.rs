@@ -53,6 +53,23 @@ pub fn bearer(key: &str) -> http::HeaderMap {
     headers
 }
 
+/// The sample event `events/<name>.json` (the repository's, beside this crate).
+pub fn sample_event(name: &str) -> String {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A sample API Gateway HTTP API event, as the Lambda runtime hands it to a handler.
+pub fn sample_request(name: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&sample_event(name))
+        .unwrap_or_else(|e| panic!("events/{name}.json: {e}"))
+}
+
+/// A response body as text.
+pub fn body_text(body: &lambda_http::Body) -> String {
+    String::from_utf8_lossy(crate::api::http::body_bytes(body)).to_string()
+}
+
 /// A tenant id no other test uses.
 pub fn unique_tenant(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())

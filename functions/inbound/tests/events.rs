@@ -2,7 +2,6 @@
 // Test code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use lambda_http::Body;
 use stopgate::phone::E164;
 use stopgate::testing::env;
 use stopgate_inbound::Inbound;
@@ -10,15 +9,7 @@ use stopgate_inbound::Inbound;
 const TENANT: &str = "events-demo";
 const TOKEN: &str = "stopgate-example-auth-token";
 
-fn load(name: &str) -> lambda_http::Request {
-    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn text(body: &Body) -> String {
-    String::from_utf8_lossy(stopgate::api::http::body_bytes(body)).to_string()
-}
+use stopgate::testing::{body_text as text, sample_request as load};
 
 #[tokio::test]
 async fn the_sample_webhooks_are_verified_recorded_and_answered_with_twiml() {

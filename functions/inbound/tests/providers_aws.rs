@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lambda_http::Body;
 use serde_json::Value;
 use stopgate::api::sns::SnsHttps;
 use stopgate::api::webhook::{IncomingWebhook, WebhookAnswer, WebhookService};
@@ -232,15 +231,7 @@ async fn aws_subscription_confirmation_is_fetched_from_the_topics_sns_host() {
     assert_eq!(sns.requested().len(), 1);
 }
 
-fn load(name: &str) -> lambda_http::Request {
-    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn text(body: &Body) -> String {
-    String::from_utf8_lossy(stopgate::api::http::body_bytes(body)).to_string()
-}
+use stopgate::testing::{body_text as text, sample_request as load};
 
 #[tokio::test]
 async fn aws_sample_events_are_verified_recorded_and_acknowledged() {
