@@ -474,3 +474,28 @@ async fn bandwidth_batches_and_delivery_receipts() {
         "unsigned batch",
     );
 }
+
+#[tokio::test]
+async fn plivo_gets_a_plivo_xml_reply_when_stopgate_writes_replies() {
+    let env = env().await;
+    let tenant = unique_tenant("tbp-plivo-reply");
+    configure(&env, &tenant, Provider::Plivo).await;
+    let policy = stopgate::consent::TenantPolicy {
+        reply_mode: stopgate::consent::ReplyMode::Stopgate,
+        brand_name: Some("Acme".into()),
+        ..Default::default()
+    };
+    env.store.put_policy(&tenant, policy).await.unwrap();
+    let (_env, inbound) = inbound(env).await;
+    let answer = send(&inbound, &current(Provider::Plivo, "stop", &tenant)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.content_type, "text/xml");
+    // The reply goes from the business number back to the person, in Plivo's number form.
+    assert!(
+        answer.body.contains(
+            r#"<Message src="14155550100" dst="14155550147" type="sms">Acme: You are unsubscribed"#
+        ),
+        "{}",
+        answer.body
+    );
+}

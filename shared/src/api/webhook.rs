@@ -20,7 +20,8 @@ use crate::keywords::{self, Intent};
 use crate::mask;
 use crate::phone::{self, PhoneMode};
 use crate::providers::{
-    self, Parsed, Provider, ProviderReply, SigningCertificate, WebhookError, WebhookRequest,
+    self, InboundMessage, Parsed, Provider, ProviderReply, SigningCertificate, WebhookError,
+    WebhookRequest,
 };
 use crate::store::quarantine::QuarantinedRequest;
 use crate::store::{
@@ -544,8 +545,8 @@ pub fn prepare(
         prepared.push((event, private, message.message_id.clone()));
     }
     // One reply per request: only a single message can be answered in the response.
-    let reply = match classifications.as_slice() {
-        [classification] => reply_for(provider, policy, classification),
+    let reply = match (classifications.as_slice(), messages.as_slice()) {
+        ([classification], [message]) => reply_for(provider, policy, classification, message),
         _ => providers::reply(provider, None),
     };
     let messages = prepared
@@ -567,6 +568,7 @@ fn reply_for(
     provider: Provider,
     policy: &crate::consent::TenantPolicy,
     classification: &keywords::Classification,
+    message: &InboundMessage,
 ) -> ProviderReply {
     let kind = match (policy.reply_mode, classification.intent) {
         (ReplyMode::Provider, _) => None,
@@ -576,7 +578,7 @@ fn reply_for(
         (ReplyMode::Stopgate, _) => None,
     };
     let text = kind.map(|k| policy.reply_text(k, classification.language.as_deref()));
-    providers::reply(provider, text.as_deref())
+    providers::reply_to(provider, message, text.as_deref())
 }
 
 /// Replays one captured webhook into the ledger: verifies it first if it was captured

@@ -252,6 +252,15 @@ pub fn parse(provider: Provider, req: &WebhookRequest) -> Result<Parsed, Webhook
 }
 
 /// The success answer, with a reply text when Stopgate writes replies.
+/// The answer to one message, with a reply text when Stopgate writes replies: Plivo's XML needs
+/// the message's numbers to address the reply; the others answer the sender implicitly.
+pub fn reply_to(provider: Provider, message: &InboundMessage, text: Option<&str>) -> ProviderReply {
+    match provider {
+        Provider::Plivo => plivo::reply_to(message, text),
+        other => reply(other, text),
+    }
+}
+
 pub fn reply(provider: Provider, text: Option<&str>) -> ProviderReply {
     match provider {
         Provider::Twilio => twilio::reply(text),
