@@ -95,6 +95,16 @@ impl TestEnv {
         )
     }
 
+    /// A new tenant with the default policy, under an id no other test uses.
+    pub async fn new_tenant(&self, prefix: &str) -> String {
+        let tenant = unique_tenant(prefix);
+        self.store
+            .create_tenant(&tenant, Default::default())
+            .await
+            .expect("create tenant");
+        tenant
+    }
+
     /// A capture queue of the test's own, so parallel tests never read each other's messages.
     pub async fn fresh_queue(&self) -> crate::store::CaptureQueue {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);

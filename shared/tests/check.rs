@@ -16,7 +16,7 @@ use stopgate::consent::{
 };
 use stopgate::phone::E164;
 use stopgate::store::{Commit, Store};
-use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env};
 
 fn service(store: &Store) -> CheckService {
     CheckService::new(store.clone(), Arc::new(Tenants::new(store.clone(), None)))
@@ -68,11 +68,7 @@ fn body(from: &str, to: &str, category: &str) -> Vec<u8> {
 #[tokio::test]
 async fn keys_must_exist_and_hold_the_check_scope() {
     let env = env().await;
-    let tenant = unique_tenant("keys");
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant("keys").await;
     let admin_only = env.api_key(&tenant, &["admin"]).await;
     let service = service(&env.store);
     let request = body("+14155550100", "+14155550123", "conversational");
@@ -101,11 +97,7 @@ async fn keys_must_exist_and_hold_the_check_scope() {
 #[tokio::test]
 async fn every_bad_field_is_named() {
     let env = env().await;
-    let tenant = unique_tenant("fields");
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant("fields").await;
     let key = env.api_key(&tenant, &["check"]).await;
     let service = service(&env.store);
     let field = |r: Result<_, ApiError>| match r {
@@ -175,11 +167,7 @@ async fn every_bad_field_is_named() {
 #[tokio::test]
 async fn a_stop_reaches_the_whole_tenant_by_default_and_only_its_group_when_narrowed() {
     let env = env().await;
-    let tenant = unique_tenant("scope");
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant("scope").await;
     for (name, sender) in [("alerts", "+14155550100"), ("deals", "+14155550101")] {
         let group = SenderGroup {
             name: name.into(),
@@ -238,11 +226,7 @@ async fn a_stop_reaches_the_whole_tenant_by_default_and_only_its_group_when_narr
 #[tokio::test]
 async fn with_storage_down_the_check_answers_503_never_allowed() {
     let env = env().await;
-    let tenant = unique_tenant("closed");
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant("closed").await;
     let key = env.api_key(&tenant, &["check"]).await;
     let down = service(&env.unreachable_store());
     let err = down
@@ -258,11 +242,7 @@ async fn with_storage_down_the_check_answers_503_never_allowed() {
 #[tokio::test]
 async fn a_batch_answers_each_recipient_in_input_order() {
     let env = env().await;
-    let tenant = unique_tenant("batch");
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant("batch").await;
     let key = env.api_key(&tenant, &["check"]).await;
     stop_from(&env, &tenant, "+14155550131", "+14155550100", None).await;
     let service = service(&env.store);

@@ -9,16 +9,15 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use stopgate::api::ApiError;
-use stopgate::api::check::CheckService;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::tenants::Tenants;
-use stopgate::consent::TenantPolicy;
-use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env};
 
 const DISCLOSURE: &str = "By checking this box you agree to receive recurring marketing texts from Acme at the number provided. Consent is not a condition of purchase. Msg&data rates may apply. Reply STOP to cancel.";
 
 struct Fixture {
     env: TestEnv,
+    tenant: String,
     writer: String,
     admin: String,
     checker: String,
@@ -27,11 +26,7 @@ struct Fixture {
 
 async fn fixture(prefix: &str) -> Fixture {
     let env = env().await;
-    let tenant = unique_tenant(prefix);
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant(prefix).await;
     let writer = env.api_key(&tenant, &["consents:write"]).await;
     let admin = env.api_key(&tenant, &["admin"]).await;
     let checker = env.api_key(&tenant, &["check"]).await;
@@ -42,6 +37,7 @@ async fn fixture(prefix: &str) -> Fixture {
     );
     Fixture {
         env,
+        tenant,
         writer,
         admin,
         checker,
@@ -65,18 +61,9 @@ impl Fixture {
     }
 
     async fn check(&self, phone: &str, category: &str) -> Value {
-        let checks = CheckService::new(
-            self.env.store.clone(),
-            Arc::new(Tenants::new(self.env.store.clone(), None)),
-        );
-        let body = json!({"from": "+14155550100", "to": phone, "category": category}).to_string();
-        serde_json::to_value(
-            checks
-                .check(&bearer(&self.checker), body.as_bytes())
-                .await
-                .unwrap(),
-        )
-        .unwrap()
+        self.env
+            .check(&self.tenant, "+14155550100", phone, category)
+            .await
     }
 
     async fn history(&self, phone: &str, cursor: Option<&str>) -> Value {

@@ -34,11 +34,7 @@ struct Fixture {
 
 async fn fixture(prefix: &str) -> Fixture {
     let env = env().await;
-    let tenant = unique_tenant(prefix);
-    env.store
-        .create_tenant(&tenant, TenantPolicy::default())
-        .await
-        .unwrap();
+    let tenant = env.new_tenant(prefix).await;
     let writer = env.api_key(&tenant, &["consents:write"]).await;
     let tenants = Arc::new(Tenants::new(env.store.clone(), None));
     let imports = ImportService::new(env.store.clone(), tenants.clone(), None);

@@ -12,7 +12,6 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use stopgate::api::ApiError;
-use stopgate::api::check::CheckService;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::tenants::Tenants;
 use stopgate::api::webhook::{IncomingWebhook, WebhookService};
@@ -97,18 +96,9 @@ impl Fixture {
     }
 
     async fn check(&self, to: &str, category: &str) -> Value {
-        let checks = CheckService::new(
-            self.env.store.clone(),
-            Arc::new(Tenants::new(self.env.store.clone(), None)),
-        );
-        let body = json!({"from": "+14155550100", "to": to, "category": category}).to_string();
-        serde_json::to_value(
-            checks
-                .check(&bearer(&self.checker), body.as_bytes())
-                .await
-                .unwrap(),
-        )
-        .unwrap()
+        self.env
+            .check(&self.tenant, "+14155550100", to, category)
+            .await
     }
 
     async fn list(&self, key: &str, status: &str) -> Vec<Value> {
