@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use sha2::{Digest, Sha256};
-use stopgate::api::imports::{ApplyOptions, ImportError, ImportRun, fail, job_json, run_import};
+use stopgate::api::imports::job_json;
 use stopgate::consent::Actor;
+use stopgate::flows::imports::{ApplyOptions, ImportError, ImportRun, fail, run_import};
 use stopgate::store::imports::{ImportJob, ImportStatus, ImportVia};
 
 use crate::{CliError, Env};

@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use stopgate::consent::policy::ReplyTexts;
-use stopgate::consent::{Actor, ConsentEvent, EventId, EventKind, ReviewResolution, TenantPolicy};
+use stopgate::consent::{Actor, ReviewResolution, TenantPolicy};
+use stopgate::flows::reclassify::{self, Finding};
+use stopgate::flows::reviews::{self, ResolveError};
 use stopgate::keywords::{Classifier, Intent, TenantKeyword};
-use stopgate::providers::ProviderReply;
-use stopgate::store::history::{ChangePosition, EventIndex};
 use stopgate::store::reviews::{ReviewPosition, ReviewStatus};
-use stopgate::store::{Commit, CommitOutcome, DedupeClaim, Store, StoreError};
 
 use crate::{CliError, Env};
 
@@ -214,23 +213,26 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
             }
         };
         let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-        let record = match env
-            .store
-            .resolve_review(
-                &args.tenant,
-                &review_id,
-                resolution,
-                args.note,
-                Actor::Operator { name: operator },
-            )
-            .await
+        let record = match reviews::resolve(
+            &env.store,
+            &args.tenant,
+            &review_id,
+            resolution,
+            args.note,
+            Actor::Operator { name: operator },
+        )
+        .await
         {
-            Err(StoreError::GuardFailed) => {
+            Ok(record) => record,
+            Err(ResolveError::AlreadyResolved(_)) => {
                 return Err(CliError::Exists(format!(
                     "a resolution of review {review_id}"
                 )));
             }
-            other => other?,
+            Err(ResolveError::NotFound(_)) => {
+                return Err(CliError::NotFound(format!("review {review_id}")));
+            }
+            Err(ResolveError::Store(e)) => return Err(e.into()),
         };
         let line = stopgate::api::reviews::review_json(
             &record,
@@ -304,108 +306,38 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
 }
 
 /// Re-runs today's classifier over stored inbound texts and reports (and with `--apply`
-/// records) the opt-outs an earlier classifier missed. Idempotent: each message yields at most
-/// one opt-out however often this runs.
+/// records) the opt-outs an earlier classifier missed: one JSON line per message on stdout.
 pub async fn reclassify(env: &Env, args: ReclassifyArgs) -> Result<(), CliError> {
     let since = DateTime::parse_from_rfc3339(&args.since)
         .map_err(|e| CliError::Usage(format!("--since must be an RFC 3339 time: {e}")))?
         .with_timezone(&Utc);
     let policy = policy(env, &args.tenant).await?;
     let classifier = Classifier::new(&policy.keywords);
-    let (mut examined, mut found, mut recorded) = (0usize, 0usize, 0usize);
-    for index in [EventIndex::Inbound, EventIndex::Changes] {
-        let mut position = ChangePosition {
-            shard: 0,
-            last: None,
-        };
-        loop {
-            let (events, next) = env
-                .store
-                .changes_page(&args.tenant, index, Some(since), &position, 200)
-                .await?;
-            for event in events
-                .iter()
-                .filter(|e| e.recorded_at >= since && e.kind != EventKind::OptOut)
-            {
-                examined += 1;
-                let Some(text) = env
-                    .store
-                    .private_evidence(&args.tenant, &event.phone, event.event_id.as_str())
-                    .await?
-                    .and_then(|p| p.message_text)
-                else {
-                    continue;
-                };
-                let now = classifier.classify(&text);
-                if now.intent != Intent::OptOut {
-                    continue;
-                }
-                found += 1;
-                let applied = if args.apply {
-                    record_missed_opt_out(&env.store, event, &now).await?
-                } else {
-                    false
-                };
-                recorded += usize::from(applied);
-                println!(
-                    "{}",
-                    json!({"event_id": event.event_id, "phone": event.phone.masked(), "was": event.kind,
-                        "now": now.intent, "rule": now.rule, "classifier_version": now.classifier_version,
-                        "recorded": applied})
-                );
-            }
-            match next {
-                Some(p) => position = p,
-                None => break,
-            }
-        }
-    }
+    let mut print = |finding: &Finding<'_>| {
+        let (message, now) = (finding.message, finding.now);
+        println!(
+            "{}",
+            json!({"event_id": message.event_id, "phone": message.phone.masked(), "was": message.kind,
+                "was_rule": message.origin.rule, "was_classifier_version": message.origin.classifier_version,
+                "now": now.intent, "rule": now.rule, "classifier_version": now.classifier_version,
+                "recorded": finding.recorded})
+        );
+    };
+    let summary = reclassify::reclassify(
+        &env.store,
+        &args.tenant,
+        &classifier,
+        since,
+        args.apply,
+        &mut print,
+    )
+    .await?;
     eprintln!(
-        "examined {examined} messages; {found} are opt-outs under classifier {}; {recorded} recorded now",
-        stopgate::keywords::CLASSIFIER_VERSION
+        "examined {} messages; {} are opt-outs under classifier {}; {} recorded now",
+        summary.examined,
+        summary.found,
+        stopgate::keywords::CLASSIFIER_VERSION,
+        summary.recorded
     );
     Ok(())
-}
-
-async fn record_missed_opt_out(
-    store: &Store,
-    original: &ConsentEvent,
-    now: &stopgate::keywords::Classification,
-) -> Result<bool, CliError> {
-    let at = Utc::now();
-    let mut origin = original.origin.clone();
-    origin.rule = Some(now.rule.clone());
-    origin.keyword = now.keyword.clone();
-    origin.language = now.language.clone();
-    origin.classifier_version = Some(now.classifier_version.clone());
-    let opt_out = ConsentEvent {
-        event_id: EventId::new(at),
-        kind: EventKind::OptOut,
-        origin,
-        recorded_at: at,
-        actor: Actor::System {
-            reason: format!("reclassified {}", original.event_id),
-        },
-        review: None,
-        ..original.clone()
-    };
-    let claim = DedupeClaim {
-        provider: "reclassify".into(),
-        message_id: original.event_id.to_string(),
-        reply: ProviderReply {
-            content_type: "text/plain".into(),
-            body: String::new(),
-        },
-    };
-    Ok(matches!(
-        store
-            .commit(&Commit {
-                event: &opt_out,
-                private: None,
-                dedupe: Some(claim),
-                disclosure: None
-            })
-            .await?,
-        CommitOutcome::Recorded { .. }
-    ))
 }

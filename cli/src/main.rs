@@ -218,7 +218,7 @@ async fn env() -> Result<Env, CliError> {
 }
 
 fn require_id(kind: &str, id: &str) -> Result<(), CliError> {
-    if stopgate::api::valid_id(id) {
+    if stopgate::ids::valid_id(id) {
         Ok(())
     } else {
         Err(CliError::Usage(format!(

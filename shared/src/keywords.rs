@@ -1,10 +1,10 @@
-//! Inbound text -> intent: the keyword classifier (CONTRACT.md, "Classifier rules").
+//! Inbound text -> intent: the keyword classifier (docs/rules.md, "The classifier").
 //!
 //! Pure: no I/O. The keyword tables are built once per [`Classifier`] (the default one lazily,
 //! once per process) because this runs on every inbound webhook; classifying is a walk over
 //! the message's tokens with hash lookups, no regular expressions.
 //!
-//! Rules, in the order they are tried (numbers are CONTRACT.md's):
+//! Rules, in the order they are tried (numbered as in docs/rules.md):
 //! 1. `whole_message` — the whole message is one keyword of an intent.
 //! 2. `strong_word_with_filler` / 3. `weak_word` — opt-out words with nothing but filler,
 //!    and messaging nouns right after the word.

@@ -7,6 +7,8 @@
 pub mod api;
 pub mod config;
 pub mod consent;
+pub mod flows;
+pub mod ids;
 pub mod imports;
 pub mod keywords;
 pub mod mask;
@@ -18,3 +20,6 @@ pub mod telemetry;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+#[cfg(test)]
+mod layering;

@@ -1,5 +1,5 @@
 //! The import worker: S3 tells the imports queue of each upload (ObjectCreated), and this
-//! function applies the file with `stopgate::api::imports::process_upload`, streaming it from
+//! function applies the file with `stopgate::flows::imports::process_upload`, streaming it from
 //! S3. A run that reaches Lambda's deadline saves its place and reports the message as failed,
 //! so SQS delivers it again and the next run resumes after the last line done.
 
@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
-use stopgate::api::imports::{UploadOutcome, process_upload};
 use stopgate::config::Config;
+use stopgate::flows::imports::{UploadOutcome, process_upload};
 use stopgate::store::uploads::Uploads;
 use stopgate::store::{SdkConfig, Store, StoreError};
 

@@ -91,7 +91,7 @@ impl Inbound {
 fn webhook_target(path: &str) -> Option<(String, String)> {
     let rest = path.strip_prefix("/v1/webhooks/")?;
     let (provider, tenant) = rest.trim_end_matches('/').split_once('/')?;
-    (stopgate::api::valid_id(provider) && stopgate::api::valid_id(tenant))
+    (stopgate::ids::valid_id(provider) && stopgate::ids::valid_id(tenant))
         .then(|| (provider.to_string(), tenant.to_string()))
 }
 

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Entries are fresh for `ttl` (at most 60 s per DESIGN.md). A stale entry may still be used
+/// Entries are fresh for `ttl` (at most 60 s: docs/data-model.md). A stale entry may still be used
 /// when a refresh fails, for at most `stale_for`, so a storage outage does not stop the
 /// inbound path from verifying webhooks.
 pub struct TtlCache<K, V> {

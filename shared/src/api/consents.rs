@@ -13,13 +13,9 @@ use super::auth::{Authenticator, KeyScope};
 use super::cursor::Cursors;
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::ordering::{Mark, lifts};
-use crate::consent::record::{
-    ConsentRequest, MissingDisclosure, ValidConsent, opt_out_it_would_lift,
-};
+use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_it_would_lift};
 use crate::consent::state::{FacetScope, SuppressionFacet};
-use crate::consent::{
-    Actor, ConsentEvent, EventId, EventKind, NumberState, Source, TenantPolicy, TimeSource,
-};
+use crate::consent::{Actor, ConsentEvent, NumberState, TenantPolicy};
 use crate::phone::{self, E164, PhoneMode};
 use crate::store::history::{ChangePosition, EventIndex, HistoryPosition};
 use crate::store::{ApiKeyRecord, Commit, CommitOutcome, Store};
@@ -41,20 +37,6 @@ pub struct ConsentService {
     pub(super) tenants: Arc<Tenants>,
     pub(super) auth: Authenticator,
     pub(super) cursors: Cursors,
-}
-
-/// The (SHA-256, text) of the disclosure a consent carries, as its event refers to it: what a
-/// commit stores once per tenant.
-pub(super) fn disclosure_of<'a>(
-    valid: &'a ValidConsent,
-    event: &'a ConsentEvent,
-) -> Option<(&'a str, &'a str)> {
-    let text = valid
-        .evidence
-        .disclosure_text
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())?;
-    Some((event.evidence.disclosure_sha256.as_deref()?, text))
 }
 
 /// A facet's status under rule 1: opted out while one of its opt-outs is unlifted.
@@ -165,7 +147,7 @@ impl ConsentService {
                 field: Some("override_opt_out".into()),
             });
         }
-        let disclosure = disclosure_of(&valid, &event);
+        let disclosure = valid.disclosure(&event);
         let write_disclosure = match disclosure {
             Some((sha, _)) => !self.store.has_disclosure(&key.tenant_id, sha).await?,
             None => false,
@@ -356,28 +338,14 @@ impl ConsentService {
             .store
             .delete_private_records(&key.tenant_id, &phone)
             .await?;
-        let now = Utc::now();
-        let event = ConsentEvent {
-            event_id: EventId::new(now),
-            tenant: key.tenant_id.clone(),
-            phone: phone.clone(),
-            kind: EventKind::Redacted,
-            category: None,
-            level: None,
-            scope: None,
-            origin: Default::default(),
-            source: Source::Api,
-            occurred_at: now,
-            time_source: TimeSource::Receipt,
-            received_at: now,
-            recorded_at: now,
-            actor: Actor::ApiKey {
+        let event = ConsentEvent::redaction(
+            &key.tenant_id,
+            &phone,
+            Actor::ApiKey {
                 key_id: key.key_id.clone(),
             },
-            evidence: Default::default(),
-            override_opt_out: false,
-            review: None,
-        };
+            Utc::now(),
+        );
         self.store
             .commit(&Commit {
                 event: &event,

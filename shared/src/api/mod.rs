@@ -15,11 +15,3 @@ pub mod tenants;
 pub mod webhook;
 
 pub use error::ApiError;
-
-/// Tenant ids, provider names and group names: short, URL-safe, unambiguous in keys.
-pub fn valid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}

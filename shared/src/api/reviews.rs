@@ -10,8 +10,8 @@ use super::ApiError;
 use super::auth::KeyScope;
 use super::consents::ConsentService;
 use crate::consent::{Actor, ReviewResolution, calendar};
+use crate::flows::reviews::{self, ResolveError};
 use crate::mask;
-use crate::store::StoreError;
 use crate::store::reviews::{ReviewPosition, ReviewRecord, ReviewStatus};
 
 const PAGE: i32 = 50;
@@ -122,7 +122,7 @@ impl ConsentService {
                 "note is longer than 2000 bytes",
             ));
         }
-        if !super::valid_id(review_id) {
+        if !crate::ids::valid_id(review_id) {
             return Err(ApiError::NotFound {
                 code: "unknown_review",
                 message: "no such review".into(),
@@ -132,27 +132,15 @@ impl ConsentService {
         let actor = Actor::ApiKey {
             key_id: key.key_id.clone(),
         };
-        let record = match self
-            .store
-            .resolve_review(&key.tenant_id, review_id, resolution, request.note, actor)
-            .await
-        {
-            Ok(record) => record,
-            Err(StoreError::NotFound(_)) => {
-                return Err(ApiError::NotFound {
-                    code: "unknown_review",
-                    message: format!("no review {review_id}"),
-                });
-            }
-            Err(StoreError::GuardFailed) => {
-                return Err(ApiError::Conflict {
-                    code: "review_resolved",
-                    message: format!("review {review_id} is already resolved"),
-                    field: None,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let record = reviews::resolve(
+            &self.store,
+            &key.tenant_id,
+            review_id,
+            resolution,
+            request.note,
+            actor,
+        )
+        .await?;
         tracing::info!(tenant = %key.tenant_id, review = %review_id, ?resolution, "review resolved");
         let admin = key.scopes.iter().any(|s| s == KeyScope::Admin.as_str());
         Ok(review_json(
@@ -199,5 +187,22 @@ mod tests {
             super::mask_text("please stop  texting me"),
             "p*** s*** t*** m***"
         );
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(err: ResolveError) -> ApiError {
+        match err {
+            ResolveError::NotFound(_) => ApiError::NotFound {
+                code: "unknown_review",
+                message: err.to_string(),
+            },
+            ResolveError::AlreadyResolved(_) => ApiError::Conflict {
+                code: "review_resolved",
+                message: err.to_string(),
+                field: None,
+            },
+            ResolveError::Store(e) => e.into(),
+        }
     }
 }

@@ -366,7 +366,7 @@ impl WebhookService {
                 CommitOutcome::Duplicate(record) => {
                     tracing::info!(tenant = %req.tenant, provider = %req.provider, event_id = %record.event_id, "duplicate delivery; same reply");
                     if messages.len() == 1 {
-                        earlier = Some(record.reply);
+                        earlier = record.reply;
                     }
                 }
             }
@@ -557,7 +557,7 @@ pub fn prepare(
             dedupe: DedupeClaim {
                 provider: provider.as_str().to_string(),
                 message_id,
-                reply: reply.clone(),
+                reply: Some(reply.clone()),
             },
         })
         .collect();

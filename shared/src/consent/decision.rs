@@ -80,7 +80,7 @@ pub struct DecisionInput<'a> {
     pub purpose: Option<Purpose>,
 }
 
-/// Exemptions a check may name (DESIGN.md rule 6). They never cover promotional content and
+/// Exemptions a check may name (docs/rules.md rule 6). They never cover promotional content and
 /// only ever turn a denial into an allowance in the narrow case they describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,7 @@
 //! Turning one verified inbound message into a consent event (and its private record).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::event::{
     Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, ReviewRef,
@@ -9,7 +10,30 @@ use super::event::{
 use super::scope::{Scope, SenderDirectory};
 use crate::keywords::{Classification, Intent};
 use crate::phone::E164;
-use crate::providers::InboundMessage;
+
+/// One inbound SMS as the provider described it: what every provider module produces. Numbers
+/// are as the provider sent them; the caller normalises them to E.164.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    /// The provider that delivered it, as it appears in webhook paths (`twilio`, `aws`, ...).
+    pub provider: String,
+    /// The provider's id for this message: the dedupe key.
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    /// A provider-side grouping of senders (Twilio Messaging Service SID), when sent.
+    pub messaging_service: Option<String>,
+    /// The provider's own timestamp for the message; `None` when the provider sends none
+    /// (Twilio, Plivo), in which case the event is receipt-stamped.
+    pub provider_time: Option<DateTime<Utc>>,
+    /// The provider's own keyword verdict (Twilio `OptOutType`), kept as evidence.
+    pub provider_verdict: Option<String>,
+    /// Set when the provider itself reports a consent change with no text to classify
+    /// (RingCentral's A2P opt-out events): the event is recorded with source `provider`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_intent: Option<Intent>,
+}
 
 /// A verified inbound message with its numbers already normalised.
 pub struct InboundFacts<'a> {
@@ -70,7 +94,7 @@ pub fn inbound_event(
             sender_group,
             program: placement.program,
             brand: placement.brand,
-            provider: Some(message.provider.as_str().to_string()),
+            provider: Some(message.provider.clone()),
             provider_message_id: Some(message.message_id.clone()),
             provider_verdict: message.provider_verdict.clone(),
             keyword: c.keyword.clone(),

@@ -1,7 +1,10 @@
 //! The consent ledger's domain: events, the per-number state, scopes and the decision. Pure.
+//!
+//! "Rule N" in this module is rule N of docs/rules.md.
 
 pub mod calendar;
 pub mod decision;
+pub mod derived;
 pub mod event;
 pub mod inbound;
 pub mod ordering;
@@ -15,6 +18,7 @@ pub use event::{
     Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin,
     PrivateEvidence, ReviewRef, ReviewResolution, Source, TimeSource,
 };
+pub use inbound::InboundMessage;
 pub use policy::{ReplyMode, TenantPolicy};
 pub use scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};
 pub use state::{FoldOutcome, NumberState};

@@ -45,7 +45,7 @@ pub struct TenantPolicy {
     pub message_frequency: Option<String>,
     /// Sender groups (`group:<name>` or `sender:<id>`) where the business itself sends the one
     /// opt-out confirmation; elsewhere the provider or network does, so rule 6's exemption
-    /// does not apply (CONTRACT.md).
+    /// does not apply (docs/rules.md rule 6).
     pub business_confirms: Vec<String>,
     /// Business days a possible revocation may wait for review before it becomes an opt-out
     /// (the FCC allows at most 10; a tenant may shorten it).

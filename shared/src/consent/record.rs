@@ -369,6 +369,17 @@ pub fn disclosure_sha256(text: &str) -> String {
 }
 
 impl ValidConsent {
+    /// The (SHA-256, text) of the disclosure this consent carries, as `event` refers to it: what
+    /// a commit stores once per tenant.
+    pub fn disclosure<'a>(&'a self, event: &'a ConsentEvent) -> Option<(&'a str, &'a str)> {
+        let text = self
+            .evidence
+            .disclosure_text
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())?;
+        Some((event.evidence.disclosure_sha256.as_deref()?, text))
+    }
+
     /// The event (and its private record) this consent becomes.
     pub fn event(
         &self,
@@ -434,7 +445,7 @@ impl ValidConsent {
     }
 }
 
-/// The opt-out an opt-in or grant would lift, if any (DESIGN.md rule 2): one still in force,
+/// The opt-out an opt-in or grant would lift, if any (docs/rules.md rule 2): one still in force,
 /// in a scope that overlaps the consent's, that the new event is later than under rule 1.
 /// Overlap is judged widely, so in doubt the caller must say `override_opt_out`.
 pub fn opt_out_it_would_lift<'a>(

@@ -1,4 +1,4 @@
-//! Scopes, sender groups and the tenant's scope policy (DESIGN.md rule 3).
+//! Scopes, sender groups and the tenant's scope policy (docs/rules.md rule 3).
 //!
 //! Wide on the deny side, narrow on the allow side: an opt-out's scope contains a send when
 //! any reading of it could; a consent's scope contains a send only when every reading does.
@@ -132,7 +132,7 @@ impl SenderDirectory {
     }
 }
 
-/// How wide a keyword STOP reaches. The default is the widest (CONTRACT.md).
+/// How wide a keyword STOP reaches. The default is the widest (docs/rules.md rule 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopScope {

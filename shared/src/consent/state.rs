@@ -127,7 +127,7 @@ pub struct InboundFacet {
     pub mark: Mark,
 }
 
-/// A possible revocation waiting for a person's review (DESIGN.md rule 5).
+/// A possible revocation waiting for a person's review (docs/rules.md rule 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingReview {
     pub review_id: String,

@@ -1,6 +1,6 @@
 //! The default keyword and phrase lists, with where each comes from.
 //!
-//! Sources (URLs as collected in PROVIDERS.md):
+//! Sources:
 //! - FCC 24-24, 47 CFR 64.1200(a)(10) (89 FR 15756,
 //!   https://www.govinfo.gov/content/pkg/FR-2024-03-05/html/2024-04587.htm): replying
 //!   "stop", "quit", "end", "revoke", "opt out", "cancel" or "unsubscribe" revokes consent
@@ -17,14 +17,14 @@
 //!   (https://docs.aws.amazon.com/sms-voice/latest/userguide/keywords-required.html):
 //!   ARRET, CANCEL, END, OPT-OUT, OPTOUT, QUIT, REMOVE, STOP, TD, UNSUBSCRIBE.
 //! - Sinch toll-free network keywords: ARRET to opt out, NONARRET to opt back in.
-//! - CONTRACT.md "Classifier rules": STOP2QUIT, the Spanish PARAR, DETENER, CANCELAR, BAJA,
+//! - docs/rules.md, "The classifier": STOP2QUIT, the Spanish PARAR, DETENER, CANCELAR, BAJA,
 //!   ALTO, the strong/weak split, filler, messaging nouns, revocation phrases and dismissals.
 //!
 //! The Spanish and French words beyond those named above are ours: the usual imperative or
 //! infinitive for stop/unsubscribe/cancel in each language. Entries are written as people
 //! type them (accents, apostrophes); they pass through the same normalisation as messages.
 
-/// Strong opt-out words (CONTRACT rule 2): an opt-out even with filler around them.
+/// Strong opt-out words (classifier rule 2): an opt-out even with filler around them.
 pub(super) const STRONG_OPT_OUT: &[(&str, &str)] = &[
     ("stop", "en"),
     ("stopall", "en"),
@@ -48,7 +48,7 @@ pub(super) const STRONG_OPT_OUT: &[(&str, &str)] = &[
     ("désinscrire", "fr"),
 ];
 
-/// Weak opt-out words (CONTRACT rule 3): everyday words that revoke alone, with filler, or
+/// Weak opt-out words (classifier rule 3): everyday words that revoke alone, with filler, or
 /// followed by a messaging noun, but merely suggest a revocation inside other text.
 pub(super) const WEAK_OPT_OUT: &[(&str, &str)] = &[
     ("end", "en"),
@@ -61,8 +61,8 @@ pub(super) const WEAK_OPT_OUT: &[(&str, &str)] = &[
     ("annuler", "fr"),
 ];
 
-/// Opt-in words (CONTRACT rule 7). Kept narrow, because an opt-in can lift an opt-out. No
-/// "sí"/"oui": the ledger gates YES by its keyword (DESIGN rule 2), and another word for yes
+/// Opt-in words (classifier rule 7). Kept narrow, because an opt-in can lift an opt-out. No
+/// "sí"/"oui": the ledger gates YES by its keyword (docs/rules.md rule 2), and another word for yes
 /// would be taken for START; tenants can add them once the ledger knows them.
 pub(super) const OPT_IN: &[(&str, &str)] = &[
     ("start", "en"),
@@ -88,7 +88,7 @@ pub(super) const HELP: &[(&str, &str)] = &[
 // The lists below are patterns: words separated by spaces, `(a|b c)` for alternatives
 // (each may be several words) and `[a|b]` for an optional group. See `expand`.
 
-/// Filler (CONTRACT rule 2): politeness and the two phrases the contract names. Digits are
+/// Filler (classifier rule 2): politeness and the two phrases the rule names. Digits are
 /// filler too, recognised by shape rather than listed.
 pub(super) const FILLER: &[(&str, &str)] = &[
     ("(please|pls|plz|thanks|thank you|thank u|thx|ty)", "en"),
@@ -103,7 +103,7 @@ pub(super) const FILLER: &[(&str, &str)] = &[
     ("(mauvais|faux) numéro", "fr"),
 ];
 
-/// Messaging nouns (CONTRACT rule 3): `cancel texts`, `end messages`.
+/// Messaging nouns (classifier rule 3): `cancel texts`, `end messages`.
 pub(super) const MESSAGING_NOUNS: &[(&str, &str)] = &[
     (
         "(text|texts|txt|txts|message|messages|msg|msgs|sms|alert|alerts|subscription|notifications)",
@@ -113,8 +113,8 @@ pub(super) const MESSAGING_NOUNS: &[(&str, &str)] = &[
     ("(alertes|abonnement)", "fr"),
 ];
 
-/// Revocation phrases (CONTRACT rule 4): an opt-out wherever they appear in a message.
-/// Beyond the contract's wording we accept a few spellings of the same request (`txting`,
+/// Revocation phrases (classifier rule 4): an opt-out wherever they appear in a message.
+/// Beyond the rule's wording we accept a few spellings of the same request (`txting`,
 /// `contacting`, `msgs`, `the`/`ur` list) and the Spanish and French equivalents.
 pub(super) const REVOCATION_PHRASES: &[(&str, &str)] = &[
     (
@@ -145,7 +145,7 @@ pub(super) const REVOCATION_PHRASES: &[(&str, &str)] = &[
     ("(arrêtez|arrête) de m'envoyer", "fr"),
 ];
 
-/// Dismissals (CONTRACT rule 5): at least a possible revocation wherever they appear.
+/// Dismissals (classifier rule 5): at least a possible revocation wherever they appear.
 pub(super) const DISMISSALS: &[(&str, &str)] = &[
     ("wrong number", "en"),
     ("leave me alone", "en"),

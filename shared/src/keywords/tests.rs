@@ -327,7 +327,7 @@ fn opt_outs_from_the_issue() {
     }
 }
 
-/// Decisions where the contract leaves room: a strong word gets at least what rule 3 gives
+/// Decisions where the classifier rules leave room: a strong word gets at least what rule 3 gives
 /// a weak word (a messaging noun after it; filler on both sides).
 #[test]
 fn strong_words_get_what_weak_words_get() {
@@ -494,10 +494,10 @@ fn traps_are_none() {
     }
 }
 
-/// CONTRACT rule 6 decides these: short messages with an opt-out word standing as a whole
+/// classifier rule 6 decides these: short messages with an opt-out word standing as a whole
 /// word are review items (possible_revocation), never opt-outs. The issue calls "See you at
 /// the end" and "I want to cancel my appointment" not revocations; they are not opt-outs
-/// here, but at six words or fewer the contract sends them to review.
+/// here, but at six words or fewer rule 6 sends them to review.
 #[test]
 fn keyword_inside_short_text_is_possible_revocation() {
     let cases = [

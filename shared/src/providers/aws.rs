@@ -2,7 +2,7 @@
 //!
 //! End User Messaging publishes each inbound SMS to an SNS topic as a JSON string
 //! (`originationNumber`, `destinationNumber`, `messageKeyword`, `messageBody`,
-//! `inboundMessageId`, `previousPublishedMessageId`; PROVIDERS.md 3.8). SNS posts it to an HTTPS
+//! `inboundMessageId`, `previousPublishedMessageId`; docs/providers.md). SNS posts it to an HTTPS
 //! subscription inside an envelope (`Type`, `MessageId`, `TopicArn`, `Message`, `Timestamp`,
 //! `SignatureVersion`, `Signature`, `SigningCertURL`, ...) signed with RSA PKCS#1 v1.5 over
 //! `name\nvalue\n` for a fixed list of envelope fields: SHA1 for `SignatureVersion` 1, SHA256 for
@@ -500,7 +500,7 @@ impl Envelope {
             .or_else(|| present(self.message_id.clone()))
             .ok_or_else(|| WebhookError::malformed("inboundMessageId", "missing or empty"))?;
         Ok(InboundMessage {
-            provider: Provider::Aws,
+            provider: Provider::Aws.to_string(),
             message_id,
             from: required(sms.origination_number, "originationNumber")?,
             to: required(sms.destination_number, "destinationNumber")?,
@@ -534,33 +534,27 @@ mod tests {
     use crate::providers::test_support::{malformed_field, rejection, request};
     use crate::testing::sns::{self as test_sns, CERT_URL, TOPIC_ARN};
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/sns/sns-fixtures.json"
-    );
-    const AWS_CERTIFICATE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/sns/sns-cert-2021.pem"
-    );
+    /// Real messages AWS signed, and the certificate they name (tests/fixtures/sns/README.md).
+    const FIXTURES: &str = include_str!("../../tests/fixtures/sns/sns-fixtures.json");
+    const AWS_CERTIFICATE: &str = include_str!("../../tests/fixtures/sns/sns-cert-2021.pem");
     const PERSON: &str = "+14155550162";
     const BUSINESS: &str = "+14155550100";
 
     /// The messages AWS signed (aws-php-sns-message-validator's functional tests), as bodies.
     fn aws_fixtures() -> Vec<serde_json::Map<String, Value>> {
-        let text = std::fs::read_to_string(FIXTURES).unwrap_or_else(|e| panic!("{FIXTURES}: {e}"));
-        let file: Value = serde_json::from_str(&text).unwrap();
+        let file: Value = serde_json::from_str(FIXTURES).unwrap();
         let fixtures: Vec<_> = file["fixtures"]
             .as_array()
             .unwrap()
             .iter()
             .map(|f| f.as_object().unwrap().clone())
             .collect();
-        assert!(fixtures.len() >= 4, "{FIXTURES} lost fixtures");
+        assert!(fixtures.len() >= 4, "sns-fixtures.json lost fixtures");
         fixtures
     }
 
     fn aws_certificate() -> Vec<u8> {
-        std::fs::read(AWS_CERTIFICATE).unwrap_or_else(|e| panic!("{AWS_CERTIFICATE}: {e}"))
+        AWS_CERTIFICATE.as_bytes().to_vec()
     }
 
     fn body(envelope: &serde_json::Map<String, Value>) -> Vec<u8> {
@@ -933,7 +927,7 @@ mod tests {
             assert_eq!(
                 parsed,
                 Parsed::Messages(vec![InboundMessage {
-                    provider: Provider::Aws,
+                    provider: Provider::Aws.to_string(),
                     message_id: "inbound-1".into(),
                     from: PERSON.into(),
                     to: BUSINESS.into(),

@@ -7,7 +7,7 @@
 //! them anyone who learns the URL can write to the ledger, so a request without them is refused.
 //! Every callback is an array; inbound texts (`message-received`) and delivery receipts
 //! (`message-delivered`, `message-failed`, `message-sending`, ...) share the URL. Delivery is at
-//! least once, retried for 24 hours until a 2xx. See PROVIDERS.md sections 2.3 and 3.3.
+//! least once, retried for 24 hours until a 2xx. See docs/providers.md, "Bandwidth".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -144,7 +144,7 @@ fn inbound(callback: &Value, at: &dyn Fn(&str) -> String) -> Result<InboundMessa
     };
     let to = required(to, &at("to"))?;
     Ok(InboundMessage {
-        provider: Provider::Bandwidth,
+        provider: Provider::Bandwidth.to_string(),
         message_id,
         from,
         to,
@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(
             parse_body(RECEIVED),
             Ok(Parsed::Messages(vec![InboundMessage {
-                provider: Provider::Bandwidth,
+                provider: Provider::Bandwidth.to_string(),
                 message_id: "1589228074636lm4k2je7j7jklbn2".to_string(),
                 from: "+14155550146".to_string(),
                 to: "+14155550100".to_string(),

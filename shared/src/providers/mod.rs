@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::keywords::Intent;
+pub use crate::consent::InboundMessage;
 
 pub mod aws;
 pub mod bandwidth;
@@ -104,29 +104,6 @@ impl WebhookRequest<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-}
-
-/// One inbound SMS as the provider described it. Numbers are as the provider sent them;
-/// the caller normalises them to E.164.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboundMessage {
-    pub provider: Provider,
-    /// The provider's id for this message: the dedupe key.
-    pub message_id: String,
-    pub from: String,
-    pub to: String,
-    pub text: String,
-    /// A provider-side grouping of senders (Twilio Messaging Service SID), when sent.
-    pub messaging_service: Option<String>,
-    /// The provider's own timestamp for the message; `None` when the provider sends none
-    /// (Twilio, Plivo), in which case the event is receipt-stamped.
-    pub provider_time: Option<DateTime<Utc>>,
-    /// The provider's own keyword verdict (Twilio `OptOutType`), kept as evidence.
-    pub provider_verdict: Option<String>,
-    /// Set when the provider itself reports a consent change with no text to classify
-    /// (RingCentral's A2P opt-out events): the event is recorded with source `provider`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_intent: Option<Intent>,
 }
 
 /// What a verified webhook asks of Stopgate.

@@ -17,7 +17,7 @@
 //! (docs.plivo.com/docs/messaging/xml/request and messaging/concepts/signature-validation)
 //! document V2 as what message URLs receive, so it is accepted, but only from a request that
 //! carries no V3 signature at all: once Plivo sends V3 it is authoritative, and a request whose
-//! V3 fails is never given a second chance under the weaker scheme. See PROVIDERS.md 3.4.
+//! V3 fails is never given a second chance under the weaker scheme. See docs/providers.md, "Plivo".
 
 use std::collections::BTreeMap;
 
@@ -116,7 +116,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
     // Type (sms, mms, and whatsapp on WhatsApp numbers) is not a reason to drop a message: a
     // revocation by any reasonable means counts, whatever the channel.
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Plivo,
+        provider: Provider::Plivo.to_string(),
         message_id: required(get("MessageUUID"), "MessageUUID")?,
         from: international(required(get("From"), "From")?),
         to: international(required(get("To"), "To")?),
@@ -689,7 +689,7 @@ mod tests {
             ("MessageUUID", "2a3f4c5e-6d7e-11ee-b962-0242ac120002"),
         ];
         let expected = Parsed::Messages(vec![InboundMessage {
-            provider: Provider::Plivo,
+            provider: Provider::Plivo.to_string(),
             message_id: "2a3f4c5e-6d7e-11ee-b962-0242ac120002".to_string(),
             from: "+14155550147".to_string(),
             to: "+14155550100".to_string(),
@@ -792,7 +792,7 @@ mod tests {
             assert_eq!(answer.body, "<Response/>");
         }
         let message = InboundMessage {
-            provider: Provider::Plivo,
+            provider: Provider::Plivo.to_string(),
             message_id: "u1".into(),
             from: "+14155550147".into(),
             to: "+14155550100".into(),

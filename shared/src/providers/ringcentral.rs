@@ -18,7 +18,7 @@
 //! and needs the token. The handshake is refused while no `verification_token` is configured,
 //! so a subscription cannot be created towards a tenant that would then reject every event.
 //!
-//! See PROVIDERS.md sections 2.7 and 3.7, and RingCentral's guides "Creating Webhooks" and
+//! See docs/providers.md, "RingCentral", and RingCentral's guides "Creating Webhooks" and
 //! "Receiving Webhooks" (developers.ringcentral.com/guide/notifications/webhooks).
 
 use chrono::{DateTime, Utc};
@@ -188,7 +188,7 @@ fn instant_sms(value: &Value) -> Result<Parsed, WebhookError> {
         .unwrap_or_default();
     let provider_time = time(body, "creationTime").map_err(prefixed)?;
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Ringcentral,
+        provider: Provider::Ringcentral.to_string(),
         message_id,
         from,
         to,
@@ -231,7 +231,7 @@ fn a2p_opt_out(value: &Value) -> Result<Parsed, WebhookError> {
         (Intent::OptIn, "optin")
     };
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Ringcentral,
+        provider: Provider::Ringcentral.to_string(),
         message_id,
         from: person,
         to: business,
@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn the_creation_handshake_passes_and_echoes_the_header() {
         // What RingCentral sends when a subscription is created: its own one-off value and no
-        // body (PROVIDERS.md 3.7).
+        // body (docs/providers.md).
         let h = headers(&[("validation-token", "a1b2c3-one-off")]);
         for body in [&b""[..], b"  \n"] {
             let req = post(&h, body);
@@ -458,7 +458,7 @@ mod tests {
         assert_eq!(
             message,
             InboundMessage {
-                provider: Provider::Ringcentral,
+                provider: Provider::Ringcentral.to_string(),
                 message_id: "606090030016".into(),
                 from: "+14157809227".into(),
                 to: "+16508974563".into(),
@@ -578,7 +578,7 @@ mod tests {
         assert_eq!(
             message,
             InboundMessage {
-                provider: Provider::Ringcentral,
+                provider: Provider::Ringcentral.to_string(),
                 message_id: "12345678901234567890".into(),
                 from: "+12125550100".into(),
                 to: "+16505550100".into(),

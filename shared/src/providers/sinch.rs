@@ -15,7 +15,7 @@
 //! - **HTTP Basic** (SMS REST callbacks configured by Sinch with a username and password):
 //!   compared in constant time against every configured pair.
 //!
-//! A request with neither is refused. See PROVIDERS.md sections 2.6 and 3.6.
+//! A request with neither is refused. See docs/providers.md, "Sinch".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -214,7 +214,7 @@ fn sms_callback(value: &Value, kind: &str) -> Result<Parsed, WebhookError> {
     let to =
         non_blank_string(value, "to")?.ok_or_else(|| WebhookError::malformed("to", "missing"))?;
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Sinch,
+        provider: Provider::Sinch.to_string(),
         message_id,
         from: international(&from),
         to: international(&to),
@@ -284,7 +284,7 @@ fn conversation_message(value: &Value) -> Result<Parsed, WebhookError> {
         _ => String::new(),
     };
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Sinch,
+        provider: Provider::Sinch.to_string(),
         message_id,
         from: international(&from),
         to,
@@ -668,7 +668,7 @@ mod tests {
         assert_eq!(
             message,
             InboundMessage {
-                provider: Provider::Sinch,
+                provider: Provider::Sinch.to_string(),
                 message_id: "01W4FFL35P4NC4K35SMSBATCH8".into(),
                 from: "+12015555555".into(),
                 to: "+12017777777".into(),
@@ -724,7 +724,7 @@ mod tests {
         assert_eq!(
             message,
             InboundMessage {
-                provider: Provider::Sinch,
+                provider: Provider::Sinch.to_string(),
                 message_id: "01EQBC1A3BEK731GY4YXEN0C2R".into(),
                 from: "+14155550149".into(),
                 to: "+14155550100".into(),

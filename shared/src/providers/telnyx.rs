@@ -5,7 +5,7 @@
 //! account) is in Mission Control under Keys & Credentials. The timestamp is the scheme's
 //! only replay protection, so a request signed more than 300 s away from our clock is refused,
 //! the same window as Telnyx's own SDKs (telnyx-python `src/telnyx/lib/webhook_verification.py`,
-//! telnyx-go `lib/webhook_verification.go`). See PROVIDERS.md section 3.2.
+//! telnyx-go `lib/webhook_verification.go`). See docs/providers.md, "Telnyx".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -146,7 +146,7 @@ pub fn parse(req: &WebhookRequest) -> Result<Parsed, WebhookError> {
     let to = required(first_recipient(payload)?, "data.payload.to")?;
 
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Telnyx,
+        provider: Provider::Telnyx.to_string(),
         message_id,
         from,
         to,
@@ -508,7 +508,7 @@ mod tests {
         assert_eq!(
             parsed,
             Parsed::Messages(vec![InboundMessage {
-                provider: Provider::Telnyx,
+                provider: Provider::Telnyx.to_string(),
                 message_id: "40385f64-5717-4562-b3fc-2c963f66afa6".to_string(),
                 from: "+14155550145".to_string(),
                 to: "+14155550100".to_string(),

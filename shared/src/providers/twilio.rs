@@ -7,7 +7,7 @@
 //! webhooks carry everything in the already-signed query. The secret and hash are the account's
 //! Auth Token with SHA-1, or, when a Webhooks rule applies (header
 //! `X-Twilio-Webhooks-Signature-Settings`), the rule's shared key with the algorithm it names.
-//! See PROVIDERS.md section 3.1 and Twilio's SDK validators (twilio-python
+//! See docs/providers.md, "Twilio", and Twilio's SDK validators (twilio-python
 //! `twilio/request_validator.py`, twilio-node `src/webhooks/webhooks.ts`).
 
 use std::borrow::Cow;
@@ -299,7 +299,7 @@ fn form_message(pairs: &[(String, String)]) -> Result<InboundMessage, WebhookErr
         .or_else(|| get("SmsMessageSid"))
         .or_else(|| get("SmsSid"));
     Ok(InboundMessage {
-        provider: Provider::Twilio,
+        provider: Provider::Twilio.to_string(),
         message_id: required(message_id, "MessageSid")?,
         from: required(get("From"), "From")?,
         to: required(get("To"), "To")?,
@@ -343,7 +343,7 @@ fn json_message(body: &[u8]) -> Result<InboundMessage, WebhookError> {
     }
     let get = |name: &str| optional_string(data, name, name);
     Ok(InboundMessage {
-        provider: Provider::Twilio,
+        provider: Provider::Twilio.to_string(),
         message_id: required(get("messageSid")?, "messageSid")?,
         from: required(get("from")?, "from")?,
         to: required(get("to")?, "to")?,
@@ -812,7 +812,7 @@ mod tests {
         assert_eq!(
             message,
             Ok(InboundMessage {
-                provider: Provider::Twilio,
+                provider: Provider::Twilio.to_string(),
                 message_id: "SM00000000000000000000000000000001".to_string(),
                 from: "+14155550100".to_string(),
                 to: "+14155550199".to_string(),

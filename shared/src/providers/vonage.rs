@@ -24,7 +24,7 @@
 //! one HMAC. `iat` is required and must be within five minutes of now; `exp` and `nbf`, when
 //! present, must hold.
 //!
-//! See PROVIDERS.md sections 2.5 and 3.5.
+//! See docs/providers.md, "Vonage".
 
 use std::collections::BTreeSet;
 
@@ -414,7 +414,7 @@ fn messages_api(value: &Value) -> Result<Parsed, WebhookError> {
         })
         .transpose()?;
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Vonage,
+        provider: Provider::Vonage.to_string(),
         message_id,
         from: international(&from),
         to: international(&to),
@@ -458,7 +458,7 @@ fn sms_api(params: &[(String, String)]) -> Result<Parsed, WebhookError> {
         })
         .transpose()?;
     Ok(Parsed::Messages(vec![InboundMessage {
-        provider: Provider::Vonage,
+        provider: Provider::Vonage.to_string(),
         message_id,
         from: international(&from),
         to: international(&to),
@@ -1046,7 +1046,7 @@ mod tests {
     #[test]
     fn parses_sms_api_messages_from_every_delivery_method() {
         let want = InboundMessage {
-            provider: Provider::Vonage,
+            provider: Provider::Vonage.to_string(),
             message_id: "020000001B0FE827".into(),
             from: "+14843472194".into(),
             to: "+13239877404".into(),
@@ -1145,7 +1145,7 @@ mod tests {
         assert_eq!(
             message,
             InboundMessage {
-                provider: Provider::Vonage,
+                provider: Provider::Vonage.to_string(),
                 message_id: "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab".into(),
                 from: "+14155550150".into(),
                 to: "+14155550100".into(),

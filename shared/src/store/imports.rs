@@ -118,7 +118,7 @@ impl ImportJob {
     pub fn parse_upload_key(key: &str) -> Option<(&str, &str)> {
         let rest = key.strip_prefix("imports/")?.strip_suffix(".csv")?;
         let (tenant, id) = rest.split_once('/')?;
-        (crate::api::valid_id(tenant) && ulid::Ulid::from_string(id).is_ok())
+        (crate::ids::valid_id(tenant) && ulid::Ulid::from_string(id).is_ok())
             .then_some((tenant, id))
     }
 }

@@ -11,25 +11,30 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::reviews::{self, ReviewRecord};
 use super::{Item, Store, StoreError, get_doc, get_n, get_s, keys, n, s, sdk_error, to_doc};
 use crate::consent::{ConsentEvent, FoldOutcome, NumberState, PrivateEvidence};
 use crate::phone::E164;
 use crate::providers::ProviderReply;
 
-/// A provider message id claimed by this commit; a second delivery finds it and gets `reply`.
+/// A key claimed by this commit so the same fact is recorded once: a provider's message id (a
+/// second delivery finds it and gets the same `reply`), an import line's content, a review.
+/// `provider` names the key's namespace.
 #[derive(Debug, Clone)]
 pub struct DedupeClaim {
     pub provider: String,
     pub message_id: String,
-    pub reply: ProviderReply,
+    /// The answer a webhook gave, for its redeliveries; other claims have none.
+    pub reply: Option<ProviderReply>,
 }
 
-/// A permanent record that a provider message was handled, with the answer given.
+/// A permanent record that a key was claimed, with the answer given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DedupeRecord {
     pub event_id: String,
     pub recorded_at: DateTime<Utc>,
-    pub reply: ProviderReply,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ProviderReply>,
 }
 
 /// One event to commit, with what travels with it.
@@ -134,9 +139,21 @@ impl Store {
         self.commit_with(commit, None).await
     }
 
+    /// Commits one event and closes `review` (written as given, resolved) in the same
+    /// transaction, only while the review is still open; otherwise nothing is written:
+    /// `GuardFailed`.
+    pub async fn commit_closing_review(
+        &self,
+        commit: &Commit<'_>,
+        review: &ReviewRecord,
+    ) -> Result<CommitOutcome, StoreError> {
+        let guarded = reviews::close_if_open(&self.table, &commit.event.tenant, review)?;
+        self.commit_with(commit, Some(guarded)).await
+    }
+
     /// Commits one event together with `guarded`: one more write whose condition must hold
     /// (a review still open, say). If it does not, nothing is written: `GuardFailed`.
-    pub(crate) async fn commit_with(
+    async fn commit_with(
         &self,
         commit: &Commit<'_>,
         guarded: Option<TransactWriteItem>,
@@ -284,7 +301,7 @@ impl Store {
         }
         items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
 
-        if let Some(review) = super::reviews::opened_by(event)? {
+        if let Some(review) = reviews::opened_by(event)? {
             items.push(self.put(review, None, false)?);
         }
 
@@ -390,6 +407,26 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(keys::number_pk(tenant, phone)))
             .key("sk", s(keys::private_sk(event_id)))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(get_doc).transpose()
+    }
+
+    /// One event of a number.
+    pub async fn event(
+        &self,
+        tenant: &str,
+        phone: &E164,
+        event_id: &str,
+    ) -> Result<Option<ConsentEvent>, StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::number_pk(tenant, phone)))
+            .key("sk", s(keys::event_sk(event_id)))
+            .consistent_read(true)
             .send()
             .await
             .map_err(sdk_error)?;

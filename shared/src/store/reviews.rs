@@ -1,4 +1,4 @@
-//! The review queue for possible revocations (DESIGN.md rule 5). Each review has an item of
+//! The review queue for possible revocations (docs/rules.md rule 5). Each review has an item of
 //! its own, `R#<tenant>#<review id>`, which joins the sparse index partition
 //! `REV#<tenant>#open` (oldest first) while it is open and `REV#<tenant>#resolved` after.
 
@@ -6,11 +6,9 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{Commit, CommitOutcome, DedupeClaim};
 use super::{Item, Store, StoreError, get_doc, get_s, keys, s, sdk_error, to_doc};
-use crate::consent::{Actor, ConsentEvent, EventId, EventKind, ReviewRef, ReviewResolution};
+use crate::consent::{Actor, ConsentEvent, EventKind, ReviewResolution};
 use crate::phone::E164;
-use crate::providers::ProviderReply;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRecord {
@@ -78,6 +76,24 @@ fn item(tenant: &str, record: &ReviewRecord) -> Result<Item, StoreError> {
     item.insert("gsi1sk".into(), s(keys::change_sk(&at, &record.review_id)));
     item.insert("doc".into(), to_doc(record)?);
     Ok(item)
+}
+
+/// The write that closes a review (`record`, now resolved) only while it is still open; the
+/// ledger adds it to the transaction of the resolution's event.
+pub(crate) fn close_if_open(
+    table: &str,
+    tenant: &str,
+    record: &ReviewRecord,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item(tenant, record)?))
+        .condition_expression("#status = :open")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":open", s(ReviewStatus::Open.as_str()))
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// The review item a possible revocation opens, written in the event's own transaction.
@@ -169,137 +185,5 @@ impl Store {
             _ => None,
         };
         Ok((records, next))
-    }
-
-    /// Resolves an open review: with `opt_out`, first records the opt-out the message was
-    /// (as of the message, with its origin); then the resolution event, which closes the review
-    /// only if it is still open.
-    pub async fn resolve_review(
-        &self,
-        tenant: &str,
-        review_id: &str,
-        resolution: ReviewResolution,
-        note: Option<String>,
-        actor: Actor,
-    ) -> Result<ReviewRecord, StoreError> {
-        let mut record = self
-            .find_review(tenant, review_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("review {review_id}")))?;
-        if record.status == ReviewStatus::Resolved {
-            return Err(StoreError::GuardFailed);
-        }
-        let now = Utc::now();
-        let original: ConsentEvent = self
-            .event(tenant, &record.phone, &record.event_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("review {review_id} without its event")))?;
-
-        if resolution == ReviewResolution::OptOut {
-            let mut origin = original.origin.clone();
-            origin.rule = Some("review".into());
-            let opt_out = ConsentEvent {
-                event_id: EventId::new(now),
-                kind: EventKind::OptOut,
-                origin,
-                recorded_at: now,
-                actor: actor.clone(),
-                evidence: Default::default(),
-                review: Some(ReviewRef {
-                    review_id: review_id.to_string(),
-                    resolution: Some(resolution),
-                    note: note.clone(),
-                }),
-                ..original.clone()
-            };
-            // Idempotent: resolving again after a partial failure records the opt-out once.
-            let claim = DedupeClaim {
-                provider: "review".into(),
-                message_id: review_id.to_string(),
-                reply: ProviderReply {
-                    content_type: "text/plain".into(),
-                    body: String::new(),
-                },
-            };
-            self.commit(&Commit {
-                event: &opt_out,
-                private: None,
-                dedupe: Some(claim),
-                disclosure: None,
-            })
-            .await?;
-        }
-
-        let resolved = ConsentEvent {
-            event_id: EventId::new(now),
-            tenant: tenant.to_string(),
-            phone: record.phone.clone(),
-            kind: EventKind::ReviewResolved,
-            category: None,
-            level: None,
-            scope: None,
-            origin: original.origin.clone(),
-            source: crate::consent::Source::Api,
-            occurred_at: now,
-            time_source: crate::consent::TimeSource::Receipt,
-            received_at: now,
-            recorded_at: now,
-            actor: actor.clone(),
-            evidence: Default::default(),
-            override_opt_out: false,
-            review: Some(ReviewRef {
-                review_id: review_id.to_string(),
-                resolution: Some(resolution),
-                note: note.clone(),
-            }),
-        };
-        record.status = ReviewStatus::Resolved;
-        record.resolution = Some(resolution);
-        record.resolved_by = Some(actor);
-        record.resolved_at = Some(now);
-        record.note = note;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item(tenant, &record)?))
-            .condition_expression("#status = :open")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":open", s(ReviewStatus::Open.as_str()))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let guarded = TransactWriteItem::builder().put(put).build();
-        match self
-            .commit_with(
-                &Commit {
-                    event: &resolved,
-                    private: None,
-                    dedupe: None,
-                    disclosure: None,
-                },
-                Some(guarded),
-            )
-            .await?
-        {
-            CommitOutcome::Recorded { .. } | CommitOutcome::Duplicate(_) => Ok(record),
-        }
-    }
-
-    /// One event of a number.
-    pub async fn event(
-        &self,
-        tenant: &str,
-        phone: &E164,
-        event_id: &str,
-    ) -> Result<Option<ConsentEvent>, StoreError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::number_pk(tenant, phone)))
-            .key("sk", s(keys::event_sk(event_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item().map(get_doc).transpose()
     }
 }

@@ -1,0 +1,262 @@
+//! Events Stopgate derives from other events or records for an operator: the opt-out that a
+//! review or a newer classifier finds in an earlier message, a review's resolution, a
+//! redaction. Built here, in the domain, so every path (API, CLI, scheduled jobs) records them
+//! alike; the flows only commit them.
+
+use chrono::{DateTime, Utc};
+
+use super::event::{
+    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, ReviewRef, ReviewResolution, Source,
+    TimeSource,
+};
+use crate::keywords::Classification;
+use crate::phone::E164;
+
+impl ConsentEvent {
+    /// The opt-out a possible revocation turned out to be, once a person resolved its review as
+    /// a revocation: as of the message itself (its time, sender and origin), so scope and
+    /// ordering read it as the person's own act (rule 5).
+    pub fn review_opt_out(
+        message: &ConsentEvent,
+        review_id: &str,
+        note: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> ConsentEvent {
+        let mut origin = message.origin.clone();
+        origin.rule = Some("review".into());
+        ConsentEvent {
+            event_id: EventId::new(now),
+            kind: EventKind::OptOut,
+            category: None,
+            level: None,
+            origin,
+            recorded_at: now,
+            actor,
+            evidence: EvidenceRefs::default(),
+            override_opt_out: false,
+            review: Some(ReviewRef {
+                review_id: review_id.to_string(),
+                resolution: Some(ReviewResolution::OptOut),
+                note,
+            }),
+            ..message.clone()
+        }
+    }
+
+    /// A review's resolution: it closes the review in the number's state (rule 5).
+    pub fn review_resolved(
+        message: &ConsentEvent,
+        review_id: &str,
+        resolution: ReviewResolution,
+        note: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> ConsentEvent {
+        ConsentEvent {
+            event_id: EventId::new(now),
+            tenant: message.tenant.clone(),
+            phone: message.phone.clone(),
+            kind: EventKind::ReviewResolved,
+            category: None,
+            level: None,
+            scope: None,
+            origin: message.origin.clone(),
+            source: Source::Api,
+            occurred_at: now,
+            time_source: TimeSource::Receipt,
+            received_at: now,
+            recorded_at: now,
+            actor,
+            evidence: EvidenceRefs::default(),
+            override_opt_out: false,
+            review: Some(ReviewRef {
+                review_id: review_id.to_string(),
+                resolution: Some(resolution),
+                note,
+            }),
+        }
+    }
+
+    /// The opt-out a newer classifier reads in a message an earlier one did not: as of the
+    /// message, with the rule that now fires, recorded by Stopgate itself.
+    pub fn reclassified_opt_out(
+        message: &ConsentEvent,
+        classification: &Classification,
+        now: DateTime<Utc>,
+    ) -> ConsentEvent {
+        let mut origin = message.origin.clone();
+        origin.rule = Some(classification.rule.clone());
+        origin.keyword = classification.keyword.clone();
+        origin.language = classification.language.clone();
+        origin.classifier_version = Some(classification.classifier_version.clone());
+        ConsentEvent {
+            event_id: EventId::new(now),
+            kind: EventKind::OptOut,
+            category: None,
+            level: None,
+            origin,
+            recorded_at: now,
+            actor: Actor::System {
+                reason: format!("reclassified {}", message.event_id),
+            },
+            evidence: EvidenceRefs::default(),
+            override_opt_out: false,
+            review: None,
+            ..message.clone()
+        }
+    }
+
+    /// The record that a number's message text, IP and user agent were erased; every other
+    /// fact, and every opt-out, stays.
+    pub fn redaction(tenant: &str, phone: &E164, actor: Actor, now: DateTime<Utc>) -> ConsentEvent {
+        ConsentEvent {
+            event_id: EventId::new(now),
+            tenant: tenant.to_string(),
+            phone: phone.clone(),
+            kind: EventKind::Redacted,
+            category: None,
+            level: None,
+            scope: None,
+            origin: Default::default(),
+            source: Source::Api,
+            occurred_at: now,
+            time_source: TimeSource::Receipt,
+            received_at: now,
+            recorded_at: now,
+            actor,
+            evidence: EvidenceRefs::default(),
+            override_opt_out: false,
+            review: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::consent::event::Origin;
+    use crate::consent::{NumberState, SenderDirectory, TenantPolicy};
+    use crate::keywords::Intent;
+
+    fn message() -> ConsentEvent {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).single().unwrap();
+        ConsentEvent {
+            event_id: EventId::new(at),
+            tenant: "t".into(),
+            phone: E164::parse_e164("+14155550123").unwrap(),
+            kind: EventKind::PossibleRevocation,
+            category: None,
+            level: None,
+            scope: None,
+            origin: Origin {
+                sender: Some("+14155550100".into()),
+                provider: Some("twilio".into()),
+                provider_message_id: Some("SM1".into()),
+                rule: Some("dismissal".into()),
+                ..Origin::default()
+            },
+            source: Source::SmsKeyword,
+            occurred_at: at,
+            time_source: TimeSource::Receipt,
+            received_at: at,
+            recorded_at: at,
+            actor: Actor::Person,
+            evidence: EvidenceRefs {
+                has_private_record: true,
+                ..EvidenceRefs::default()
+            },
+            override_opt_out: false,
+            review: Some(ReviewRef {
+                review_id: "r1".into(),
+                resolution: None,
+                note: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_review_opt_out_is_as_of_the_message_and_denies_from_its_sender() {
+        let message = message();
+        let later = message.recorded_at + Duration::days(3);
+        let opt_out = ConsentEvent::review_opt_out(
+            &message,
+            "r1",
+            None,
+            Actor::Operator { name: "ana".into() },
+            later,
+        );
+        assert_eq!(opt_out.kind, EventKind::OptOut);
+        assert_eq!(opt_out.occurred_at, message.occurred_at);
+        assert_eq!(opt_out.received_at, message.received_at);
+        assert_eq!(opt_out.recorded_at, later);
+        assert_ne!(opt_out.event_id, message.event_id);
+        assert_eq!(opt_out.origin.sender, message.origin.sender);
+        assert!(
+            !opt_out.evidence.has_private_record,
+            "the text stays with the message"
+        );
+
+        let mut state = NumberState::default();
+        state.apply(&message);
+        state.apply(&opt_out);
+        let policy = TenantPolicy::default();
+        let directory = SenderDirectory::default();
+        let send = crate::consent::SendContext::new(&directory, "+14155550100", None);
+        let decision = crate::consent::decide(&crate::consent::DecisionInput {
+            state: &state,
+            policy: &policy,
+            directory: &directory,
+            send: &send,
+            category: crate::consent::Category::Conversational,
+            now: later,
+            purpose: None,
+        });
+        assert_eq!(decision.reason, crate::consent::CheckReason::OptedOut);
+    }
+
+    #[test]
+    fn a_reclassified_opt_out_names_the_rule_that_now_fires() {
+        let message = message();
+        let now = message.recorded_at + Duration::days(30);
+        let classification = Classification {
+            intent: Intent::OptOut,
+            rule: "revocation_phrase".into(),
+            language: Some("en".into()),
+            classifier_version: "next".into(),
+            keyword: Some("stop texting".into()),
+        };
+        let opt_out = ConsentEvent::reclassified_opt_out(&message, &classification, now);
+        assert_eq!(opt_out.kind, EventKind::OptOut);
+        assert_eq!(opt_out.occurred_at, message.occurred_at);
+        assert_eq!(opt_out.origin.rule.as_deref(), Some("revocation_phrase"));
+        assert_eq!(opt_out.origin.classifier_version.as_deref(), Some("next"));
+        assert_eq!(opt_out.review, None);
+        assert!(matches!(opt_out.actor, Actor::System { .. }));
+    }
+
+    #[test]
+    fn a_resolution_and_a_redaction_touch_no_suppression_facet() {
+        let message = message();
+        let now = message.recorded_at + Duration::hours(1);
+        let mut state = NumberState::default();
+        state.apply(&message);
+        assert_eq!(state.pending_reviews.len(), 1);
+        let resolved = ConsentEvent::review_resolved(
+            &message,
+            "r1",
+            ReviewResolution::NotARevocation,
+            Some("asked about an order".into()),
+            Actor::Person,
+            now,
+        );
+        state.apply(&resolved);
+        assert!(state.pending_reviews.is_empty());
+        assert_eq!(state.resolved_reviews, vec!["r1".to_string()]);
+        let redaction = ConsentEvent::redaction("t", &message.phone, Actor::Person, now);
+        state.apply(&redaction);
+        assert!(state.suppression.is_empty());
+    }
+}

@@ -1,0 +1,7 @@
+//! What a request, a job or a command does, across the domain (`consent`, `keywords`,
+//! `imports`) and the store, with no HTTP in sight. The HTTP edge (`api`), the CLI and the
+//! workers call these; the domain builds every event; the store only persists.
+
+pub mod imports;
+pub mod reclassify;
+pub mod reviews;
