@@ -7,13 +7,25 @@ The events double as test fixtures (functions/*/tests) and as `cargo lambda invo
     PUBLIC_BASE_URL = https://api.stopgate.example
     tenant          = events-demo
     auth_token      = stopgate-example-auth-token
-Run `python3 scripts/make_events.py` after changing anything here; commit the result.
+Run `make events` (or `.venv/bin/python scripts/make_events.py`) after changing anything here or
+in the other generators; commit the result. It writes these events, then runs the other three
+generators, which write the rest of events/:
+    scripts/events_telnyx_bandwidth_plivo.py   Telnyx, Bandwidth and Plivo (standard library)
+    scripts/events_ringcentral_sinch_vonage.py RingCentral, Sinch and Vonage (standard library)
+    scripts/events_aws.py                      AWS End User Messaging over SNS (needs `cryptography`,
+                                               which moto brings into .venv)
+Every generator is deterministic: fixed times, ids and keys (the SNS test key and certificate are
+committed and reused), so regenerating changes nothing unless a generator changed.
+`--twilio-only` writes this file's events alone (standard library only).
 """
 import base64
 import hashlib
 import hmac
 import json
+import os
 import pathlib
+import runpy
+import sys
 import urllib.parse
 
 BASE = "https://api.stopgate.example"
@@ -121,7 +133,25 @@ def check(name, category, key="sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_crea
     (OUT / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
-if __name__ == "__main__":
+# The generators that write the rest of events/, run after this file's own events.
+GENERATORS = ["events_telnyx_bandwidth_plivo.py", "events_ringcentral_sinch_vonage.py", "events_aws.py"]
+
+
+def ensure_cryptography():
+    """events_aws.py signs with `cryptography`: re-run under the repository's .venv if this
+    Python lacks it (`python3 scripts/make_events.py` then works as well as `make events`)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        venv_python = pathlib.Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+        if venv_python.exists() and not os.environ.get("MAKE_EVENTS_IN_VENV"):
+            os.environ["MAKE_EVENTS_IN_VENV"] = "1"
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        sys.exit("make_events.py: scripts/events_aws.py needs the Python package `cryptography`: "
+                 "run `make events` (it installs .venv), or pass --twilio-only")
+
+
+def twilio_and_checks():
     OUT.mkdir(exist_ok=True)
     twilio("twilio-stop", "STOP", "SM0000000000000000000000000000stop")
     twilio("twilio-start", "START", "SM000000000000000000000000000start")
@@ -137,4 +167,19 @@ if __name__ == "__main__":
     body["to"] = "555-CALL-NOW"
     bad["body"] = json.dumps(body)
     (OUT / "check-invalid-phone.json").write_text(json.dumps(bad, indent=2) + "\n")
-    print(f"wrote {len(list(OUT.glob('*.json')))} events to {OUT}")
+    print("wrote the Twilio, check and replay events")
+
+
+if __name__ == "__main__":
+    only_twilio = sys.argv[1:] == ["--twilio-only"]
+    if sys.argv[1:] and not only_twilio:
+        sys.exit("usage: make_events.py [--twilio-only]")
+    if not only_twilio:
+        ensure_cryptography()
+    twilio_and_checks()
+    if not only_twilio:
+        here = pathlib.Path(__file__).resolve().parent
+        sys.path.insert(0, str(here))
+        for generator in GENERATORS:
+            runpy.run_path(str(here / generator), run_name="__main__")
+    print(f"events/ now holds {len(list(OUT.glob('*.json')))} events")
