@@ -3,7 +3,7 @@
 //! so memory stays bounded whatever its size. Progress goes to stderr, the summary to stdout.
 
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use stopgate::consent::Actor;
 use stopgate::flows::imports::{ApplyOptions, ImportError, ImportRun, fail, run_import};
 use stopgate::store::imports::{ImportJob, ImportStatus, ImportVia};
 
-use crate::{CliError, Env};
+use crate::{CliError, Env, progress};
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -42,47 +42,6 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// One progress line on stderr: rewritten in place on a terminal, every few seconds otherwise.
-struct Progress {
-    size: u64,
-    terminal: bool,
-    last: Option<Instant>,
-}
-
-impl Progress {
-    fn show(&mut self, line: &str, force: bool) {
-        let every = if self.terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(5)
-        };
-        if !force && self.last.is_some_and(|t| t.elapsed() < every) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let mut err = std::io::stderr().lock();
-        let _ = if self.terminal {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
-        let _ = err.flush();
-    }
-
-    fn done(&self) {
-        if self.terminal && self.last.is_some() {
-            eprintln!();
-        }
-    }
-
-    fn percent(&self, read: u64) -> String {
-        if self.size == 0 {
-            return "100%".into();
-        }
-        format!("{:.0}%", read as f64 * 100.0 / self.size as f64)
-    }
-}
-
 fn unreadable(path: &std::path::Path, e: std::io::Error) -> CliError {
     CliError::Failed(format!("cannot read {}: {e}", path.display()))
 }
@@ -98,11 +57,7 @@ pub async fn import(env: &Env, args: ImportArgs) -> Result<(), CliError> {
         .map_err(|e| unreadable(&path, e))?
         .len();
     let read = Arc::new(AtomicU64::new(0));
-    let mut progress = Progress {
-        size,
-        terminal: std::io::stderr().is_terminal(),
-        last: None,
-    };
+    let hashing_bar = progress::bytes(size, "hashing");
 
     // Pass 1: the file's hash, which every event of this import carries.
     let hashing = {
@@ -127,12 +82,12 @@ pub async fn import(env: &Env, args: ImportArgs) -> Result<(), CliError> {
             done = &mut hashing => break done
                 .map_err(|e| CliError::Failed(format!("hashing failed: {e}")))?
                 .map_err(|e| unreadable(&path, e))?,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                let line = format!("hashing {}: {}", path.display(), progress.percent(read.load(Ordering::Relaxed)));
-                progress.show(&line, false);
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                hashing_bar.set_position(read.load(Ordering::Relaxed));
             }
         }
     };
+    hashing_bar.finish_and_clear();
     read.store(0, Ordering::Relaxed);
 
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
@@ -159,25 +114,24 @@ pub async fn import(env: &Env, args: ImportArgs) -> Result<(), CliError> {
     let options = ApplyOptions::new(args.concurrency as usize);
     let started = Instant::now();
     let import_id = job.import_id.clone();
+    let bar = progress::bytes(size, "importing");
     let mut show = |job: &ImportJob| {
         let t = &job.tally;
-        let line = format!(
-            "import {import_id}: {} lines, {} ({:.1} of {:.1} MB), applied {}, duplicates {}, errors {}, warnings {}, {:.0} lines/s",
+        bar.set_position(read.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "{} lines, applied {}, duplicates {}, errors {}, warnings {}, {:.0} lines/s",
             t.lines,
-            progress.percent(read.load(Ordering::Relaxed)),
-            read.load(Ordering::Relaxed) as f64 / 1e6,
-            size as f64 / 1e6,
             t.applied,
             t.skipped_duplicates,
             t.error_count,
             t.warning_count,
             t.lines as f64 / started.elapsed().as_secs_f64().max(0.001),
-        );
-        progress.show(&line, false);
+        ));
     };
     let result = run_import(run, reader, &mut job, &mut version, &options, &mut show).await;
+    bar.finish_and_clear();
     let t = &job.tally;
-    let line = format!(
+    eprintln!(
         "import {import_id}: {} lines in {:.1} s: applied {}, duplicates {}, opted out {}, errors {}, warnings {}",
         t.lines,
         started.elapsed().as_secs_f64(),
@@ -187,8 +141,6 @@ pub async fn import(env: &Env, args: ImportArgs) -> Result<(), CliError> {
         t.error_count,
         t.warning_count
     );
-    progress.show(&line, true);
-    progress.done();
     let outcome = match result {
         Ok(_) => Ok(()),
         Err(ImportError::File(e)) => Err(CliError::Failed(e.to_string())),

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod import;
 mod ledger;
+mod progress;
 use stopgate::api::auth::{KeyScope, generate_key, hash_key};
 use stopgate::config::Config;
 use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
@@ -487,21 +488,14 @@ async fn run(command: Command) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
                 .tenant
                 .policy;
-            let mode = if policy.strict_e164 {
-                PhoneMode::StrictE164
-            } else {
-                PhoneMode::Lenient
-            };
             let senders = senders
                 .iter()
                 .map(|s| s.trim())
                 .filter(|s| !s.is_empty())
-                .map(
-                    |s| match phone::normalize(s, &policy.default_region, mode) {
-                        Ok(n) => n.as_str().to_string(),
-                        Err(_) => s.to_string(),
-                    },
-                )
+                .map(|s| match policy.read_phone(s) {
+                    Ok(n) => n.as_str().to_string(),
+                    Err(_) => s.to_string(),
+                })
                 .collect::<Vec<_>>();
             if senders.is_empty() {
                 return Err(CliError::Usage(
@@ -527,8 +521,15 @@ async fn run(command: Command) -> Result<(), CliError> {
         } => {
             let env = env().await?;
             let numbers = match number {
+                // Read as the tenant writes numbers: its default region, strict or not.
                 Some(p) => vec![
-                    phone::normalize(&p, "US", PhoneMode::Lenient)
+                    env.store
+                        .load_tenant(&tenant)
+                        .await?
+                        .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
+                        .tenant
+                        .policy
+                        .read_phone(&p)
                         .map_err(|e| CliError::Usage(format!("--phone: {e}")))?,
                 ],
                 None => env.store.tenant_numbers(&tenant).await?,

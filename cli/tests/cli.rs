@@ -13,7 +13,7 @@ use stopgate::consent::{
 };
 use stopgate::phone::E164;
 use stopgate::store::Commit;
-use stopgate::testing::{env, unique_tenant};
+use stopgate::testing::{env, events, unique_tenant};
 
 fn stopgate(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stopgate"))
@@ -233,32 +233,13 @@ async fn reclassify_finds_and_records_what_an_older_classifier_missed_once() {
     let phone = E164::parse_e164("+14155550191").unwrap();
     let at = Utc::now() - Duration::hours(1);
     // As an older classifier recorded it: a plain inbound message.
-    let missed = ConsentEvent {
-        event_id: EventId::new(at),
-        tenant: tenant.clone(),
-        phone: phone.clone(),
-        kind: EventKind::Inbound,
-        category: None,
-        level: None,
-        scope: None,
-        origin: Origin {
-            sender: Some("+14155550100".into()),
-            classifier_version: Some("2020.1".into()),
-            ..Origin::default()
-        },
-        source: Source::SmsKeyword,
-        occurred_at: at,
-        time_source: TimeSource::Receipt,
-        received_at: at,
-        recorded_at: at,
-        actor: Actor::Person,
-        evidence: EvidenceRefs {
-            has_private_record: true,
-            ..EvidenceRefs::default()
-        },
-        override_opt_out: false,
-        review: None,
-    };
+    let mut missed = events::event(EventKind::Inbound)
+        .tenant(&tenant)
+        .phone(&phone)
+        .at(at)
+        .with_private_record()
+        .build();
+    missed.origin.classifier_version = Some("2020.1".into());
     let text = PrivateEvidence {
         message_text: Some("Stop. Thank you".into()),
         ..Default::default()

@@ -9,11 +9,31 @@ use std::sync::Arc;
 use crate::api::auth::{generate_key, hash_key};
 use crate::api::tenants::Tenants;
 use crate::config::{Config, SecretsKey};
+use crate::providers::Provider;
 use crate::secrets::Sealer;
 use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 
+/// Consent events built from what a test is about.
+pub mod events;
+/// One provider test harness: a fresh tenant with a provider's secrets and its webhook service.
+pub mod harness;
 /// Amazon SNS messages signed with the test key.
 pub mod sns;
+/// Inbound webhooks as each provider sends them, and their signatures.
+pub mod webhooks;
+
+pub use harness::{Harness, TestSecrets};
+
+/// A tenant and an API key of each kind.
+pub struct TenantKeys {
+    pub tenant: String,
+    /// Scope `check`: what a send pipeline holds.
+    pub check: String,
+    /// Scope `consents:write`.
+    pub writer: String,
+    /// Every scope.
+    pub admin: String,
+}
 
 pub struct TestEnv {
     pub config: Config,
@@ -189,23 +209,44 @@ impl TestEnv {
 
     /// Creates a tenant (if needed) with a Twilio auth token; returns nothing but panics on failure.
     pub async fn tenant_with_twilio(&self, tenant: &str, auth_token: &str) {
+        self.tenant_with_provider(tenant, Provider::Twilio, &[("auth_token", auth_token)])
+            .await;
+    }
+
+    /// Creates a tenant (if needed) and stores `secrets` for `provider`, sealed, as
+    /// `stopgate provider set` does. A name given twice is a rotation: each value is stored in
+    /// turn, so the later one is current and the earlier one still accepted.
+    pub async fn tenant_with_provider(
+        &self,
+        tenant: &str,
+        provider: Provider,
+        secrets: &[(&str, &str)],
+    ) {
         match self.store.create_tenant(tenant, Default::default()).await {
             Ok(_) | Err(store::StoreError::AlreadyExists(_)) => {}
             Err(e) => panic!("create tenant: {e}"),
         }
-        let sealed = self
-            .sealer()
-            .seal(tenant, "twilio", auth_token)
-            .await
-            .expect("seal");
-        self.store
-            .put_provider_secrets(
-                tenant,
-                "twilio",
-                [("auth_token".to_string(), sealed)].into(),
-            )
-            .await
-            .expect("provider secrets");
+        let sealer = self.sealer();
+        // One write per round of names, so a repeated name lands after the value it rotates.
+        let mut rounds: Vec<std::collections::BTreeMap<String, String>> = Vec::new();
+        for (name, value) in secrets {
+            let sealed = sealer
+                .seal(tenant, provider.as_str(), value)
+                .await
+                .expect("seal");
+            match rounds.iter_mut().find(|round| !round.contains_key(*name)) {
+                Some(round) => {
+                    round.insert(name.to_string(), sealed);
+                }
+                None => rounds.push([(name.to_string(), sealed)].into()),
+            }
+        }
+        for round in rounds {
+            self.store
+                .put_provider_secrets(tenant, provider.as_str(), round)
+                .await
+                .expect("provider secrets");
+        }
     }
 
     /// Answers a check as `POST /v1/check` would, with a fresh `check` key of the tenant.
@@ -229,6 +270,17 @@ impl TestEnv {
                 .expect("check"),
         )
         .expect("json")
+    }
+
+    /// A new tenant with the default policy and one API key for each scope.
+    pub async fn tenant_with_keys(&self, prefix: &str) -> TenantKeys {
+        let tenant = self.new_tenant(prefix).await;
+        TenantKeys {
+            check: self.api_key(&tenant, &["check"]).await,
+            writer: self.api_key(&tenant, &["consents:write"]).await,
+            admin: self.api_key(&tenant, &["check", "consents:write", "admin"]).await,
+            tenant,
+        }
     }
 
     /// Creates an API key with `scopes` and returns it.

@@ -10,44 +10,26 @@ use chrono::Utc;
 use stopgate::api::ApiError;
 use stopgate::api::check::CheckService;
 use stopgate::api::tenants::Tenants;
-use stopgate::consent::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, SenderGroup, Source, StopScope,
-    TenantPolicy, TimeSource,
-};
+use stopgate::consent::{EventKind, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::E164;
 use stopgate::store::{Commit, Store};
-use stopgate::testing::{TestEnv, bearer, env};
+use stopgate::testing::{TestEnv, bearer, env, events};
 
 fn service(store: &Store) -> CheckService {
     CheckService::new(store.clone(), Arc::new(Tenants::new(store.clone(), None)))
 }
 
 async fn stop_from(env: &TestEnv, tenant: &str, phone: &str, sender: &str, group: Option<&str>) {
-    let now = Utc::now();
-    let event = ConsentEvent {
-        event_id: EventId::new(now),
-        tenant: tenant.into(),
-        phone: E164::parse_e164(phone).unwrap(),
-        kind: EventKind::OptOut,
-        category: None,
-        level: None,
-        scope: None,
-        origin: Origin {
-            sender: Some(sender.into()),
-            sender_group: group.map(str::to_string),
-            keyword: Some("stop".into()),
-            ..Origin::default()
-        },
-        source: Source::SmsKeyword,
-        occurred_at: now,
-        time_source: TimeSource::Receipt,
-        received_at: now,
-        recorded_at: now,
-        actor: Actor::Person,
-        evidence: EvidenceRefs::default(),
-        override_opt_out: false,
-        review: None,
-    };
+    let mut stop = events::event(EventKind::OptOut)
+        .tenant(tenant)
+        .phone(&E164::parse_e164(phone).unwrap())
+        .at(Utc::now())
+        .sender(sender)
+        .keyword("stop");
+    if let Some(group) = group {
+        stop = stop.group(group);
+    }
+    let event = stop.build();
     env.store
         .commit(&Commit {
             event: &event,

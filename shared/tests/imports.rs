@@ -13,13 +13,10 @@ use stopgate::api::ApiError;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::imports::ImportService;
 use stopgate::api::tenants::Tenants;
-use stopgate::consent::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, Scope, Source, TenantPolicy,
-    TimeSource,
-};
+use stopgate::consent::{Actor, EventKind, Scope, Source, TenantPolicy, TimeSource};
 use stopgate::phone::E164;
 use stopgate::store::Commit;
-use stopgate::testing::{TestEnv, bearer, env, unique_tenant};
+use stopgate::testing::{TestEnv, bearer, env, events, unique_tenant};
 
 const DISCLOSURE: &str = "By checking this box you agree to receive recurring marketing texts from Acme. Consent is not a condition of purchase. Reply STOP to cancel.";
 const HEADER: &str = "phone_number,status,scope,changed_at,source,category,level,disclosure_text";
@@ -83,27 +80,16 @@ impl Fixture {
 
     /// An opt-out as a provider reported it: its own time, received back then.
     async fn opt_out(&self, phone: &str, at: chrono::DateTime<Utc>) {
-        let event = ConsentEvent {
-            event_id: EventId::new(at),
-            tenant: self.tenant.clone(),
-            phone: E164::from_stored(phone).unwrap(),
-            kind: EventKind::OptOut,
-            category: None,
-            level: None,
-            scope: Some(Scope::Tenant),
-            origin: Origin::default(),
-            source: Source::Api,
-            occurred_at: at,
-            time_source: TimeSource::Client,
-            received_at: at,
-            recorded_at: at,
-            actor: Actor::System {
+        let event = events::event(EventKind::OptOut)
+            .tenant(&self.tenant)
+            .phone(&E164::from_stored(phone).unwrap())
+            .at(at)
+            .api(Scope::Tenant, Source::Api)
+            .time_source(TimeSource::Client)
+            .actor(Actor::System {
                 reason: "test".into(),
-            },
-            evidence: EvidenceRefs::default(),
-            override_opt_out: false,
-            review: None,
-        };
+            })
+            .build();
         self.env
             .store
             .commit(&Commit {

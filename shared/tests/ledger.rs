@@ -5,14 +5,11 @@
 #![cfg(feature = "testing")]
 
 use chrono::{Duration, Utc};
-use stopgate::consent::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, NumberState, Origin, PrivateEvidence,
-    Source, TimeSource,
-};
+use stopgate::consent::{ConsentEvent, EventKind, NumberState, PrivateEvidence};
 use stopgate::phone::E164;
 use stopgate::providers::twilio;
 use stopgate::store::{Commit, CommitOutcome, DedupeClaim};
-use stopgate::testing::{env, unique_tenant};
+use stopgate::testing::{env, events, unique_tenant};
 
 fn event(
     tenant: &str,
@@ -21,33 +18,14 @@ fn event(
     at: chrono::DateTime<Utc>,
     message_id: &str,
 ) -> ConsentEvent {
-    ConsentEvent {
-        event_id: EventId::new(Utc::now()),
-        tenant: tenant.into(),
-        phone: phone.clone(),
-        kind,
-        category: None,
-        level: None,
-        scope: None,
-        origin: Origin {
-            sender: Some("+14155550100".into()),
-            provider: Some("twilio".into()),
-            provider_message_id: Some(message_id.into()),
-            ..Origin::default()
-        },
-        source: Source::SmsKeyword,
-        occurred_at: at,
-        time_source: TimeSource::Receipt,
-        received_at: at,
-        recorded_at: Utc::now(),
-        actor: Actor::Person,
-        evidence: EvidenceRefs {
-            has_private_record: true,
-            ..EvidenceRefs::default()
-        },
-        override_opt_out: false,
-        review: None,
-    }
+    events::event(kind)
+        .tenant(tenant)
+        .phone(phone)
+        .at(at)
+        .recorded_at(Utc::now())
+        .provider_message("twilio", message_id)
+        .with_private_record()
+        .build()
 }
 
 fn claim(message_id: &str, reply: Option<&str>) -> DedupeClaim {

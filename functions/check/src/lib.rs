@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use stopgate::api::check::CheckService;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
@@ -24,19 +24,15 @@ impl Check {
     }
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
-        let raw_path = req.raw_http_path();
-        let path = if raw_path.is_empty() {
-            req.uri().path()
-        } else {
-            raw_path
-        };
-        let result = match (req.method().as_str(), path.trim_end_matches('/')) {
+        let path = api_http::request_path(&req).trim_end_matches('/');
+        let result = match (req.method().as_str(), path) {
             ("POST", "/v1/check") => self
                 .service
                 .check(req.headers(), api_http::body_bytes(req.body()))
                 .await
                 .and_then(|r| {
-                    serde_json::to_value(r).map_err(|e| ApiError::Unavailable(e.to_string()))
+                    serde_json::to_value(r)
+                        .map_err(|e| ApiError::Unavailable(format!("check answer: {e}")))
                 }),
             ("POST", "/v1/check/batch") => {
                 self.service

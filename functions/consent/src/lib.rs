@@ -1,11 +1,11 @@
 //! Consents, number state and history, the opt-out list, reviews, privacy requests and imports:
 //! a thin shell around `stopgate::api::consents` and `stopgate::api::imports`.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::imports::ImportService;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
@@ -42,74 +42,59 @@ impl Consent {
     }
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
-        let raw_path = req.raw_http_path();
-        let path = if raw_path.is_empty() {
-            req.uri().path()
-        } else {
-            raw_path
-        };
-        let path = path.trim_end_matches('/');
+        let path = api_http::request_path(&req).trim_end_matches('/');
         let body = api_http::body_bytes(req.body());
         let headers = req.headers();
-        let (status, result) = match (req.method().as_str(), path) {
-            ("POST", "/v1/consents") => (201, self.service.record(headers, body).await),
-            ("POST", "/v1/numbers/lookup") => (200, self.service.lookup(headers, body).await),
-            ("POST", "/v1/numbers/history") => (200, self.service.history(headers, body).await),
-            ("POST", "/v1/numbers/redact") => (200, self.service.redact(headers, body).await),
-            ("GET", "/v1/opt-outs") => (200, self.service.opt_outs(headers, &query(&req)).await),
-            ("GET", "/v1/reviews") => (200, self.service.reviews(headers, &query(&req)).await),
-            ("POST", "/v1/imports") => match self.imports.create(headers, body).await {
-                Ok((status, value)) => (status, Ok(value)),
-                Err(e) => (400, Err(e)),
-            },
-            ("GET", p) if p.starts_with("/v1/imports/") => (
-                200,
-                self.imports
-                    .get(headers, p.trim_start_matches("/v1/imports/"))
-                    .await,
-            ),
-            ("POST", p) if p.starts_with("/v1/reviews/") => (
-                200,
-                self.service
-                    .resolve(headers, p.trim_start_matches("/v1/reviews/"), body)
-                    .await,
-            ),
+        let ok = |value| (200, value);
+        let result: Result<(u16, Value), ApiError> = match (req.method().as_str(), path) {
+            ("POST", "/v1/consents") => self.service.record(headers, body).await.map(|v| (201, v)),
+            ("POST", "/v1/numbers/lookup") => self.service.lookup(headers, body).await.map(ok),
+            ("POST", "/v1/numbers/history") => self.service.history(headers, body).await.map(ok),
+            ("POST", "/v1/numbers/redact") => self.service.redact(headers, body).await.map(ok),
+            ("GET", "/v1/opt-outs") => {
+                let query = api_http::query_map(&req);
+                self.service.opt_outs(headers, &query).await.map(ok)
+            }
+            ("GET", "/v1/reviews") => {
+                let query = api_http::query_map(&req);
+                self.service.reviews(headers, &query).await.map(ok)
+            }
+            ("POST", "/v1/imports") => self.imports.create(headers, body).await,
+            ("GET", p) if p.starts_with("/v1/imports/") => self
+                .imports
+                .get(headers, p.trim_start_matches("/v1/imports/"))
+                .await
+                .map(ok),
+            ("POST", p) if p.starts_with("/v1/reviews/") => self
+                .service
+                .resolve(headers, p.trim_start_matches("/v1/reviews/"), body)
+                .await
+                .map(ok),
             (
                 _,
                 "/v1/consents"
                 | "/v1/numbers/lookup"
                 | "/v1/numbers/history"
-                | "/v1/numbers/redact",
-            ) => (405, Err(ApiError::MethodNotAllowed("use POST".into()))),
-            (_, "/v1/imports") => (405, Err(ApiError::MethodNotAllowed("use POST".into()))),
-            (_, p) if p.starts_with("/v1/imports/") => {
-                (405, Err(ApiError::MethodNotAllowed("use GET".into())))
+                | "/v1/numbers/redact"
+                | "/v1/imports",
+            ) => Err(ApiError::MethodNotAllowed("use POST".into())),
+            (_, p) if p.starts_with("/v1/reviews/") => {
+                Err(ApiError::MethodNotAllowed("use POST".into()))
             }
             (_, "/v1/opt-outs" | "/v1/reviews") => {
-                (405, Err(ApiError::MethodNotAllowed("use GET".into())))
+                Err(ApiError::MethodNotAllowed("use GET".into()))
             }
-            _ => (
-                404,
-                Err(ApiError::NotFound {
-                    code: "not_found",
-                    message: format!("no route for {path}"),
-                }),
-            ),
+            (_, p) if p.starts_with("/v1/imports/") => {
+                Err(ApiError::MethodNotAllowed("use GET".into()))
+            }
+            _ => Err(ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }),
         };
         Ok(match result {
-            Ok(value) => api_http::json(status, &value),
+            Ok((status, value)) => api_http::json(status, &value),
             Err(err) => api_http::error(&err),
         })
     }
-}
-
-/// The query string as name -> value (the first value of a repeated name).
-fn query(req: &Request) -> BTreeMap<String, String> {
-    req.query_string_parameters_ref()
-        .map(|q| {
-            q.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use chrono::Utc;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use stopgate::api::webhook::{IncomingWebhook, WebhookService};
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
@@ -43,12 +43,7 @@ impl Inbound {
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
         let received_at = Utc::now();
-        let raw_path = req.raw_http_path();
-        let path = if raw_path.is_empty() {
-            req.uri().path().to_string()
-        } else {
-            raw_path.to_string()
-        };
+        let path = api_http::request_path(&req).to_string();
         let Some((provider, tenant)) = webhook_target(&path) else {
             return Ok(api_http::error(&ApiError::NotFound {
                 code: "not_found",

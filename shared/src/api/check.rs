@@ -14,7 +14,7 @@ use crate::consent::decision::Purpose;
 use crate::consent::{
     Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide,
 };
-use crate::phone::{self, E164, PhoneMode};
+use crate::phone::E164;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,14 +68,10 @@ impl CheckRequest {
         policy: &TenantPolicy,
         now: DateTime<Utc>,
     ) -> Result<ValidCheck, ApiError> {
-        let mode = if policy.strict_e164 {
-            PhoneMode::StrictE164
-        } else {
-            PhoneMode::Lenient
-        };
-        let to = phone::normalize(&self.to, &policy.default_region, mode)
+        let to = policy
+            .read_phone(&self.to)
             .map_err(|e| ApiError::invalid("invalid_phone_number", "to", format!("to: {e}")))?;
-        let from = sender_id(&self.from, policy, mode)?;
+        let from = sender_id(&self.from, policy)?;
         let category = self
             .category
             .parse::<Category>()
@@ -147,7 +143,7 @@ impl CheckRequest {
 
 /// A sender is a number (normalised to E.164), a short code, or a provider sender id
 /// (a Messaging Service SID, an alphanumeric sender).
-fn sender_id(raw: &str, policy: &TenantPolicy, mode: PhoneMode) -> Result<String, ApiError> {
+fn sender_id(raw: &str, policy: &TenantPolicy) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(ApiError::invalid(
@@ -156,7 +152,7 @@ fn sender_id(raw: &str, policy: &TenantPolicy, mode: PhoneMode) -> Result<String
             "from must name the sending number, short code or sender id",
         ));
     }
-    if let Ok(number) = phone::normalize(raw, &policy.default_region, mode) {
+    if let Ok(number) = policy.read_phone(raw) {
         return Ok(number.as_str().to_string());
     }
     let is_id = raw.len() <= 64

@@ -29,10 +29,14 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("{0}")]
     MethodNotAllowed(String),
-    /// Storage or a dependency failed: never answered as "allowed".
-    #[error("{0}")]
+    /// Storage or a dependency failed: never answered as "allowed". The client gets a fixed
+    /// message; the detail (which may name internals) only goes to the log.
+    #[error("{UNAVAILABLE_MESSAGE}")]
     Unavailable(String),
 }
+
+/// What a client is told when Stopgate cannot answer now, whatever the cause.
+pub const UNAVAILABLE_MESSAGE: &str = "Stopgate cannot answer this request now; retry shortly";
 
 impl ApiError {
     pub fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
@@ -69,6 +73,13 @@ impl ApiError {
         }
     }
 
+    /// Logs what the client is not told (the detail of an `Unavailable`), once per answer.
+    pub fn log(&self) {
+        if let ApiError::Unavailable(detail) = self {
+            tracing::error!(detail = %detail, "answered 503");
+        }
+    }
+
     /// `{"error": {"code", "message", "field"?}}`
     pub fn body(&self) -> serde_json::Value {
         let mut error = json!({"code": self.code(), "message": self.to_string()});
@@ -85,9 +96,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        // The detail goes to the log, not to the client.
-        tracing::error!(error = %err, "storage error");
-        ApiError::Unavailable("storage is unavailable; try again".into())
+        ApiError::Unavailable(format!("storage: {err}"))
     }
 }
 
@@ -103,7 +112,13 @@ mod tests {
             e.body(),
             json!({"error": {"code": "invalid_phone_number", "message": "not a phone number", "field": "to"}})
         );
-        assert_eq!(ApiError::Unavailable("x".into()).status(), 503);
+        let unavailable = ApiError::Unavailable("serde: expected `,` at line 1".into());
+        assert_eq!(unavailable.status(), 503);
+        assert_eq!(
+            unavailable.body(),
+            json!({"error": {"code": "unavailable", "message": UNAVAILABLE_MESSAGE}}),
+            "the detail never reaches the client"
+        );
         assert_eq!(ApiError::from(StoreError::Throttled).status(), 503);
     }
 }

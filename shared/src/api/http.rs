@@ -28,7 +28,29 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
 }
 
 pub fn error(err: &ApiError) -> Response<Body> {
+    err.log();
     json(err.status(), &err.body())
+}
+
+/// The path the client called, as sent: API Gateway's raw path (stages and custom domains
+/// change the URI's), else the URI's. Routing trims a trailing `/`; webhook signatures use it
+/// as sent.
+pub fn request_path(req: &lambda_http::Request) -> &str {
+    use lambda_http::RequestExt;
+    let raw = req.raw_http_path();
+    if raw.is_empty() { req.uri().path() } else { raw }
+}
+
+/// The query string as name -> value (the first value of a repeated name).
+pub fn query_map(req: &lambda_http::Request) -> std::collections::BTreeMap<String, String> {
+    use lambda_http::RequestExt;
+    req.query_string_parameters_ref()
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {

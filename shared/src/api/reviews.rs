@@ -179,17 +179,6 @@ pub fn review_json(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn masked_text_keeps_shape_not_words() {
-        assert_eq!(
-            super::mask_text("please stop  texting me"),
-            "p*** s*** t*** m***"
-        );
-    }
-}
-
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> ApiError {
         match err {
@@ -204,5 +193,16 @@ impl From<ResolveError> for ApiError {
             },
             ResolveError::Store(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masked_text_keeps_shape_not_words() {
+        assert_eq!(
+            super::mask_text("please stop  texting me"),
+            "p*** s*** t*** m***"
+        );
     }
 }

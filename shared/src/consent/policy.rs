@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scope::StopScope;
 use crate::keywords::KeywordSettings;
+use crate::phone::{E164, PhoneError, PhoneMode};
 
 /// Who writes the replies to STOP/START/HELP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -96,6 +97,21 @@ pub enum ReplyKind {
 }
 
 impl TenantPolicy {
+    /// How this tenant reads phone numbers: in its default region, or only in E.164 form when
+    /// it asked for strict numbers.
+    pub fn phone_mode(&self) -> PhoneMode {
+        if self.strict_e164 {
+            PhoneMode::StrictE164
+        } else {
+            PhoneMode::Lenient
+        }
+    }
+
+    /// A phone number as this tenant writes it, in E.164.
+    pub fn read_phone(&self, raw: &str) -> Result<E164, PhoneError> {
+        crate::phone::normalize(raw, &self.default_region, self.phone_mode())
+    }
+
     /// The reply for `kind` in `language` (falling back to English, then to the defaults).
     /// The default HELP follows CTIA: brand, contact, frequency, rates, how to stop.
     pub fn reply_text(&self, kind: ReplyKind, language: Option<&str>) -> String {

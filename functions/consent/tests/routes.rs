@@ -1,0 +1,196 @@
+//! The consent function's routing, from the sample events in events/ (scripts/events_api.py):
+//! every route answers with its status code and body, a known path with another method is 405,
+//! an unknown path 404, a missing key 401 and a key without the scope 403.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lambda_http::Body;
+use serde_json::Value;
+use stopgate::testing::{TestEnv, env, sample_event};
+use stopgate_consent::Consent;
+
+const KEY_PLACEHOLDER: &str = "sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create";
+
+/// A sample event with the key, and any other placeholder, replaced.
+fn event(name: &str, key: &str, replacements: &[(&str, &str)]) -> Value {
+    let mut text = sample_event(name).replace(KEY_PLACEHOLDER, key);
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+fn with_method(mut event: Value, method: &str) -> Value {
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event
+}
+
+fn with_path(mut event: Value, path: &str) -> Value {
+    event["rawPath"] = Value::from(path);
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event
+}
+
+struct Routes {
+    consent: Consent,
+}
+
+impl Routes {
+    async fn new(env: &TestEnv) -> Routes {
+        Routes {
+            consent: Consent::new(&env.config, &env.sdk).unwrap(),
+        }
+    }
+
+    /// Sends the event; returns the status and the JSON body.
+    async fn send(&self, event: Value) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = self.consent.handle(request).await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("expected a JSON text body, got {other:?}"),
+        };
+        (response.status().as_u16(), body)
+    }
+}
+
+#[tokio::test]
+async fn every_consent_route_answers_from_its_sample_event() {
+    let env = env().await;
+    let tenant = env.new_tenant("consent-routes").await;
+    let key = env
+        .api_key(&tenant, &["check", "consents:write", "admin"])
+        .await;
+    let routes = Routes::new(&env).await;
+
+    let (status, body) = routes.send(event("consents-opt-in", &key, &[])).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["kind"], "opt_in");
+    assert_eq!(body["phone"], "+14155550177");
+    assert_eq!(body["evidence"]["disclosure_sha256"].as_str().unwrap().len(), 64);
+
+    let (status, body) = routes.send(event("numbers-lookup", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["opted_out"], false);
+    assert_eq!(body["consents"][0]["category"], "promotional");
+    assert_eq!(body["consents"][0]["level"], "express_written");
+
+    let (status, body) = routes.send(event("consents-opt-out", &key, &[])).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["kind"], "opt_out");
+
+    let (status, body) = routes.send(event("numbers-history", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["opt_out", "opt_in"], "newest first");
+
+    let (status, body) = routes.send(event("opt-outs-list", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["phone"] == "+14155550177" && i["status"] == "opted_out"),
+        "{body}"
+    );
+
+    let (status, body) = routes.send(event("reviews-list", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], serde_json::json!([]));
+
+    let unknown_review = "01KB0000000000000000000000";
+    let (status, body) = routes
+        .send(event(
+            "reviews-resolve",
+            &key,
+            &[("REPLACE_WITH_A_REVIEW_ID", unknown_review)],
+        ))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_review");
+
+    let (status, body) = routes.send(event("imports-csv", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "done");
+    assert_eq!(body["applied"], 2);
+    let import_id = body["import_id"].as_str().unwrap().to_string();
+
+    let (status, body) = routes
+        .send(event(
+            "imports-get",
+            &key,
+            &[("REPLACE_WITH_AN_IMPORT_ID", &import_id)],
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["import_id"], import_id.as_str());
+    assert_eq!(body["applied"], 2);
+
+    let (status, body) = routes.send(event("numbers-redact", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["redacted_records"], 1, "the opt-in's IP and user agent");
+
+    let (status, body) = routes
+        .send(event("consents-invalid-phone", &key, &[]))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "phone");
+}
+
+#[tokio::test]
+async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
+    let env = env().await;
+    let tenant = env.new_tenant("consent-routing").await;
+    let writer = env.api_key(&tenant, &["consents:write"]).await;
+    let checker = env.api_key(&tenant, &["check"]).await;
+    let routes = Routes::new(&env).await;
+
+    for (name, method) in [
+        ("consents-opt-in", "GET"),
+        ("numbers-lookup", "GET"),
+        ("numbers-history", "PUT"),
+        ("numbers-redact", "DELETE"),
+        ("opt-outs-list", "POST"),
+        ("reviews-list", "DELETE"),
+        ("imports-csv", "GET"),
+        ("imports-get", "POST"),
+        ("reviews-resolve", "GET"),
+    ] {
+        let (status, body) = routes
+            .send(with_method(event(name, &writer, &[]), method))
+            .await;
+        assert_eq!(status, 405, "{method} {name}: {body}");
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+
+    let (status, body) = routes
+        .send(with_path(event("numbers-lookup", &writer, &[]), "/v1/numbers/everything"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let (status, body) = routes
+        .send(event("numbers-lookup", "sg_live_not-a-key-of-anyone", &[]))
+        .await;
+    assert_eq!(status, 401, "{body}");
+
+    let (status, body) = routes.send(event("consents-opt-in", &checker, &[])).await;
+    assert_eq!(status, 403, "a check key cannot record consent: {body}");
+
+    let (status, body) = routes.send(event("numbers-redact", &writer, &[])).await;
+    assert_eq!(status, 403, "redaction needs admin: {body}");
+
+    // A trailing slash routes like the path without it.
+    let (status, body) = routes
+        .send(with_path(event("numbers-lookup", &writer, &[]), "/v1/numbers/lookup/"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scopes"], serde_json::json!([]));
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Writes the API Gateway HTTP API (v2) sample events for every consent route in events/:
+consents, lookup, history, the opt-out list, redaction, reviews and imports. The consent
+function's routing test (functions/consent/tests/routes.rs) replays them, and they work as
+`cargo lambda invoke consent --data-file` inputs once the placeholders are replaced:
+
+    sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create   an API key (`stopgate key create`)
+    REPLACE_WITH_A_REVIEW_ID / REPLACE_WITH_AN_IMPORT_ID  ids from GET /v1/reviews, POST /v1/imports
+
+Deterministic (fixed times and numbers); `make events` runs it with the other generators.
+"""
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from make_events import OUT, http_event  # noqa: E402
+
+KEY = "sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create"
+PERSON = "(415) 555-0177"
+DISCLOSURE = ("By checking this box you agree to receive recurring marketing texts from Acme at the number "
+              "provided. Consent is not a condition of purchase. Msg&data rates may apply. Reply STOP to cancel.")
+
+
+def headers(content_type="application/json"):
+    return {"content-type": content_type, "host": "api.stopgate.example", "authorization": f"Bearer {KEY}",
+            "user-agent": "curl/8.5.0"}
+
+
+def write(name, method, path, body="", content_type="application/json", query=None, route=None):
+    event = http_event(method, path, headers(content_type), body, route or f"{method} {path}")
+    if query:
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+        event["queryStringParameters"] = dict(query)
+    (OUT / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+def main():
+    OUT.mkdir(exist_ok=True)
+    write("consents-opt-in", "POST", "/v1/consents", json.dumps({
+        "phone": PERSON, "action": "opt_in", "category": "promotional", "level": "express_written",
+        "scope": "tenant", "source": "web_form",
+        "evidence": {"disclosure_text": DISCLOSURE, "ip": "203.0.113.9", "user_agent": "Mozilla/5.0",
+                     "form_url": "https://acme.example/signup"},
+    }))
+    write("consents-opt-out", "POST", "/v1/consents", json.dumps({
+        "phone": PERSON, "action": "opt_out", "scope": "tenant", "source": "phone_call",
+        "evidence": {"agent": "agent-17"},
+    }))
+    write("consents-invalid-phone", "POST", "/v1/consents", json.dumps({
+        "phone": "555-CALL-NOW", "action": "opt_out", "scope": "tenant", "source": "phone_call",
+    }))
+    write("numbers-lookup", "POST", "/v1/numbers/lookup", json.dumps({"phone": PERSON}))
+    write("numbers-history", "POST", "/v1/numbers/history", json.dumps({"phone": PERSON}))
+    write("numbers-redact", "POST", "/v1/numbers/redact", json.dumps({"phone": PERSON}))
+    write("opt-outs-list", "GET", "/v1/opt-outs", query={"status": "all"})
+    write("reviews-list", "GET", "/v1/reviews", query={"status": "open"})
+    write("reviews-resolve", "POST", "/v1/reviews/REPLACE_WITH_A_REVIEW_ID",
+          json.dumps({"resolution": "not_a_revocation", "note": "asked about an order"}), route="POST /v1/reviews/{id}")
+    write("imports-csv", "POST", "/v1/imports",
+          "phone_number,status,scope,changed_at,source\n"
+          "+14155550178,opted_out,tenant,2026-11-01T10:00:00Z,import\n"
+          "+14155550179,opted_out,tenant,2026-11-01T10:05:00Z,import\n",
+          content_type="text/csv")
+    write("imports-get", "GET", "/v1/imports/REPLACE_WITH_AN_IMPORT_ID", route="GET /v1/imports/{id}")
+    print("wrote the consent API events")
+
+
+if __name__ == "__main__":
+    main()
