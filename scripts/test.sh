@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
-# `make test` (and so .ci/run): install what is missing, start DynamoDB Local and moto_server in
-# the background while the workspace builds, create the test table and queues from
-# template.yaml, run every test with cargo-nextest, then clippy and cfn-lint. The services this
-# run started are always stopped on exit (services another run started and this one merely
-# reused are left alone). Every step runs even if an earlier one failed (except those that
-# need a build), and the exit status is non-zero if any failed.
+# Test entry points.
+#
+#   scripts/test.sh        `make test` (and so .ci/run): install what is missing, start DynamoDB
+#                          Local and moto_server in the background while the workspace builds,
+#                          create the test table and queues from template.yaml, run every test
+#                          with cargo-nextest, then clippy, rustfmt, cfn-lint and the standalone
+#                          check.
+#   scripts/test.sh unit [NEXTEST ARGS...]
+#                          `make unit`: the unit tests of every crate (`--lib --bins`) without
+#                          the `testing` features: no services, no install, seconds after a
+#                          build. The integration tests need `testing` (required-features in the
+#                          crates' Cargo.toml), so they are not built.
+#   scripts/test.sh lint   `make lint`: clippy, rustfmt, cfn-lint and the standalone check.
+#
+# Every step runs even if an earlier one failed (except those that need a build), and the exit
+# status is non-zero if any failed. The services this run started are always stopped on exit,
+# whatever the way out (services another run started and this one merely reused are left
+# alone; see scripts/services.sh).
+#
+# Features: every workspace member with a `testing` feature gets it (stopgate/testing turns on
+# stopgate::testing, the helpers for tests against the local services; the function and CLI
+# crates' `testing` turns that on and enables their integration tests). The build, nextest and
+# clippy use the same feature set, so nextest reuses the build and clippy lints the integration
+# tests.
 #
 # Environment given to the tests (besides the caller's):
 #   AWS_REGION, AWS_DEFAULT_REGION=us-east-1, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY=local,
@@ -19,44 +37,155 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 LOG_DIR="$ROOT/.local/log"
 mkdir -p "$LOG_DIR"
+MODE="${1:-all}"
+[[ $# -gt 0 ]] && shift
+case $MODE in
+  all | unit | lint) ;;
+  *) echo "usage: $0 [unit [NEXTEST ARGS...] | lint]" >&2; exit 2 ;;
+esac
 export SERVICES_OWNER="test-$$"
+export SERVICES_OWNER_PID=$$
 export TABLE_NAME=stopgate-test
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-# Test-only helpers in the shared crate (stopgate::testing) are behind this feature. The build,
-# nextest and clippy use the same feature set, so nextest reuses the build and clippy lints
-# the integration tests.
-FEATURES=(--features stopgate/testing)
-
 failed=()
 passed=()
-svc_pid=""
+svc_pid=""   # `services.sh start`, while it runs
+step_pid=""  # the step being waited for
 services_ok=0
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# descendants PID: PID's children, their children, ... (from /proc; no procps needed).
+descendants() {
+  local f line rest pid
+  local -a fields todo=("$1") found=()
+  local -A kids=()
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    rest="${line##*) }"
+    read -r -a fields <<<"$rest"
+    pid="${f#/proc/}"
+    kids[${fields[1]}]+=" ${pid%/stat}"
+  done
+  while ((${#todo[@]})); do
+    pid="${todo[0]}"
+    todo=("${todo[@]:1}")
+    for f in ${kids[$pid]:-}; do found+=("$f"); todo+=("$f"); done
+  done
+  echo "${found[*]}"
+}
+running() {
+  local line
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  line="${line##*) }"
+  [[ ${line:0:1} != Z ]]
+}
+# stop_tree PID [GRACE]: SIGTERM to PID and its descendants, up to GRACE seconds (5), then SIGKILL.
+stop_tree() {
+  local pid="$1" grace="${2:-5}" p all left i
+  all="$pid $(descendants "$pid")"
+  for p in $all; do kill -TERM "$p" 2>/dev/null || true; done
+  for ((i = 0; i < grace * 10; i++)); do
+    left=""
+    for p in $all; do if running "$p"; then left=yes; break; fi; done
+    [[ -z $left ]] && break
+    sleep 0.1
+  done
+  for p in $all; do if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
+  wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2329  # invoked by trap
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $svc_pid ]]; then wait "$svc_pid" 2>/dev/null; fi
-  bash scripts/services.sh stop || true
+  trap '' INT TERM HUP  # nothing may cut the cleanup short
+  trap - EXIT
+  if [[ $MODE == all ]]; then
+    bash scripts/services.sh release || true
+  fi
+  if [[ -n $step_pid ]]; then stop_tree "$step_pid"; fi
+  if [[ -n $svc_pid ]]; then stop_tree "$svc_pid" 40; fi
+  if [[ $MODE == all ]]; then
+    bash scripts/services.sh stop || true
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'echo "test.sh: interrupted" >&2; exit 130' INT
 trap 'echo "test.sh: terminated" >&2; exit 143' TERM
+trap 'echo "test.sh: hung up" >&2; exit 129' HUP
+
+# in_background CMD...: run CMD in the background and wait for it, so that a signal is handled
+# at once (bash runs a trap only between commands); returns its exit status.
+in_background() {
+  local rc=0
+  "$@" &
+  step_pid=$!
+  wait "$step_pid" || rc=$?
+  step_pid=""
+  return "$rc"
+}
 
 # run NAME CMD...: run a step and record the outcome.
 run() {
   local name="$1"
   shift
   step "$name: $*"
-  if "$@"; then passed+=("$name"); else failed+=("$name"); fi
+  if in_background "$@"; then passed+=("$name"); else failed+=("$name"); fi
 }
 
-step "install"
-bash scripts/install.sh || { echo "test.sh: install failed" >&2; exit 1; }
+# FEATURES: --features <member>/testing for every workspace member that has a `testing` feature.
+features() {
+  local list
+  list="$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+members = json.load(sys.stdin)["packages"]
+print(",".join(p["name"] + "/testing" for p in members if "testing" in p["features"]))')" ||
+    { echo "test.sh: cargo metadata failed" >&2; exit 1; }
+  [[ -n $list ]] || { echo "test.sh: no workspace member has a testing feature" >&2; exit 1; }
+  FEATURES=(--features "$list")
+}
 
+summary() {
+  echo >&2
+  if ((${#failed[@]})); then
+    echo "make $1: FAILED: ${failed[*]}${passed[*]:+ (passed: ${passed[*]})}" >&2
+    exit 1
+  fi
+  echo "make $1: ok (${passed[*]})" >&2
+  exit 0
+}
+
+lints() {
+  if ((built)); then
+    run clippy cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
+  else
+    echo "test.sh: clippy skipped (the build failed)" >&2
+  fi
+  run fmt cargo fmt --all -- --check
+  run cfn-lint .venv/bin/cfn-lint template.yaml
+  run standalone bash scripts/check_standalone.sh
+}
+
+# --- make unit ---------------------------------------------------------------------------------
+if [[ $MODE == unit ]]; then
+  run unit cargo nextest run --workspace --lib --bins "$@"
+  summary unit
+fi
+
+step "install"
+in_background bash scripts/install.sh || { echo "test.sh: install failed" >&2; exit 1; }
+features
+
+# --- make lint ---------------------------------------------------------------------------------
+if [[ $MODE == lint ]]; then
+  built=1
+  lints
+  summary lint
+fi
+
+# --- make test ---------------------------------------------------------------------------------
 # Services start while the workspace builds.
 bash scripts/services.sh start >"$LOG_DIR/services-start-test.log" 2>&1 &
 svc_pid=$!
@@ -65,18 +194,22 @@ run build cargo build --workspace --tests "${FEATURES[@]}"
 built=$((${#failed[@]} == 0))
 
 step "services"
-if wait "$svc_pid"; then
+rc=0
+wait "$svc_pid" || rc=$?
+svc_pid=""
+if ((rc == 0)); then
   services_ok=1
 else
   cat "$LOG_DIR/services-start-test.log" >&2
   failed+=(services)
 fi
-svc_pid=""
 
 if ((services_ok)); then
   eval "$(bash scripts/services.sh env)"
   step "create resources (table $TABLE_NAME)"
-  if CAPTURE_QUEUE_URL="$(.venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url)"; then
+  if in_background .venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" \
+    --print-queue-url >"$LOG_DIR/capture-queue-url"; then
+    CAPTURE_QUEUE_URL="$(cat "$LOG_DIR/capture-queue-url")"
     export CAPTURE_QUEUE_URL
     export IMPORTS_BUCKET="$TABLE_NAME-imports"
   else
@@ -90,33 +223,23 @@ if [[ -z ${SECRETS_DEV_KEY:-} ]]; then
   export SECRETS_DEV_KEY
 fi
 
+nextest() {
+  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/nextest.log"
+}
+rm -f "$LOG_DIR/nextest.log"
 if ((built && services_ok)); then
   step "nextest: cargo nextest run --workspace ${FEATURES[*]} --no-fail-fast"
-  if cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/nextest.log"; then
-    passed+=(nextest)
-  else
-    failed+=(nextest)
-  fi
+  if in_background nextest; then passed+=(nextest); else failed+=(nextest); fi
 else
   echo "test.sh: tests skipped (the build or the services failed)" >&2
   failed+=(nextest)
 fi
 
-if ((built)); then
-  run clippy cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
-else
-  echo "test.sh: clippy skipped (the build failed)" >&2
-fi
+lints
 
-run cfn-lint .venv/bin/cfn-lint template.yaml
-
-echo >&2
-# Repeat nextest's summary as the closing lines, so it is not lost above clippy's output.
-if [[ -f $LOG_DIR/nextest.log ]] && ((built && services_ok)); then
+# Repeat nextest's summary as the closing lines, so it is not lost above the lints' output.
+if [[ -f $LOG_DIR/nextest.log ]]; then
+  echo >&2
   grep -E '^ *Summary \[' "$LOG_DIR/nextest.log" | tail -n 1 >&2 || true
 fi
-if ((${#failed[@]})); then
-  echo "make test: FAILED: ${failed[*]}${passed[*]:+ (passed: ${passed[*]})}" >&2
-  exit 1
-fi
-echo "make test: ok (${passed[*]})" >&2
+summary test
