@@ -9,6 +9,7 @@ pub mod event;
 pub mod inbound;
 pub mod ordering;
 pub mod policy;
+pub mod quiet_hours;
 pub mod record;
 pub mod scope;
 pub mod state;
