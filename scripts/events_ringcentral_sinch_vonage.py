@@ -28,10 +28,9 @@ for
 
 Sinch signatures and Vonage's SMS `timestamp` and JWT `iat` are dated 2026-11-28T12:00:00Z
 (SIGNED_AT), and Stopgate refuses them five minutes after that: replayed as they are, the
-Sinch Conversation and Vonage events are rejected as stale. functions/inbound/tests/
-providers_rsv.rs therefore re-signs them with the time of the run (the same secrets, through
-stopgate::providers::{sinch::sign, vonage::sign_sms, vonage::messages_authorization}) and keeps
-one stale copy to prove replays are refused; `cargo lambda invoke` with these files shows that
+Sinch Conversation and Vonage events are rejected as stale. functions/inbound/tests/events.rs
+therefore re-signs them with the time of the run (the same secrets, through
+stopgate::testing::webhooks::sign) after proving that the stale copy is refused; `cargo lambda invoke` with these files shows that
 refusal. RingCentral's token and Sinch's Basic credentials carry no time and never go stale.
 
 Run `python3 scripts/events_ringcentral_sinch_vonage.py` after changing anything here; commit

@@ -7,7 +7,7 @@ signed or authenticated exactly as each provider does:
     events/plivo-{stop,start,help,plain,forged}.json      X-Plivo-Signature-V3 (and V2) headers
 
 Like make_events.py's (whose http_event shape they reuse), they double as test fixtures
-(functions/inbound/tests/providers_tbp.rs) and `cargo lambda invoke --data-file` inputs, made for:
+(functions/inbound/tests/events.rs) and `cargo lambda invoke --data-file` inputs, made for:
     PUBLIC_BASE_URL = https://api.stopgate.example
     tenant          = events-demo
     business number = +14155550100

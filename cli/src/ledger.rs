@@ -48,14 +48,37 @@ pub struct RepliesArgs {
     help_text: Option<String>,
 }
 
+/// `stopgate reviews <tenant> [...]` lists, resolves or assigns; `stopgate reviews sweep
+/// <tenant>` turns reviews past their due date into opt-outs.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReviewsArgs {
-    tenant: String,
+    #[command(subcommand)]
+    command: Option<ReviewsCommand>,
+    #[command(flatten)]
+    queue: ReviewQueueArgs,
+}
+
+#[derive(Subcommand)]
+pub enum ReviewsCommand {
+    /// Record an opt-out (source review_expired) for every review past its due date, and close
+    /// it (what the scheduled sweeper does for every tenant).
+    Sweep { tenant: String },
+}
+
+#[derive(Args)]
+pub struct ReviewQueueArgs {
+    tenant: Option<String>,
     #[arg(long, default_value = "open")]
     status: String,
     /// Resolve this review instead of listing.
     #[arg(long, requires = "resolution")]
     resolve: Option<String>,
+    /// Name the owner of this review instead of listing.
+    #[arg(long, requires = "owner", conflicts_with = "resolve")]
+    assign: Option<String>,
+    #[arg(long)]
+    owner: Option<String>,
     #[arg(long)]
     resolution: Option<String>,
     #[arg(long)]
@@ -200,8 +223,38 @@ pub async fn replies(env: &Env, args: RepliesArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+fn review_error(review_id: &str, e: ResolveError) -> CliError {
+    match e {
+        ResolveError::AlreadyResolved(_) => {
+            CliError::Exists(format!("a resolution of review {review_id}"))
+        }
+        ResolveError::NotFound(_) => CliError::NotFound(format!("review {review_id}")),
+        e @ ResolveError::PastDue { .. } => CliError::Failed(e.to_string()),
+        ResolveError::Store(e) => e.into(),
+    }
+}
+
 pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
-    let policy = policy(env, &args.tenant).await?;
+    if let Some(ReviewsCommand::Sweep { tenant }) = args.command {
+        let policy = policy(env, &tenant).await?;
+        let summary = reviews::sweep(&env.store, &tenant, &policy, Utc::now()).await?;
+        println!("{}", json!({"tenant": tenant, "expired": summary.expired}));
+        return Ok(());
+    }
+    let args = args.queue;
+    let tenant = args
+        .tenant
+        .ok_or_else(|| CliError::Usage("name the tenant: stopgate reviews <tenant>".into()))?;
+    let policy = policy(env, &tenant).await?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    if let (Some(review_id), Some(owner)) = (&args.assign, &args.owner) {
+        let record = reviews::assign(&env.store, &tenant, review_id, owner)
+            .await
+            .map_err(|e| review_error(review_id, e))?;
+        let line = stopgate::api::reviews::review_json(&record, None, true, &policy, Utc::now());
+        println!("{line}");
+        return Ok(());
+    }
     if let Some(review_id) = args.resolve {
         let resolution = match args.resolution.as_deref() {
             Some("opt_out") => ReviewResolution::OptOut,
@@ -212,35 +265,18 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
                 ));
             }
         };
-        let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-        let record = match reviews::resolve(
+        let record = reviews::resolve(
             &env.store,
-            &args.tenant,
+            &tenant,
+            &policy,
             &review_id,
             resolution,
             args.note,
             Actor::Operator { name: operator },
         )
         .await
-        {
-            Ok(record) => record,
-            Err(ResolveError::AlreadyResolved(_)) => {
-                return Err(CliError::Exists(format!(
-                    "a resolution of review {review_id}"
-                )));
-            }
-            Err(ResolveError::NotFound(_)) => {
-                return Err(CliError::NotFound(format!("review {review_id}")));
-            }
-            Err(ResolveError::Store(e)) => return Err(e.into()),
-        };
-        let line = stopgate::api::reviews::review_json(
-            &record,
-            None,
-            true,
-            policy.review_business_days,
-            Utc::now(),
-        );
+        .map_err(|e| review_error(&review_id, e))?;
+        let line = stopgate::api::reviews::review_json(&record, None, true, &policy, Utc::now());
         println!("{line}");
         return Ok(());
     }
@@ -260,21 +296,16 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
     loop {
         let (records, next) = env
             .store
-            .reviews_page(&args.tenant, status, after.as_ref(), 100)
+            .reviews_page(&tenant, status, after.as_ref(), 100)
             .await?;
         for record in &records {
             let text = env
                 .store
-                .private_evidence(&args.tenant, &record.phone, &record.event_id)
+                .private_evidence(&tenant, &record.phone, &record.event_id)
                 .await?
                 .and_then(|p| p.message_text);
-            let line = stopgate::api::reviews::review_json(
-                record,
-                text.as_deref(),
-                true,
-                policy.review_business_days,
-                now,
-            );
+            let line =
+                stopgate::api::reviews::review_json(record, text.as_deref(), true, &policy, now);
             if args.json {
                 println!("{line}");
             } else {

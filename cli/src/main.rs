@@ -109,6 +109,10 @@ enum TenantCommand {
         /// Business days (1 to 10) a possible revocation waits for review.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
         review_business_days: Option<u32>,
+        /// The tenant's time zone (IANA name, e.g. America/Chicago): business days are counted
+        /// there. Default America/New_York.
+        #[arg(long, value_parser = parse_time_zone)]
+        time_zone: Option<String>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -137,6 +141,9 @@ enum ProviderCommand {
 
 #[derive(Subcommand)]
 enum SenderGroupCommand {
+    /// Delete a group. It is kept, without senders, so opt-outs scoped to it keep the members
+    /// it had.
+    Delete { tenant: String, group: String },
     Set {
         tenant: String,
         group: String,
@@ -185,6 +192,13 @@ impl From<StoreError> for CliError {
 fn parse_stop_scope(s: &str) -> Result<StopScope, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| "expected tenant, brand, program or sender_group".to_string())
+}
+
+fn parse_time_zone(s: &str) -> Result<String, String> {
+    s.trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|zone| zone.name().to_string())
+        .map_err(|_| format!("{s:?} is not an IANA time zone name (e.g. America/Chicago)"))
 }
 
 fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
@@ -282,6 +296,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             support_contact,
             message_frequency,
             review_business_days,
+            time_zone,
             business_confirms,
         }) => {
             let env = env().await?;
@@ -321,6 +336,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = message_frequency {
                 policy.message_frequency = text(v);
+            }
+            if let Some(v) = time_zone {
+                policy.time_zone = v;
             }
             if let Some(v) = review_business_days {
                 policy.review_business_days = v;
@@ -507,11 +525,23 @@ async fn run(command: Command) -> Result<(), CliError> {
                 senders,
                 program,
                 brand,
+                ..Default::default()
             };
-            env.store.put_sender_group(&tenant, &g).await?;
+            let stored = env.store.put_sender_group(&tenant, &g).await?;
             eprintln!(
-                "sender group {group} set for {tenant} ({} senders)",
-                g.senders.len()
+                "sender group {group} set for {tenant} ({} senders, {} former)",
+                stored.senders.len(),
+                stored.former.len()
+            );
+            Ok(())
+        }
+        Command::SenderGroup(SenderGroupCommand::Delete { tenant, group }) => {
+            require_id("group", &group)?;
+            let env = env().await?;
+            let deleted = env.store.delete_sender_group(&tenant, &group).await?;
+            eprintln!(
+                "sender group {group} deleted from {tenant}; opt-outs scoped to it keep its {} former members",
+                deleted.former.len()
             );
             Ok(())
         }

@@ -74,6 +74,7 @@ fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEve
         evidence: EvidenceRefs::default(),
         override_opt_out: false,
         review: None,
+        location: None,
     }
 }
 
@@ -106,6 +107,7 @@ fn main() {
             senders: vec![format!("+1415555010{g}")],
             program: Some(format!("p{g}")),
             brand: Some("acme".into()),
+            ..Default::default()
         })
         .collect();
     let directory = SenderDirectory { groups };

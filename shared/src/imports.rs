@@ -556,6 +556,7 @@ impl<R: Read> ImportReader<R> {
             }),
             occurred_at: changed_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             override_opt_out: None,
+            location: None,
         };
         let consent = request
             .validate(policy, now, MissingDisclosure::Downgrade)

@@ -115,6 +115,68 @@ impl TestEnv {
         )
     }
 
+    /// A table of the test's own, with the keys and index of template.yaml's: for what reads
+    /// every tenant (scheduled jobs), which must not see other tests' tenants.
+    pub async fn fresh_table(&self) -> Store {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+            Projection, ProjectionType, ScalarAttributeType,
+        };
+        let name = format!("t-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute")
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key")
+        };
+        self.store
+            .ddb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(
+                ["pk", "sk", "gsi1pk", "gsi1sk"].map(attribute).to_vec(),
+            ))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("gsi1")
+                    .key_schema(key("gsi1pk", KeyType::Hash))
+                    .key_schema(key("gsi1sk", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("index"),
+            )
+            .send()
+            .await
+            .expect("create table");
+        Store::with_client(self.store.ddb.clone(), name)
+    }
+
+    /// Deletes a table made by [`TestEnv::fresh_table`]: storage gone for whoever still uses it.
+    pub async fn drop_table(&self, table: &Store) {
+        self.store
+            .ddb
+            .delete_table()
+            .table_name(table.table())
+            .send()
+            .await
+            .expect("delete table");
+    }
+
     /// A new tenant with the default policy, under an id no other test uses.
     pub async fn new_tenant(&self, prefix: &str) -> String {
         let tenant = unique_tenant(prefix);
@@ -278,7 +340,9 @@ impl TestEnv {
         TenantKeys {
             check: self.api_key(&tenant, &["check"]).await,
             writer: self.api_key(&tenant, &["consents:write"]).await,
-            admin: self.api_key(&tenant, &["check", "consents:write", "admin"]).await,
+            admin: self
+                .api_key(&tenant, &["check", "consents:write", "admin"])
+                .await,
             tenant,
         }
     }

@@ -156,6 +156,7 @@ async fn a_stop_reaches_the_whole_tenant_by_default_and_only_its_group_when_narr
             senders: vec![sender.into()],
             program: None,
             brand: None,
+            ..Default::default()
         };
         env.store.put_sender_group(&tenant, &group).await.unwrap();
     }

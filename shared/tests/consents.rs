@@ -367,14 +367,16 @@ async fn the_opt_out_list_is_deduplicated_filtered_and_paginated() {
     )
     .await
     .unwrap();
-    // Dated in March, but the opt-outs were received today: a client-stamped opt-in must be later
-    // than the opt-out's receipt (rule 1), so this one lifts nothing...
-    f.record(
-        json!({"phone": "+14155552002", "action": "opt_in", "scope": "tenant", "source": "paper",
-        "occurred_at": "2026-03-01T10:00:00Z", "evidence": {"document_ref": "form 6"}}),
-    )
-    .await
-    .unwrap();
+    // Dated in March, after the February opt-out and received after it: only written consent
+    // documented as an override could lift it (rule 2), so without the override it is refused...
+    let refused = f
+        .record(
+            json!({"phone": "+14155552002", "action": "opt_in", "scope": "tenant", "source": "paper",
+            "occurred_at": "2026-03-01T10:00:00Z", "evidence": {"document_ref": "form 6"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (409, "opted_out"));
     // ...while one recorded now does, with the override.
     f.record(
         json!({"phone": "+14155552001", "action": "opt_in", "scope": "tenant", "source": "paper",

@@ -68,7 +68,13 @@ async fn every_consent_route_answers_from_its_sample_event() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["kind"], "opt_in");
     assert_eq!(body["phone"], "+14155550177");
-    assert_eq!(body["evidence"]["disclosure_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        body["evidence"]["disclosure_sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
 
     let (status, body) = routes.send(event("numbers-lookup", &key, &[])).await;
     assert_eq!(status, 200, "{body}");
@@ -135,7 +141,10 @@ async fn every_consent_route_answers_from_its_sample_event() {
 
     let (status, body) = routes.send(event("numbers-redact", &key, &[])).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["redacted_records"], 1, "the opt-in's IP and user agent");
+    assert_eq!(
+        body["redacted_records"], 1,
+        "the opt-in's IP and user agent"
+    );
 
     let (status, body) = routes
         .send(event("consents-invalid-phone", &key, &[]))
@@ -171,7 +180,10 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
     }
 
     let (status, body) = routes
-        .send(with_path(event("numbers-lookup", &writer, &[]), "/v1/numbers/everything"))
+        .send(with_path(
+            event("numbers-lookup", &writer, &[]),
+            "/v1/numbers/everything",
+        ))
         .await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
@@ -189,7 +201,10 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
 
     // A trailing slash routes like the path without it.
     let (status, body) = routes
-        .send(with_path(event("numbers-lookup", &writer, &[]), "/v1/numbers/lookup/"))
+        .send(with_path(
+            event("numbers-lookup", &writer, &[]),
+            "/v1/numbers/lookup/",
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scopes"], serde_json::json!([]));

@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::tenants::{TenantContext, Tenants};
-use crate::consent::decision::DecisionEvidence;
-use crate::consent::decision::Purpose;
+use crate::consent::NumberState;
+use crate::consent::decision::{ClosedBy, DecisionEvidence, Exemption, Purpose};
+use crate::consent::quiet_hours::{self, Location};
 use crate::consent::{
     Category, CheckDecision, CheckReason, DecisionInput, SendContext, TenantPolicy, decide,
 };
 use crate::phone::E164;
 use crate::store::Store;
+use crate::store::exemptions::{Claimed, ExemptionClaim};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +31,15 @@ pub struct CheckRequest {
     pub send_at: Option<String>,
     #[serde(default)]
     pub purpose: Option<String>,
+    /// With `purpose`: the event id of the inbound message the exemption answers.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// With `purpose`: the business's id for the outgoing message; the exemption holds for it.
+    #[serde(default)]
+    pub message_key: Option<String>,
+    /// Where the recipient is (`state`, `zip`, `time_zone`): it decides their quiet hours.
+    #[serde(default)]
+    pub location: Option<Location>,
 }
 
 pub const MAX_BATCH: usize = 1000;
@@ -49,6 +60,30 @@ pub struct CheckResponse {
     pub since: Option<DateTime<Utc>>,
     pub evidence: Option<DecisionEvidence>,
     pub policy_version: u64,
+    /// With `quiet_hours`: the next moment the message may be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
+    /// With `quiet_hours`: the rules, at each place the recipient may be, that are closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_by: Vec<ClosedBy>,
+}
+
+/// A purpose bound to what it answers and to the message it is for (rule 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPurpose {
+    pub purpose: Purpose,
+    pub reply_to: String,
+    pub message_key: String,
+}
+
+impl BoundPurpose {
+    fn name(&self) -> &'static str {
+        match self.purpose {
+            Purpose::OptOutConfirmation => "opt_out_confirmation",
+            Purpose::HelpReply => "help_reply",
+            Purpose::DoubleOptInRequest => "double_opt_in_request",
+        }
+    }
 }
 
 /// A check request with every field validated.
@@ -59,7 +94,8 @@ pub struct ValidCheck {
     pub category: Category,
     pub program: Option<String>,
     pub send_at: Option<DateTime<Utc>>,
-    pub purpose: Option<Purpose>,
+    pub purpose: Option<BoundPurpose>,
+    pub location: Option<Location>,
 }
 
 impl CheckRequest {
@@ -116,19 +152,91 @@ impl CheckRequest {
             }
         };
         let purpose = match self.purpose.as_deref() {
-            None => None,
-            Some("opt_out_confirmation") => Some(Purpose::OptOutConfirmation),
-            Some("help_reply") => Some(Purpose::HelpReply),
-            Some("double_opt_in_request") => Some(Purpose::DoubleOptInRequest),
-            Some(other) => {
-                return Err(ApiError::invalid(
-                    "invalid_purpose",
-                    "purpose",
-                    format!(
-                        "unknown purpose {other:?}; expected opt_out_confirmation, help_reply or double_opt_in_request"
-                    ),
-                ));
+            None => {
+                if self.reply_to.is_some() || self.message_key.is_some() {
+                    return Err(ApiError::invalid(
+                        "invalid_purpose",
+                        "purpose",
+                        "reply_to and message_key bind a purpose; name the purpose they go with",
+                    ));
+                }
+                None
             }
+            Some(name) => {
+                let purpose = match name {
+                    "opt_out_confirmation" => Purpose::OptOutConfirmation,
+                    "help_reply" => Purpose::HelpReply,
+                    "double_opt_in_request" => Purpose::DoubleOptInRequest,
+                    other => {
+                        return Err(ApiError::invalid(
+                            "invalid_purpose",
+                            "purpose",
+                            format!(
+                                "unknown purpose {other:?}; expected opt_out_confirmation, help_reply or double_opt_in_request"
+                            ),
+                        ));
+                    }
+                };
+                let reply_to = match self.reply_to.as_deref().map(str::trim) {
+                    Some(id) if ulid::Ulid::from_string(id).is_ok() => id.to_string(),
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "invalid_reply_to",
+                            "reply_to",
+                            "reply_to must be an event id (as history and lookup show it)",
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::invalid(
+                            "missing_reply_to",
+                            "reply_to",
+                            "a purpose answers one inbound event: give its event id as reply_to",
+                        ));
+                    }
+                };
+                let message_key = match self.message_key.as_deref().map(str::trim) {
+                    Some(k)
+                        if !k.is_empty() && k.len() <= 200 && !k.chars().any(char::is_control) =>
+                    {
+                        k.to_string()
+                    }
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "invalid_message_key",
+                            "message_key",
+                            "message_key must be 1 to 200 characters without control characters",
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::invalid(
+                            "missing_message_key",
+                            "message_key",
+                            "a purpose holds for one outgoing message: give your id for it as message_key",
+                        ));
+                    }
+                };
+                Some(BoundPurpose {
+                    purpose,
+                    reply_to,
+                    message_key,
+                })
+            }
+        };
+        let location = match &self.location {
+            None => None,
+            Some(location) => match quiet_hours::check_location(location) {
+                Ok(true) => Some(location.clone()),
+                Ok(false) => None,
+                Err(field) => {
+                    return Err(ApiError::invalid(
+                        "invalid_location",
+                        &format!("location.{field}"),
+                        format!(
+                            "location.{field} is not a known US state or territory code, ZIP code or IANA time zone"
+                        ),
+                    ));
+                }
+            },
         };
         Ok(ValidCheck {
             from,
@@ -137,6 +245,7 @@ impl CheckRequest {
             program,
             send_at,
             purpose,
+            location,
         })
     }
 }
@@ -172,7 +281,7 @@ fn sender_id(raw: &str, policy: &TenantPolicy) -> Result<String, ApiError> {
 pub fn answer(
     check: &ValidCheck,
     tenant: &TenantContext,
-    state: &crate::consent::NumberState,
+    state: &NumberState,
     now: DateTime<Utc>,
 ) -> CheckResponse {
     let snapshot = &tenant.snapshot;
@@ -184,7 +293,13 @@ pub fn answer(
         send: &send,
         category: check.category,
         now,
-        purpose: check.purpose,
+        exemption: check.purpose.as_ref().map(|p| Exemption {
+            purpose: p.purpose,
+            reply_to: &p.reply_to,
+        }),
+        phone: &check.to,
+        send_at: check.send_at,
+        location: check.location.as_ref(),
     });
     CheckResponse {
         allowed: decision.allowed,
@@ -194,6 +309,41 @@ pub fn answer(
         since: decision.since,
         evidence: decision.evidence,
         policy_version: decision.policy_version,
+        retry_at: decision.retry_at,
+        closed_by: decision.closed_by,
+    }
+}
+
+/// The check never says "allowed" on tenant configuration older than a minute (a refresh that
+/// failed keeps serving a stale one, good enough to deny on).
+fn fresh_enough(
+    response: CheckResponse,
+    tenant: &TenantContext,
+) -> Result<CheckResponse, ApiError> {
+    if response.allowed && !tenant.is_fresh() {
+        return Err(ApiError::Unavailable(
+            "tenant configuration could not be refreshed for over a minute".into(),
+        ));
+    }
+    Ok(response)
+}
+
+/// The answer to a message whose exemption another message holds.
+fn exemption_used(
+    check: &ValidCheck,
+    tenant: &TenantContext,
+    holder: &ExemptionClaim,
+) -> CheckResponse {
+    CheckResponse {
+        allowed: false,
+        reason: CheckReason::ExemptionUsed,
+        to: check.to.as_str().to_string(),
+        scope: None,
+        since: Some(holder.claimed_at),
+        evidence: None,
+        policy_version: tenant.snapshot.tenant.policy.version,
+        retry_at: None,
+        closed_by: Vec::new(),
     }
 }
 
@@ -201,6 +351,7 @@ pub struct CheckService {
     store: Store,
     tenants: Arc<Tenants>,
     auth: Authenticator,
+    clock: fn() -> DateTime<Utc>,
 }
 
 impl CheckService {
@@ -210,7 +361,15 @@ impl CheckService {
             store,
             tenants,
             auth,
+            clock: Utc::now,
         }
+    }
+
+    /// Answers as if it were the time `clock` says (tests of time-bound rules: quiet hours
+    /// across a clock change, a Sunday in Texas).
+    pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> CheckService {
+        self.clock = clock;
+        self
     }
 
     pub async fn check(
@@ -221,10 +380,68 @@ impl CheckService {
         let key = self.auth.authenticate(headers, &[KeyScope::Check]).await?;
         let request: CheckRequest = super::http::parse_json(body)?;
         let tenant = self.tenant(&key.tenant_id).await?;
-        let now = Utc::now();
+        let now = (self.clock)();
         let check = request.validate(&tenant.snapshot.tenant.policy, now)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &check.to).await?;
-        Ok(answer(&check, &tenant, &state, now))
+        let response = self
+            .answer_bound(&key.tenant_id, &check, &tenant, &state, now)
+            .await?;
+        fresh_enough(response, &tenant)
+    }
+
+    /// The answer to one check, holding the exemption it names for its message (rule 6): the
+    /// first message to use an exemption holds it; a retry of that message gets the same
+    /// answer, any other message `exemption_used`.
+    async fn answer_bound(
+        &self,
+        tenant_id: &str,
+        check: &ValidCheck,
+        tenant: &TenantContext,
+        state: &NumberState,
+        now: DateTime<Utc>,
+    ) -> Result<CheckResponse, ApiError> {
+        // An exemption never covers promotional content: the ordinary answer, no claim.
+        let Some(bound) = check
+            .purpose
+            .as_ref()
+            .filter(|_| check.category != Category::Promotional)
+        else {
+            return Ok(answer(check, tenant, state, now));
+        };
+        let (purpose, reply_to) = (bound.name(), bound.reply_to.as_str());
+        let held = self
+            .store
+            .exemption_claim(tenant_id, &check.to, purpose, reply_to)
+            .await?;
+        if let Some(claim) = held {
+            return Ok(if claim.message_key == bound.message_key {
+                serde_json::from_value(claim.answer)
+                    .map_err(|e| ApiError::Unavailable(format!("stored exemption answer: {e}")))?
+            } else {
+                exemption_used(check, tenant, &claim)
+            });
+        }
+        let response = answer(check, tenant, state, now);
+        if !matches!(
+            response.reason,
+            CheckReason::HelpReply | CheckReason::OptOutConfirmation
+        ) {
+            return Ok(response);
+        }
+        let claim = ExemptionClaim {
+            message_key: bound.message_key.clone(),
+            claimed_at: now,
+            answer: serde_json::to_value(&response)
+                .map_err(|e| ApiError::Unavailable(format!("exemption answer: {e}")))?,
+        };
+        match self
+            .store
+            .claim_exemption(tenant_id, &check.to, purpose, reply_to, claim)
+            .await?
+        {
+            Claimed::Held(_) => Ok(response),
+            Claimed::Taken(holder) => Ok(exemption_used(check, tenant, &holder)),
+        }
     }
 
     /// Up to 1,000 checks; results in input order, each a check answer or `{"to", "error"}`.
@@ -243,7 +460,7 @@ impl CheckService {
             ));
         }
         let tenant = self.tenant(&key.tenant_id).await?;
-        let now = Utc::now();
+        let now = (self.clock)();
         let validated: Vec<Result<ValidCheck, ApiError>> = request
             .checks
             .iter()
@@ -254,22 +471,35 @@ impl CheckService {
             .filter_map(|v| v.as_ref().ok().map(|c| c.to.clone()))
             .collect();
         let states = self.store.load_states(&key.tenant_id, &phones).await?;
-        let results = request
-            .checks
-            .iter()
-            .zip(validated)
-            .map(|(raw, valid)| {
-                match valid {
-                    Err(err) => serde_json::json!({"to": raw.to, "error": err.body()["error"]}),
-                    Ok(check) => match states.get(&check.to) {
-                        Some(Some(state)) => serde_json::to_value(answer(&check, &tenant, state, now)).unwrap_or_default(),
+        let mut results = Vec::with_capacity(request.checks.len());
+        for (raw, valid) in request.checks.iter().zip(validated) {
+            let entry = match valid {
+                Err(err) => serde_json::json!({"to": raw.to, "error": err.body()["error"]}),
+                Ok(check) => {
+                    let answered = match states.get(&check.to) {
+                        Some(Some(state)) => self
+                            .answer_bound(&key.tenant_id, &check, &tenant, state, now)
+                            .await
+                            .and_then(|r| fresh_enough(r, &tenant)),
                         // Unread after retries: deny rather than guess (rule 8).
-                        _ => serde_json::json!({"to": check.to.as_str(), "allowed": false,
-                            "error": ApiError::Unavailable("storage did not return this number; retry".into()).body()["error"]}),
-                    },
+                        _ => Err(ApiError::Unavailable(
+                            "storage did not return this number".into(),
+                        )),
+                    };
+                    match answered.and_then(|r| {
+                        serde_json::to_value(r)
+                            .map_err(|e| ApiError::Unavailable(format!("check answer: {e}")))
+                    }) {
+                        Ok(value) => value,
+                        Err(err) => {
+                            err.log();
+                            serde_json::json!({"to": check.to.as_str(), "allowed": false, "error": err.body()["error"]})
+                        }
+                    }
                 }
-            })
-            .collect::<Vec<_>>();
+            };
+            results.push(entry);
+        }
         Ok(serde_json::json!({ "results": results }))
     }
 

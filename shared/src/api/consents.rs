@@ -12,13 +12,15 @@ use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::cursor::Cursors;
 use super::tenants::{TenantContext, Tenants};
-use crate::consent::ordering::{Mark, lifts};
-use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_it_would_lift};
+use crate::consent::ordering::Mark;
+use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_only_an_override_lifts};
+use crate::consent::standing::{Status, standings};
 use crate::consent::state::{FacetScope, SuppressionFacet};
 use crate::consent::{Actor, ConsentEvent, NumberState, TenantPolicy};
-use crate::phone::{self, E164, PhoneMode};
+use crate::phone::E164;
 use crate::store::history::{ChangePosition, EventIndex, HistoryPosition};
-use crate::store::{ApiKeyRecord, Commit, CommitOutcome, Store};
+use crate::store::reviews::ReviewRecord;
+use crate::store::{ApiKeyRecord, Commit, Store, StoreError};
 
 const HISTORY_PAGE: i32 = 50;
 const LIST_PAGE: usize = 100;
@@ -37,22 +39,6 @@ pub struct ConsentService {
     pub(super) tenants: Arc<Tenants>,
     pub(super) auth: Authenticator,
     pub(super) cursors: Cursors,
-}
-
-/// A facet's status under rule 1: opted out while one of its opt-outs is unlifted.
-fn facet_status(facet: &SuppressionFacet) -> (&'static str, Option<&Mark>) {
-    let unlifted = facet
-        .opt_outs
-        .iter()
-        .filter(|x| !facet.opt_ins.iter().any(|o| lifts(o, x)))
-        .max_by_key(|m| m.canonical_key());
-    match unlifted {
-        Some(x) => ("opted_out", Some(x)),
-        None => (
-            "opted_in",
-            facet.opt_ins.iter().max_by_key(|m| m.canonical_key()),
-        ),
-    }
 }
 
 fn latest_mark(facet: &SuppressionFacet) -> Option<&Mark> {
@@ -96,12 +82,8 @@ impl ConsentService {
     }
 
     fn phone(&self, raw: &str, policy: &TenantPolicy) -> Result<E164, ApiError> {
-        let mode = if policy.strict_e164 {
-            PhoneMode::StrictE164
-        } else {
-            PhoneMode::Lenient
-        };
-        phone::normalize(raw, &policy.default_region, mode)
+        policy
+            .read_phone(raw)
             .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
     }
 
@@ -131,19 +113,10 @@ impl ConsentService {
             now,
         );
 
-        let (state, _) = self.store.load_state(&key.tenant_id, &valid.phone).await?;
-        if let Some(opt_out) =
-            opt_out_it_would_lift(&state, &event, policy, &tenant.snapshot.directory)
-            && !valid.override_opt_out
-        {
+        if let Some(needed) = valid.override_refusal() {
             return Err(ApiError::Conflict {
-                code: "opted_out",
-                message: format!(
-                    "this number opted out at {} (event {}); recording this consent would lift that opt-out, which needs \
-                     override_opt_out: true with the evidence of the person's written consent",
-                    opt_out.occurred_at.to_rfc3339(),
-                    opt_out.event_id
-                ),
+                code: "written_consent_required",
+                message: needed.into(),
                 field: Some("override_opt_out".into()),
             });
         }
@@ -158,8 +131,38 @@ impl ConsentService {
             dedupe: None,
             disclosure: disclosure.filter(|_| write_disclosure),
         };
-        match self.store.commit(&commit).await? {
-            CommitOutcome::Recorded { .. } | CommitOutcome::Duplicate(_) => {}
+        // Judged on the very state the commit is conditioned on, so an opt-out committed
+        // meanwhile is not slipped past (rule 2).
+        let directory = &tenant.snapshot.directory;
+        let in_the_way: std::sync::Mutex<Option<Mark>> = std::sync::Mutex::new(None);
+        let free = |state: &NumberState| {
+            let blocking = (!valid.override_opt_out)
+                .then(|| opt_out_only_an_override_lifts(state, &event, policy, directory))
+                .flatten()
+                .cloned();
+            let free = blocking.is_none();
+            if let Ok(mut slot) = in_the_way.lock() {
+                *slot = blocking;
+            }
+            free
+        };
+        match self.store.commit_if(&commit, &free).await {
+            Ok(_) => {}
+            Err(StoreError::GuardFailed) => {
+                let opt_out = in_the_way.lock().ok().and_then(|mut m| m.take());
+                let since = opt_out
+                    .map(|m| format!(" at {} (event {})", m.occurred_at.to_rfc3339(), m.event_id))
+                    .unwrap_or_default();
+                return Err(ApiError::Conflict {
+                    code: "opted_out",
+                    message: format!(
+                        "this number opted out{since}; recording this consent would not lift that opt-out: only the \
+                         person's own act can, or written consent documented with override_opt_out: true"
+                    ),
+                    field: Some("override_opt_out".into()),
+                });
+            }
+            Err(e) => return Err(e.into()),
         }
         tracing::info!(tenant = %key.tenant_id, phone = %event.phone.masked(), kind = event.kind.as_str(),
             override_opt_out = event.override_opt_out, event_id = %event.event_id, "consent recorded");
@@ -186,7 +189,19 @@ impl ConsentService {
         let policy = &tenant.snapshot.tenant.policy;
         let phone = self.phone(&request.phone, policy)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &phone).await?;
-        Ok(lookup_json(&phone, &state, &tenant))
+        let review_ids: Vec<String> = state
+            .pending_reviews
+            .iter()
+            .map(|r| r.review_id.clone())
+            .collect();
+        let reviews = if review_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .reviews_by_id(&key.tenant_id, &review_ids)
+                .await?
+        };
+        Ok(lookup_json(&phone, &state, &reviews, &tenant, Utc::now()))
     }
 
     /// `POST /v1/numbers/history`: newest first, with evidence resolved, paginated.
@@ -304,14 +319,15 @@ impl ConsentService {
                     "storage did not return every number; retry".into(),
                 ));
             };
-            let Some(facet) = state.suppression.iter().find(|f| f.scope == facet_scope) else {
+            let standings = standings(state, policy, &tenant.snapshot.directory);
+            let Some(standing) = standings.iter().find(|s| s.facet.scope == facet_scope) else {
                 continue;
             };
             // Each number and scope appears once: at its latest change.
-            if latest_mark(facet).map(|m| &m.event_id) != Some(&event.event_id) {
+            if latest_mark(standing.facet).map(|m| &m.event_id) != Some(&event.event_id) {
                 continue;
             }
-            let (facet_status, _) = facet_status(facet);
+            let facet_status = standing.status.as_str();
             if status != "all" && status != facet_status {
                 continue;
             }
@@ -359,20 +375,27 @@ impl ConsentService {
     }
 }
 
-fn lookup_json(phone: &E164, state: &NumberState, tenant: &TenantContext) -> Value {
+fn lookup_json(
+    phone: &E164,
+    state: &NumberState,
+    reviews: &[ReviewRecord],
+    tenant: &TenantContext,
+    now: DateTime<Utc>,
+) -> Value {
     let policy = &tenant.snapshot.tenant.policy;
-    let scopes: Vec<Value> = state
-        .suppression
+    let standings = standings(state, policy, &tenant.snapshot.directory);
+    let scopes: Vec<Value> = standings
         .iter()
-        .map(|facet| {
-            let (status, mark) = facet_status(facet);
+        .map(|standing| {
+            let mark = standing.mark;
             json!({
-                "scope": scope_label(&facet.scope, policy, tenant),
-                "status": status,
+                "scope": scope_label(&standing.facet.scope, policy, tenant),
+                "status": standing.status.as_str(),
                 "since": mark.map(|m| m.occurred_at),
                 "event_id": mark.map(|m| m.event_id.to_string()),
                 "time_source": mark.map(|m| m.time_source),
                 "source": mark.map(|m| m.source),
+                "override_opt_out": mark.is_some_and(|m| m.override_opt_out),
             })
         })
         .collect();
@@ -397,11 +420,22 @@ fn lookup_json(phone: &E164, state: &NumberState, tenant: &TenantContext) -> Val
         .collect();
     json!({
         "phone": phone.as_str(),
-        "opted_out": state.suppression.iter().any(|f| facet_status(f).0 == "opted_out"),
+        "opted_out": standings.iter().any(|s| s.status == Status::OptedOut),
         "scopes": scopes,
         "consents": consents,
         "last_inbound": inbound,
-        "reviews": [],
+        "reviews": state.pending_reviews.iter().map(|r| {
+            let due_at = policy.review_due(r.mark.received_at);
+            let record = reviews.iter().find(|x| x.review_id == r.review_id);
+            json!({
+                "review_id": r.review_id,
+                "opened_at": r.mark.received_at,
+                "due_at": due_at,
+                "overdue": now > due_at,
+                "owner": record.and_then(|x| x.owner.clone()),
+                "event_id": r.mark.event_id,
+            })
+        }).collect::<Vec<_>>(),
         "policy_version": policy.version,
     })
 }

@@ -38,7 +38,11 @@ pub fn error(err: &ApiError) -> Response<Body> {
 pub fn request_path(req: &lambda_http::Request) -> &str {
     use lambda_http::RequestExt;
     let raw = req.raw_http_path();
-    if raw.is_empty() { req.uri().path() } else { raw }
+    if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    }
 }
 
 /// The query string as name -> value (the first value of a repeated name).

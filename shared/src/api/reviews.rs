@@ -9,19 +9,23 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::auth::KeyScope;
 use super::consents::ConsentService;
-use crate::consent::{Actor, ReviewResolution, calendar};
+use crate::consent::{Actor, ReviewResolution, TenantPolicy};
 use crate::flows::reviews::{self, ResolveError};
 use crate::mask;
 use crate::store::reviews::{ReviewPosition, ReviewRecord, ReviewStatus};
 
 const PAGE: i32 = 50;
 
+/// `POST /v1/reviews/{id}`: a resolution, an owner, or both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Resolve {
-    resolution: String,
+struct ReviewUpdate {
+    #[serde(default)]
+    resolution: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 /// Text for a reviewer without the `admin` scope: the shape of the message, not its words.
@@ -77,7 +81,7 @@ impl ConsentService {
             .store
             .reviews_page(&key.tenant_id, status, after.as_ref(), PAGE)
             .await?;
-        let days = tenant.snapshot.tenant.policy.review_business_days;
+        let policy = &tenant.snapshot.tenant.policy;
         let now = Utc::now();
         let mut items = Vec::with_capacity(records.len());
         for record in &records {
@@ -86,13 +90,14 @@ impl ConsentService {
                 .private_evidence(&key.tenant_id, &record.phone, &record.event_id)
                 .await?
                 .and_then(|p| p.message_text);
-            items.push(review_json(record, text.as_deref(), admin, days, now));
+            items.push(review_json(record, text.as_deref(), admin, policy, now));
         }
         let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
         Ok(json!({ "items": items, "next_cursor": next_cursor }))
     }
 
-    /// `POST /v1/reviews/{id}` `{"resolution": "opt_out" | "not_a_revocation", "note"?}`.
+    /// `POST /v1/reviews/{id}` `{"resolution"?: "opt_out" | "not_a_revocation", "note"?,
+    /// "owner"?}`: resolves the review, names its owner, or both (owner first).
     pub async fn resolve(
         &self,
         headers: &http::HeaderMap,
@@ -103,11 +108,12 @@ impl ConsentService {
             .auth
             .authenticate(headers, &[KeyScope::ConsentsWrite, KeyScope::Admin])
             .await?;
-        let request: Resolve = super::http::parse_json(body)?;
-        let resolution = match request.resolution.as_str() {
-            "opt_out" => ReviewResolution::OptOut,
-            "not_a_revocation" => ReviewResolution::NotARevocation,
-            _ => {
+        let request: ReviewUpdate = super::http::parse_json(body)?;
+        let resolution = match request.resolution.as_deref() {
+            None => None,
+            Some("opt_out") => Some(ReviewResolution::OptOut),
+            Some("not_a_revocation") => Some(ReviewResolution::NotARevocation),
+            Some(_) => {
                 return Err(ApiError::invalid(
                     "invalid_resolution",
                     "resolution",
@@ -115,6 +121,21 @@ impl ConsentService {
                 ));
             }
         };
+        let owner = request.owner.as_deref().map(str::trim);
+        if owner.is_some_and(|o| o.is_empty() || o.len() > 200 || o.chars().any(char::is_control)) {
+            return Err(ApiError::invalid(
+                "invalid_owner",
+                "owner",
+                "owner must be 1 to 200 characters without control characters",
+            ));
+        }
+        if resolution.is_none() && owner.is_none() {
+            return Err(ApiError::invalid(
+                "missing_resolution",
+                "resolution",
+                "give a resolution (opt_out or not_a_revocation), an owner, or both",
+            ));
+        }
         if request.note.as_ref().is_some_and(|n| n.len() > 2000) {
             return Err(ApiError::invalid(
                 "invalid_note",
@@ -129,27 +150,34 @@ impl ConsentService {
             });
         }
         let tenant = self.tenant(&key).await?;
-        let actor = Actor::ApiKey {
-            key_id: key.key_id.clone(),
-        };
-        let record = reviews::resolve(
-            &self.store,
-            &key.tenant_id,
-            review_id,
-            resolution,
-            request.note,
-            actor,
-        )
-        .await?;
-        tracing::info!(tenant = %key.tenant_id, review = %review_id, ?resolution, "review resolved");
+        let policy = &tenant.snapshot.tenant.policy;
+        let mut record = None;
+        if let Some(owner) = owner {
+            record = Some(reviews::assign(&self.store, &key.tenant_id, review_id, owner).await?);
+            tracing::info!(tenant = %key.tenant_id, review = %review_id, "review assigned");
+        }
+        if let Some(resolution) = resolution {
+            let actor = Actor::ApiKey {
+                key_id: key.key_id.clone(),
+            };
+            record = Some(
+                reviews::resolve(
+                    &self.store,
+                    &key.tenant_id,
+                    policy,
+                    review_id,
+                    resolution,
+                    request.note,
+                    actor,
+                )
+                .await?,
+            );
+            tracing::info!(tenant = %key.tenant_id, review = %review_id, ?resolution, "review resolved");
+        }
+        let record =
+            record.ok_or_else(|| ApiError::Unavailable("review update without a result".into()))?;
         let admin = key.scopes.iter().any(|s| s == KeyScope::Admin.as_str());
-        Ok(review_json(
-            &record,
-            None,
-            admin,
-            tenant.snapshot.tenant.policy.review_business_days,
-            Utc::now(),
-        ))
+        Ok(review_json(&record, None, admin, policy, Utc::now()))
     }
 }
 
@@ -157,10 +185,10 @@ pub fn review_json(
     record: &ReviewRecord,
     text: Option<&str>,
     admin: bool,
-    days: u32,
+    policy: &TenantPolicy,
     now: chrono::DateTime<Utc>,
 ) -> Value {
-    let due_at = calendar::due_after(record.opened_at, days);
+    let due_at = policy.review_due(record.opened_at);
     json!({
         "review_id": record.review_id,
         "status": record.status,
@@ -176,6 +204,7 @@ pub fn review_json(
         "resolved_by": record.resolved_by,
         "resolved_at": record.resolved_at,
         "note": record.note,
+        "owner": record.owner,
     })
 }
 
@@ -190,6 +219,11 @@ impl From<ResolveError> for ApiError {
                 code: "review_resolved",
                 message: err.to_string(),
                 field: None,
+            },
+            ResolveError::PastDue { .. } => ApiError::Conflict {
+                code: "review_past_due",
+                message: err.to_string(),
+                field: Some("resolution".into()),
             },
             ResolveError::Store(e) => e.into(),
         }

@@ -12,13 +12,26 @@ use crate::store::{Store, StoreError, TenantSnapshot};
 
 pub struct TenantContext {
     pub snapshot: TenantSnapshot,
+    /// When this configuration was read from the table.
+    pub loaded_at: std::time::Instant,
+    /// How long it may decide "allowed" after that.
+    pub fresh_for: Duration,
     /// Built once per load from the tenant's keyword settings.
     pub classifier: crate::keywords::Classifier,
     /// provider -> secret name -> values (current first), opened. Empty where not needed.
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<SecretString>>>,
 }
 
+/// How old a configuration may be and still decide "allowed" (a stale one still serves to
+/// verify webhooks and to deny).
+pub const FRESH_FOR: Duration = Duration::from_secs(60);
+
 impl TenantContext {
+    /// Read within [`FRESH_FOR`]: recent enough to allow a send on.
+    pub fn is_fresh(&self) -> bool {
+        self.loaded_at.elapsed() <= self.fresh_for
+    }
+
     /// One provider's opened secrets, for signature verification.
     pub fn provider_secrets(&self, provider: &str) -> crate::providers::ProviderSecrets {
         let values = self
@@ -51,16 +64,25 @@ impl TenantContext {
 pub struct Tenants {
     store: Store,
     sealer: Option<Sealer>,
+    fresh_for: Duration,
     cache: TtlCache<String, TenantContext>,
 }
 
 impl Tenants {
     /// `sealer` is given only to functions that verify webhooks; others never open secrets.
     pub fn new(store: Store, sealer: Option<Sealer>) -> Tenants {
+        Tenants::with_freshness(store, sealer, FRESH_FOR)
+    }
+
+    /// With configuration considered fresh for `fresh_for` (at most [`FRESH_FOR`]; tests use
+    /// less), then reloaded; served stale for up to an hour while reloads fail.
+    pub fn with_freshness(store: Store, sealer: Option<Sealer>, fresh_for: Duration) -> Tenants {
+        let fresh_for = fresh_for.min(FRESH_FOR);
         Tenants {
             store,
             sealer,
-            cache: TtlCache::new(Duration::from_secs(60), Duration::from_secs(3600)),
+            fresh_for,
+            cache: TtlCache::new(fresh_for, Duration::from_secs(3600)),
         }
     }
 
@@ -117,6 +139,8 @@ impl Tenants {
         let classifier = crate::keywords::Classifier::new(&snapshot.tenant.policy.keywords);
         Ok(Some(TenantContext {
             snapshot,
+            loaded_at: std::time::Instant::now(),
+            fresh_for: self.fresh_for,
             classifier,
             secrets,
         }))

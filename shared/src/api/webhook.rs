@@ -13,19 +13,19 @@ use super::ApiError;
 use super::http::MAX_BODY_BYTES;
 use super::sns::SnsHttps;
 use super::tenants::{TenantContext, Tenants};
+use crate::consent::inbound::yes_out_of_context;
 use crate::consent::inbound::{InboundFacts, inbound_event};
 use crate::consent::policy::ReplyKind;
-use crate::consent::{ConsentEvent, PrivateEvidence, ReplyMode};
+use crate::consent::{ConsentEvent, NumberState, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
 use crate::mask;
-use crate::phone::{self, PhoneMode};
 use crate::providers::{
     self, InboundMessage, Parsed, Provider, ProviderReply, SigningCertificate, WebhookError,
     WebhookRequest,
 };
 use crate::store::quarantine::QuarantinedRequest;
 use crate::store::{
-    CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Store, StoreError,
+    CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Settled, Store, StoreError,
 };
 use crate::telemetry;
 
@@ -120,6 +120,7 @@ impl WebhookAnswer {
     }
 
     fn error(err: &ApiError) -> WebhookAnswer {
+        err.log();
         WebhookAnswer {
             status: err.status(),
             content_type: "application/json".into(),
@@ -134,6 +135,8 @@ pub struct PreparedMessage {
     pub event: ConsentEvent,
     pub private: PrivateEvidence,
     pub dedupe: DedupeClaim,
+    /// The answer if the message turns out ordinary when it is recorded (a YES out of context).
+    pub ordinary_reply: ProviderReply,
 }
 
 impl PreparedMessage {
@@ -145,6 +148,29 @@ impl PreparedMessage {
             disclosure: None,
         }
     }
+}
+
+/// Commits one message as it stands on the number's state when recorded: a YES out of context
+/// becomes an ordinary message (rule 2), with the answer an ordinary message gets.
+async fn commit_message(
+    store: &Store,
+    tenant: &TenantContext,
+    message: &PreparedMessage,
+) -> Result<CommitOutcome, StoreError> {
+    let snapshot = &tenant.snapshot;
+    let settle = |state: &NumberState| match yes_out_of_context(
+        state,
+        &message.event,
+        &snapshot.tenant.policy,
+        &snapshot.directory,
+    ) {
+        Some(ordinary) => Settled::Instead {
+            event: Box::new(ordinary),
+            reply: Some(message.ordinary_reply.clone()),
+        },
+        None => Settled::Keep,
+    };
+    store.commit_settled(&message.commit(), &settle).await
 }
 
 /// A verified webhook: messages to commit and the answer to give once they are safe, or an
@@ -275,7 +301,8 @@ impl WebhookService {
             }
             Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
         };
-        self.commit_or_capture(&req, &messages, reply).await
+        self.commit_or_capture(&req, &tenant, &messages, reply)
+            .await
     }
 
     /// An Amazon SNS notification that Lambda received from a subscribed topic
@@ -312,7 +339,8 @@ impl WebhookService {
         });
         match prepared {
             Ok(Prepared::Commit { messages, reply }) => {
-                self.commit_or_capture(&req, &messages, reply).await
+                self.commit_or_capture(&req, &tenant, &messages, reply)
+                    .await
             }
             Ok(Prepared::Answer { reply, note, .. }) => {
                 tracing::info!(tenant = %req.tenant, note = %note, "SNS delivery acknowledged");
@@ -332,10 +360,11 @@ impl WebhookService {
     async fn commit_or_capture(
         &self,
         req: &IncomingWebhook,
+        tenant: &TenantContext,
         messages: &[PreparedMessage],
         reply: ProviderReply,
     ) -> WebhookAnswer {
-        match tokio::time::timeout(self.budget, self.commit_all(req, messages)).await {
+        match tokio::time::timeout(self.budget, self.commit_all(req, tenant, messages)).await {
             Ok(Ok(Some(first_reply))) => WebhookAnswer::reply(first_reply),
             Ok(Ok(None)) => WebhookAnswer::reply(reply),
             Ok(Err(e)) => {
@@ -354,24 +383,32 @@ impl WebhookService {
     async fn commit_all(
         &self,
         req: &IncomingWebhook,
+        tenant: &TenantContext,
         messages: &[PreparedMessage],
     ) -> Result<Option<ProviderReply>, StoreError> {
-        let mut earlier = None;
+        let mut answer = None;
         for message in messages {
-            match self.store.commit(&message.commit()).await? {
-                CommitOutcome::Recorded { fold, .. } => tracing::info!(
-                    tenant = %req.tenant, provider = %req.provider, from = %message.event.phone.masked(),
-                    kind = message.event.kind.as_str(), event_id = %message.event.event_id, ?fold, "webhook recorded"
-                ),
+            let reply = match commit_message(&self.store, tenant, message).await? {
+                CommitOutcome::Recorded {
+                    fold, kind, reply, ..
+                } => {
+                    tracing::info!(
+                        tenant = %req.tenant, provider = %req.provider, from = %message.event.phone.masked(),
+                        kind = kind.as_str(), event_id = %message.event.event_id, ?fold, "webhook recorded"
+                    );
+                    reply
+                }
                 CommitOutcome::Duplicate(record) => {
                     tracing::info!(tenant = %req.tenant, provider = %req.provider, event_id = %record.event_id, "duplicate delivery; same reply");
-                    if messages.len() == 1 {
-                        earlier = record.reply;
-                    }
+                    record.reply
                 }
+            };
+            // Only a single message can be answered in the response.
+            if messages.len() == 1 {
+                answer = reply;
             }
         }
-        Ok(earlier)
+        Ok(answer)
     }
 
     async fn capture_or_fail(
@@ -495,15 +532,10 @@ pub fn prepare(
             });
         }
     };
-    let mode = if policy.strict_e164 {
-        PhoneMode::StrictE164
-    } else {
-        PhoneMode::Lenient
-    };
     let mut prepared = Vec::with_capacity(messages.len());
     let mut classifications = Vec::with_capacity(messages.len());
     for message in &messages {
-        let from = phone::normalize(&message.from, &policy.default_region, mode).map_err(|e| {
+        let from = policy.read_phone(&message.from).map_err(|e| {
             Rejection::Invalid(ApiError::invalid(
                 "invalid_phone_number",
                 "From",
@@ -511,7 +543,8 @@ pub fn prepare(
             ))
         })?;
         // The business side may be a short code or a sender id rather than a full number.
-        let to = phone::normalize(&message.to, &policy.default_region, mode)
+        let to = policy
+            .read_phone(&message.to)
             .map(|n| n.as_str().to_string())
             .unwrap_or_else(|_| message.to.trim().to_string());
         if to.is_empty() {
@@ -545,9 +578,15 @@ pub fn prepare(
         prepared.push((event, private, message.message_id.clone()));
     }
     // One reply per request: only a single message can be answered in the response.
-    let reply = match (classifications.as_slice(), messages.as_slice()) {
-        ([classification], [message]) => reply_for(provider, policy, classification, message),
-        _ => providers::reply(provider, None),
+    let (reply, ordinary_reply) = match (classifications.as_slice(), messages.as_slice()) {
+        ([classification], [message]) => (
+            reply_for(provider, policy, classification, message),
+            providers::reply_to(provider, message, None),
+        ),
+        _ => (
+            providers::reply(provider, None),
+            providers::reply(provider, None),
+        ),
     };
     let messages = prepared
         .into_iter()
@@ -559,6 +598,7 @@ pub fn prepare(
                 message_id,
                 reply: Some(reply.clone()),
             },
+            ordinary_reply: ordinary_reply.clone(),
         })
         .collect();
     Ok(Prepared::Commit { messages, reply })
@@ -631,7 +671,7 @@ pub async fn replay(
     let mut recorded = Vec::new();
     let mut duplicates = Vec::new();
     for message in &messages {
-        match store.commit(&message.commit()).await? {
+        match commit_message(store, &tenant, message).await? {
             CommitOutcome::Recorded { .. } => recorded.push(message.event.event_id.to_string()),
             CommitOutcome::Duplicate(record) => duplicates.push(record.event_id),
         }

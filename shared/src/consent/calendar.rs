@@ -1,7 +1,8 @@
 //! Business days for the FCC's "within 10 business days" (47 CFR 64.1200(a)(10)): weekends and
 //! US federal holidays (5 U.S.C. 6103, with the observed-day rule) do not count.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 
 /// The n-th `weekday` of a month (n from 1), or the last one when `n` is 0.
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u32) -> Option<NaiveDate> {
@@ -58,10 +59,11 @@ pub fn is_business_day(day: NaiveDate) -> bool {
         && !federal_holidays(day.year()).contains(&day)
 }
 
-/// The moment `business_days` full business days after `start` have passed: the end of the
-/// last of them (UTC). The day of receipt does not count.
-pub fn due_after(start: DateTime<Utc>, business_days: u32) -> DateTime<Utc> {
-    let mut day = start.date_naive();
+/// The moment `business_days` full business days after `start` have passed, counted in the
+/// time zone `zone` (the tenant's): the end of the last of them there. The day of receipt does
+/// not count.
+pub fn due_after(start: DateTime<Utc>, business_days: u32, zone: Tz) -> DateTime<Utc> {
+    let mut day = start.with_timezone(&zone).date_naive();
     let mut counted = 0;
     while counted < business_days {
         day = match day.succ_opt() {
@@ -73,7 +75,11 @@ pub fn due_after(start: DateTime<Utc>, business_days: u32) -> DateTime<Utc> {
         }
     }
     let end_of_day = day.and_hms_opt(23, 59, 59).unwrap_or_default();
-    DateTime::from_naive_utc_and_offset(end_of_day, Utc) + Duration::zero()
+    // 23:59:59 is never skipped by a clock change; if it repeats, the later one.
+    match zone.from_local_datetime(&end_of_day).latest() {
+        Some(local) => local.with_timezone(&Utc),
+        None => DateTime::from_naive_utc_and_offset(end_of_day, Utc),
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +116,8 @@ mod tests {
         assert!(federal_holidays(2022).contains(&date(2022, 12, 26)));
     }
 
+    const NEW_YORK: Tz = chrono_tz::America::New_York;
+
     #[test]
     fn ten_business_days_skip_weekends_and_holidays() {
         // Received Wednesday 25 Nov 2026: Thanksgiving (26th), weekends skipped.
@@ -117,11 +125,49 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 25, 15, 0, 0)
             .single()
             .unwrap();
-        let due = due_after(start, 10);
-        assert_eq!(due.date_naive(), date(2026, 12, 10));
+        let due = due_after(start, 10, NEW_YORK);
+        assert_eq!(
+            due.with_timezone(&NEW_YORK).date_naive(),
+            date(2026, 12, 10)
+        );
         // Received on a Friday: ten business days end two weeks later on Friday.
-        let friday = Utc.with_ymd_and_hms(2026, 3, 6, 9, 0, 0).single().unwrap();
-        assert_eq!(due_after(friday, 10).date_naive(), date(2026, 3, 20));
-        assert_eq!(due_after(friday, 0).date_naive(), date(2026, 3, 6));
+        let friday = Utc.with_ymd_and_hms(2026, 3, 6, 14, 0, 0).single().unwrap();
+        let due = due_after(friday, 10, NEW_YORK);
+        assert_eq!(due.with_timezone(&NEW_YORK).date_naive(), date(2026, 3, 20));
+        assert_eq!(
+            due_after(friday, 0, NEW_YORK)
+                .with_timezone(&NEW_YORK)
+                .date_naive(),
+            date(2026, 3, 6)
+        );
+    }
+
+    #[test]
+    fn business_days_are_counted_in_the_tenants_time_zone() {
+        // Friday 6 March 2026, 02:00 UTC is still Thursday evening in New York: the count
+        // starts from Thursday there, from Friday in UTC.
+        let late = Utc.with_ymd_and_hms(2026, 3, 6, 2, 0, 0).single().unwrap();
+        let in_new_york = due_after(late, 1, NEW_YORK);
+        assert_eq!(
+            in_new_york.with_timezone(&NEW_YORK).date_naive(),
+            date(2026, 3, 6)
+        );
+        assert_eq!(
+            in_new_york,
+            Utc.with_ymd_and_hms(2026, 3, 7, 4, 59, 59)
+                .single()
+                .unwrap(),
+            "end of Friday, EST"
+        );
+        let in_utc = due_after(late, 1, chrono_tz::UTC);
+        assert_eq!(in_utc.date_naive(), date(2026, 3, 9), "Monday in UTC");
+        // Across the spring change (8 March 2026), the end of day is 23:59:59 EDT.
+        let due = due_after(late, 3, NEW_YORK);
+        assert_eq!(
+            due,
+            Utc.with_ymd_and_hms(2026, 3, 11, 3, 59, 59)
+                .single()
+                .unwrap()
+        );
     }
 }

@@ -12,6 +12,9 @@ use super::event::{
 use crate::keywords::Classification;
 use crate::phone::E164;
 
+/// Why Stopgate itself records a review's opt-out.
+pub const REVIEW_EXPIRED: &str = "review_expired";
+
 impl ConsentEvent {
     /// The opt-out a possible revocation turned out to be, once a person resolved its review as
     /// a revocation: as of the message itself (its time, sender and origin), so scope and
@@ -41,6 +44,27 @@ impl ConsentEvent {
                 note,
             }),
             ..message.clone()
+        }
+    }
+
+    /// The opt-out a possible revocation becomes when its review passes its due date unresolved
+    /// (rule 5): as of the message, like a resolution's, recorded by Stopgate.
+    pub fn review_expired_opt_out(
+        message: &ConsentEvent,
+        review_id: &str,
+        now: DateTime<Utc>,
+    ) -> ConsentEvent {
+        ConsentEvent {
+            source: Source::ReviewExpired,
+            ..ConsentEvent::review_opt_out(
+                message,
+                review_id,
+                None,
+                Actor::System {
+                    reason: REVIEW_EXPIRED.into(),
+                },
+                now,
+            )
         }
     }
 
@@ -75,6 +99,7 @@ impl ConsentEvent {
                 resolution: Some(resolution),
                 note,
             }),
+            location: None,
         }
     }
 
@@ -128,6 +153,7 @@ impl ConsentEvent {
             evidence: EvidenceRefs::default(),
             override_opt_out: false,
             review: None,
+            location: None,
         }
     }
 }
@@ -137,44 +163,19 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
-    use crate::consent::event::Origin;
     use crate::consent::{NumberState, SenderDirectory, TenantPolicy};
     use crate::keywords::Intent;
 
     fn message() -> ConsentEvent {
         let at = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).single().unwrap();
-        ConsentEvent {
-            event_id: EventId::new(at),
-            tenant: "t".into(),
-            phone: E164::parse_e164("+14155550123").unwrap(),
-            kind: EventKind::PossibleRevocation,
-            category: None,
-            level: None,
-            scope: None,
-            origin: Origin {
-                sender: Some("+14155550100".into()),
-                provider: Some("twilio".into()),
-                provider_message_id: Some("SM1".into()),
-                rule: Some("dismissal".into()),
-                ..Origin::default()
-            },
-            source: Source::SmsKeyword,
-            occurred_at: at,
-            time_source: TimeSource::Receipt,
-            received_at: at,
-            recorded_at: at,
-            actor: Actor::Person,
-            evidence: EvidenceRefs {
-                has_private_record: true,
-                ..EvidenceRefs::default()
-            },
-            override_opt_out: false,
-            review: Some(ReviewRef {
-                review_id: "r1".into(),
-                resolution: None,
-                note: None,
-            }),
-        }
+        let mut message = crate::testing::events::event(EventKind::PossibleRevocation)
+            .at(at)
+            .provider_message("twilio", "SM1")
+            .with_private_record()
+            .review("r1")
+            .build();
+        message.origin.rule = Some("dismissal".into());
+        message
     }
 
     #[test]
@@ -212,7 +213,10 @@ mod tests {
             send: &send,
             category: crate::consent::Category::Conversational,
             now: later,
-            purpose: None,
+            exemption: None,
+            phone: &message.phone,
+            send_at: None,
+            location: None,
         });
         assert_eq!(decision.reason, crate::consent::CheckReason::OptedOut);
     }

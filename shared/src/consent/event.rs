@@ -108,6 +108,8 @@ pub enum Source {
     PhoneCall,
     Provider,
     WebPreferences,
+    /// A possible revocation left unreviewed past its due date (rule 5).
+    ReviewExpired,
 }
 
 /// Whose clock `occurred_at` comes from. It decides how events are ordered (rule 1).
@@ -128,7 +130,11 @@ pub struct Origin {
     /// The business's number, short code or provider sender id the person wrote to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
-    /// The sender group `sender` belonged to when the event was recorded.
+    /// The pool the message came through (Twilio Messaging Service, Telnyx messaging profile,
+    /// Bandwidth application), besides the number: an opt-out stops both (rule 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// The sender group `sender` (or its pool) belonged to when the event was recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,4 +280,7 @@ pub struct ConsentEvent {
     /// On `possible_revocation` (the review it opens) and `review_resolved` events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewRef>,
+    /// Where the person is, as recorded with a consent: it decides their quiet hours (rule 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<super::quiet_hours::Location>,
 }

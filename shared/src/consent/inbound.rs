@@ -3,11 +3,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::decision::opt_outs_in_force;
 use super::event::{
     Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, ReviewRef,
     Source, TimeSource,
 };
-use super::scope::{Scope, SenderDirectory};
+use super::ordering::{Mark, YES, lifts};
+use super::policy::TenantPolicy;
+use super::scope::{Scope, SendContext, SenderDirectory};
+use super::state::NumberState;
 use crate::keywords::{Classification, Intent};
 use crate::phone::E164;
 
@@ -62,14 +66,20 @@ pub fn inbound_event(
     recorded_at: DateTime<Utc>,
 ) -> (ConsentEvent, PrivateEvidence) {
     let message = facts.message;
-    // A messaging service id names the sender group when it is configured; else the number does.
-    let sender = message
+    // The number is the sender; a pool it came through is recorded beside it. The number's
+    // group places it, else the pool's.
+    let sender = facts.to.clone();
+    let pool = message
         .messaging_service
-        .as_deref()
-        .filter(|ms| matches!(directory.placement(ms).group, Scope::Group(_)))
-        .unwrap_or(&facts.to)
-        .to_string();
-    let placement = directory.placement(&sender);
+        .clone()
+        .filter(|p| !p.trim().is_empty() && *p != sender);
+    let mut placement = directory.placement(&sender);
+    if let (Scope::Sender(_), Some(pool)) = (&placement.group, &pool) {
+        let pooled = directory.placement(pool);
+        if matches!(pooled.group, Scope::Group(_)) {
+            placement = pooled;
+        }
+    }
     let sender_group = match placement.group {
         Scope::Group(name) => Some(name),
         _ => None,
@@ -91,6 +101,7 @@ pub fn inbound_event(
         scope: None,
         origin: Origin {
             sender: Some(sender),
+            pool,
             sender_group,
             program: placement.program,
             brand: placement.brand,
@@ -122,6 +133,7 @@ pub fn inbound_event(
             resolution: None,
             note: None,
         }),
+        location: None,
     };
     let private = PrivateEvidence {
         message_text: Some(message.text.clone()).filter(|t| !t.is_empty()),
@@ -129,3 +141,34 @@ pub fn inbound_event(
     };
     (event, private)
 }
+
+/// Rule 2: a YES is an opt-in only in context — while an opt-out it would lift is in force for
+/// the sender group it was sent to (or, later, a double opt-in is pending there). Otherwise it
+/// is an ordinary inbound message: recorded as `inbound`, it lifts nothing, joins no opt-in
+/// list and answers no review. Returns that ordinary event when `event` is a YES out of
+/// context, judged on `state` as it stands when the YES is recorded.
+pub fn yes_out_of_context(
+    state: &NumberState,
+    event: &ConsentEvent,
+    policy: &TenantPolicy,
+    directory: &SenderDirectory,
+) -> Option<ConsentEvent> {
+    if event.kind != EventKind::OptIn || event.origin.keyword.as_deref() != Some(YES) {
+        return None;
+    }
+    let sender = event.origin.sender.as_deref()?;
+    let send = SendContext::new(directory, sender, None);
+    let yes = Mark::of(event);
+    let in_context = opt_outs_in_force(state, policy, directory, &send, event.received_at)
+        .any(|(_, opt_out)| lifts(&yes, opt_out));
+    if in_context {
+        return None;
+    }
+    let mut ordinary = event.clone();
+    ordinary.kind = EventKind::Inbound;
+    ordinary.origin.rule = Some(YES_OUT_OF_CONTEXT.into());
+    Some(ordinary)
+}
+
+/// The rule an ordinary YES is recorded under.
+pub const YES_OUT_OF_CONTEXT: &str = "yes_out_of_context";

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod quiet_hours;
 pub mod record;
 pub mod scope;
+pub mod standing;
 pub mod state;
 
 pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};

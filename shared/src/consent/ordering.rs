@@ -20,6 +20,9 @@ pub struct Mark {
     pub source: Source,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
+    /// Written consent documented through the API to lift an opt-out (rule 2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub override_opt_out: bool,
 }
 
 impl Mark {
@@ -31,7 +34,24 @@ impl Mark {
             time_source: event.time_source,
             source: event.source,
             keyword: event.origin.keyword.clone(),
+            override_opt_out: event.override_opt_out,
         }
+    }
+
+    /// Is this opt-in an act that may lift an opt-out at all (rule 2)? The person's own keyword
+    /// (or the provider reporting it), a preference-page action from the verified number, or
+    /// written consent documented as an override. An API record, an import or a form alone never.
+    pub fn may_lift(&self) -> bool {
+        self.override_opt_out
+            || matches!(
+                self.source,
+                Source::SmsKeyword | Source::Provider | Source::WebPreferences
+            )
+    }
+
+    /// Does this opt-in answer an open review? A YES never does (rule 2), whatever it lifted.
+    pub fn answers_reviews(&self) -> bool {
+        self.keyword.as_deref() != Some(YES)
     }
 
     /// A total order used only to keep the state canonical: later first, then by id.
@@ -40,10 +60,17 @@ impl Mark {
     }
 }
 
-/// Does the opt-in `opt_in` lift the opt-out `opt_out`? Only when it is later under rule 1:
-/// - both stamped by the provider: strictly later (a tie goes to the opt-out);
+/// The keyword whose meaning depends on context (rule 2).
+pub const YES: &str = "yes";
+
+/// Does the opt-in `opt_in` lift the opt-out `opt_out`? Only an act that may lift at all
+/// ([`Mark::may_lift`]) and is later under rule 1:
+/// - both stamped by the provider: strictly later by the provider's clock (a tie goes to the
+///   opt-out);
 /// - otherwise at least [`SKEW_WINDOW`] later;
-/// - a client-stamped opt-in must also be later than the moment Stopgate received the opt-out.
+/// - an opt-in not stamped by the provider (receipt or client) must also have been received
+///   after the opt-out was: nothing Stopgate received before an opt-out can lift it, whatever
+///   the opt-out's `occurred_at` says.
 pub fn lifts(opt_in: &Mark, opt_out: &Mark) -> bool {
     let both_provider =
         opt_in.time_source == TimeSource::Provider && opt_out.time_source == TimeSource::Provider;
@@ -52,9 +79,9 @@ pub fn lifts(opt_in: &Mark, opt_out: &Mark) -> bool {
     } else {
         opt_in.occurred_at - opt_out.occurred_at >= SKEW_WINDOW
     };
-    let after_receipt =
-        opt_in.time_source != TimeSource::Client || opt_in.occurred_at > opt_out.received_at;
-    later && after_receipt
+    let received_after =
+        opt_in.time_source == TimeSource::Provider || opt_in.received_at > opt_out.received_at;
+    opt_in.may_lift() && later && received_after
 }
 
 /// Does `a` hold every power `b` holds as an opt-out (anything that lifts `a` lifts `b`)?
@@ -65,10 +92,15 @@ pub fn opt_out_covers(a: &Mark, b: &Mark) -> bool {
         && a.received_at >= b.received_at
 }
 
-/// Does opt-in `a` lift everything opt-in `b` lifts? Lifting power grows with `occurred_at`
-/// within one time source.
+/// Does opt-in `a` lift everything opt-in `b` lifts, and answer every review `b` answers?
+/// Within one time source, lifting power grows with `occurred_at` and (unless the provider
+/// stamped them) with `received_at`; an act that may lift beats one that may not.
 pub fn opt_in_covers(a: &Mark, b: &Mark) -> bool {
-    a.time_source == b.time_source && a.occurred_at >= b.occurred_at
+    a.time_source == b.time_source
+        && a.occurred_at >= b.occurred_at
+        && (a.time_source == TimeSource::Provider || a.received_at >= b.received_at)
+        && (a.may_lift() || !b.may_lift())
+        && (a.answers_reviews() || !b.answers_reviews())
 }
 
 #[cfg(test)]
@@ -86,6 +118,7 @@ mod tests {
             time_source: ts,
             source: Source::SmsKeyword,
             keyword: None,
+            override_opt_out: false,
         }
     }
 
@@ -108,10 +141,53 @@ mod tests {
     }
 
     #[test]
-    fn client_stamped_opt_in_must_follow_the_opt_outs_receipt() {
-        let mut stop = mark("a", 0, TimeSource::Provider);
-        stop.received_at += Duration::minutes(10);
-        assert!(!lifts(&mark("b", 300, TimeSource::Client), &stop));
-        assert!(lifts(&mark("b", 601, TimeSource::Client), &stop));
+    fn an_opt_in_received_before_the_opt_out_never_lifts_it() {
+        // Rule 1's example: an opt-in recorded at 08:00; at 11:00 an opt-out is recorded that
+        // says it happened at 07:00. The opt-in is later by the clocks, but Stopgate had it first.
+        let mut written = mark("in", 8 * 3600, TimeSource::Receipt);
+        written.source = Source::SmsKeyword;
+        let mut late_opt_out = mark("out", 7 * 3600, TimeSource::Client);
+        late_opt_out.received_at += Duration::hours(4);
+        assert!(!lifts(&written, &late_opt_out));
+        // The same opt-in, had Stopgate received it after the opt-out, lifts it.
+        let mut after = written.clone();
+        after.received_at = late_opt_out.received_at + Duration::seconds(1);
+        after.occurred_at = after.received_at;
+        assert!(lifts(&after, &late_opt_out));
+        // A client-stamped opt-in received after the opt-out still needs the later time.
+        let mut client = mark("c", 6 * 3600, TimeSource::Client);
+        client.received_at = late_opt_out.received_at + Duration::minutes(5);
+        client.override_opt_out = true;
+        assert!(!lifts(&client, &late_opt_out));
+        client.occurred_at = late_opt_out.occurred_at + Duration::minutes(10);
+        assert!(lifts(&client, &late_opt_out));
+    }
+
+    #[test]
+    fn only_the_persons_act_or_a_documented_override_may_lift() {
+        let stop = mark("a", 0, TimeSource::Receipt);
+        for source in [
+            Source::Api,
+            Source::Import,
+            Source::WebForm,
+            Source::Paper,
+            Source::Verbal,
+            Source::Email,
+            Source::PhoneCall,
+        ] {
+            let mut opt_in = mark("b", 600, TimeSource::Receipt);
+            opt_in.source = source;
+            assert!(!lifts(&opt_in, &stop), "{source:?}");
+            opt_in.override_opt_out = true;
+            assert!(
+                lifts(&opt_in, &stop),
+                "{source:?} documented as an override"
+            );
+        }
+        for source in [Source::SmsKeyword, Source::Provider, Source::WebPreferences] {
+            let mut opt_in = mark("b", 600, TimeSource::Receipt);
+            opt_in.source = source;
+            assert!(lifts(&opt_in, &stop), "{source:?}");
+        }
     }
 }

@@ -51,6 +51,10 @@ pub struct TenantPolicy {
     /// Business days a possible revocation may wait for review before it becomes an opt-out
     /// (the FCC allows at most 10; a tenant may shorten it).
     pub review_business_days: u32,
+    /// The tenant's time zone (IANA name): business days are counted there.
+    pub time_zone: String,
+    /// Quiet hours where the law does not set them (Canada, territories): rule 7.
+    pub quiet_hours: super::quiet_hours::QuietHoursSettings,
     /// Increases with every change, so decisions can say which policy they applied.
     pub version: u64,
 }
@@ -71,6 +75,8 @@ impl Default for TenantPolicy {
             message_frequency: None,
             business_confirms: Vec::new(),
             review_business_days: 10,
+            time_zone: DEFAULT_TIME_ZONE.to_string(),
+            quiet_hours: Default::default(),
             version: 1,
         }
     }
@@ -96,7 +102,28 @@ pub enum ReplyKind {
     Help,
 }
 
+/// Where business days are counted unless the tenant says otherwise.
+pub const DEFAULT_TIME_ZONE: &str = "America/New_York";
+
 impl TenantPolicy {
+    /// The tenant's time zone; an unreadable name (never stored by the CLI) counts as the
+    /// default.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone
+            .parse()
+            .unwrap_or(chrono_tz::America::New_York)
+    }
+
+    /// When a possible revocation received at `received_at` becomes an opt-out unless reviewed
+    /// (rule 5): the end of the tenant's `review_business_days`-th business day after it, in
+    /// the tenant's time zone.
+    pub fn review_due(
+        &self,
+        received_at: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        super::calendar::due_after(received_at, self.review_business_days, self.zone())
+    }
+
     /// How this tenant reads phone numbers: in its default region, or only in E.164 form when
     /// it asked for strict numbers.
     pub fn phone_mode(&self) -> PhoneMode {

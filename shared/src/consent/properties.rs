@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::decision::{CheckReason, DecisionInput, decide};
 use super::event::*;
-use super::ordering::{Mark, lifts};
+use super::ordering::SKEW_WINDOW;
 use super::policy::TenantPolicy;
 use super::scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};
 use super::state::{FacetScope, NumberState};
@@ -27,12 +27,14 @@ fn directory() -> SenderDirectory {
                 senders: vec![SENDERS[0].into(), SENDERS[1].into()],
                 program: Some("fraud".into()),
                 brand: Some("bank".into()),
+                ..Default::default()
             },
             SenderGroup {
                 name: "deals".into(),
                 senders: vec![SENDERS[2].into()],
                 program: Some("deals".into()),
                 brand: Some("bank".into()),
+                ..Default::default()
             },
         ],
     }
@@ -61,6 +63,9 @@ prop_compose! {
         scope in scope_strategy(),
         category in prop_oneof![Just(Category::Conversational), Just(Category::Informational), Just(Category::Promotional)],
         level in prop_oneof![Just(ConsentLevel::Express), Just(ConsentLevel::ExpressWritten)],
+        source in prop_oneof![4 => Just(Source::SmsKeyword), 1 => Just(Source::Provider), 1 => Just(Source::Api),
+                              1 => Just(Source::Import), 1 => Just(Source::WebForm)],
+        override_opt_out in prop::bool::weighted(0.3),
         id in any::<u64>(),
     ) -> ConsentEvent {
         let base = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().unwrap_or_default();
@@ -88,15 +93,16 @@ prop_compose! {
                 brand: placement.brand,
                 ..Origin::default()
             },
-            source: Source::SmsKeyword,
+            source,
             occurred_at,
             time_source,
             received_at,
             recorded_at: received_at,
             actor: Actor::Person,
             evidence: EvidenceRefs::default(),
-            override_opt_out: false,
+            override_opt_out: override_opt_out && matches!(kind, EventKind::OptIn | EventKind::Grant),
             review: None,
+            location: None,
         }
     }
 }
@@ -109,6 +115,30 @@ fn fold(events: &[ConsentEvent]) -> NumberState {
     state
 }
 
+/// Rules 1 and 2 as docs/rules.md words them, written apart from `ordering::lifts`: only the
+/// person's act (a keyword, the provider reporting one, a preference from a verified number) or
+/// written consent documented as an override lifts; it must be later by the clocks (strictly,
+/// when the provider stamped both; by two minutes otherwise) and, unless the provider stamped
+/// it, received after the opt-out was.
+fn reference_lifts(opt_in: &ConsentEvent, opt_out: &ConsentEvent) -> bool {
+    let persons_act = opt_in.override_opt_out
+        || matches!(
+            opt_in.source,
+            Source::SmsKeyword | Source::Provider | Source::WebPreferences
+        );
+    let gap = opt_in.occurred_at - opt_out.occurred_at;
+    let later = if opt_in.time_source == TimeSource::Provider
+        && opt_out.time_source == TimeSource::Provider
+    {
+        gap > Duration::zero()
+    } else {
+        gap >= SKEW_WINDOW
+    };
+    let received_after =
+        opt_in.time_source == TimeSource::Provider || opt_in.received_at > opt_out.received_at;
+    persons_act && later && received_after
+}
+
 /// The rules applied directly to every event: opted out when some opt-out covering the send is
 /// lifted by no opt-in covering it.
 fn reference_opted_out(
@@ -118,13 +148,12 @@ fn reference_opted_out(
     send: &SendContext,
 ) -> bool {
     let facet = |e: &ConsentEvent| FacetScope::of(e);
-    let opt_ins: Vec<Mark> = events
+    let is_opt_in = |e: &ConsentEvent| {
+        e.kind == EventKind::OptIn || (e.kind == EventKind::Grant && e.override_opt_out)
+    };
+    let opt_ins: Vec<&ConsentEvent> = events
         .iter()
-        .filter(|e| {
-            e.kind == EventKind::OptIn
-                && facet(e).is_some_and(|f| f.allows(send, policy, directory))
-        })
-        .map(Mark::of)
+        .filter(|e| is_opt_in(e) && facet(e).is_some_and(|f| f.allows(send, policy, directory)))
         .collect();
     events
         .iter()
@@ -132,7 +161,7 @@ fn reference_opted_out(
             e.kind == EventKind::OptOut
                 && facet(e).is_some_and(|f| f.denies(send, policy, directory).is_some())
         })
-        .any(|x| !opt_ins.iter().any(|o| lifts(o, &Mark::of(x))))
+        .any(|x| !opt_ins.iter().any(|o| reference_lifts(o, x)))
 }
 
 proptest! {
@@ -173,7 +202,7 @@ proptest! {
                 for program in [None, Some("fraud"), Some("deals")] {
                     let send = SendContext::new(&directory, sender, program);
                     for category in Category::ALL {
-                        let decision = decide(&DecisionInput { state: &state, policy: &policy, directory: &directory, send: &send, category, now, purpose: None });
+                        let decision = decide(&DecisionInput { state: &state, policy: &policy, directory: &directory, send: &send, category, now, exemption: None, phone: &events[0].phone, send_at: None, location: None });
                         let expected = reference_opted_out(&events, &policy, &directory, &send);
                         prop_assert_eq!(decision.reason == CheckReason::OptedOut, expected,
                             "sender {} program {:?} policy {:?}", sender, program, stop_scope);

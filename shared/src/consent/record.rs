@@ -11,9 +11,10 @@ use super::event::{
 };
 use super::ordering::{Mark, lifts};
 use super::policy::TenantPolicy;
+use super::quiet_hours::{self, Location};
 use super::scope::{Scope, SenderDirectory};
 use super::state::{FacetScope, NumberState};
-use crate::phone::{self, E164, PhoneMode};
+use crate::phone::E164;
 
 /// A client clock slightly ahead of ours is not "the future".
 pub const CLOCK_SKEW: Duration = Duration::seconds(60);
@@ -44,21 +45,6 @@ pub struct EvidenceInput {
     pub agent: Option<String>,
 }
 
-impl EvidenceInput {
-    fn is_empty(&self) -> bool {
-        [
-            &self.disclosure_text,
-            &self.ip,
-            &self.user_agent,
-            &self.form_url,
-            &self.document_ref,
-            &self.agent,
-        ]
-        .iter()
-        .all(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
-    }
-}
-
 /// `POST /v1/consents` as received (strings, so every problem can be named).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +63,10 @@ pub struct ConsentRequest {
     pub occurred_at: Option<String>,
     #[serde(default)]
     pub override_opt_out: Option<bool>,
+    /// Where the person is (`state`, `zip`, `time_zone`), as they gave it with their consent:
+    /// it decides their quiet hours (rule 7).
+    #[serde(default)]
+    pub location: Option<Location>,
 }
 
 /// A validation failure: the field and what is wrong with it.
@@ -109,6 +99,7 @@ pub struct ValidConsent {
     pub override_opt_out: bool,
     /// Set when `express_written` lacked a disclosure and was recorded as `express` (imports).
     pub downgraded: bool,
+    pub location: Option<Location>,
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(
@@ -142,10 +133,10 @@ pub fn parse_source(value: &str) -> Result<Source, Invalid> {
         "source",
         "web_form, paper, verbal, api, import, email, phone_call",
     )?;
-    // Keyword, provider and preference-centre events come from their own paths.
+    // Keyword, provider, preference-centre and review events come from their own paths.
     if matches!(
         source,
-        Source::SmsKeyword | Source::Provider | Source::WebPreferences
+        Source::SmsKeyword | Source::Provider | Source::WebPreferences | Source::ReviewExpired
     ) {
         return Err(invalid(
             "invalid_source",
@@ -171,12 +162,8 @@ impl ConsentRequest {
         now: DateTime<Utc>,
         missing: MissingDisclosure,
     ) -> Result<ValidConsent, Invalid> {
-        let mode = if policy.strict_e164 {
-            PhoneMode::StrictE164
-        } else {
-            PhoneMode::Lenient
-        };
-        let phone = phone::normalize(&self.phone, &policy.default_region, mode)
+        let phone = policy
+            .read_phone(&self.phone)
             .map_err(|e| invalid("invalid_phone_number", "phone", format!("phone: {e}")))?;
         let action: ConsentAction = parse_enum(
             &self.action,
@@ -342,13 +329,22 @@ impl ConsentRequest {
                 "override_opt_out applies only to opt_in and grant",
             ));
         }
-        if override_opt_out && evidence.is_empty() {
-            return Err(invalid(
-                "missing_evidence",
-                "evidence",
-                "lifting an opt-out needs the evidence of the person's consent",
-            ));
-        }
+        let location = match &self.location {
+            None => None,
+            Some(location) => match quiet_hours::check_location(location) {
+                Ok(true) => Some(location.clone()),
+                Ok(false) => None,
+                Err(field) => {
+                    return Err(invalid(
+                        "invalid_location",
+                        &format!("location.{field}"),
+                        format!(
+                            "location.{field} is not a known US state or territory code, ZIP code or IANA time zone"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(ValidConsent {
             phone,
             action,
@@ -360,15 +356,43 @@ impl ConsentRequest {
             occurred_at,
             override_opt_out,
             downgraded,
+            location,
         })
     }
 }
+
+/// What an override must show (rule 2): the person's *written* consent.
+pub const WRITTEN_CONSENT_NEEDED: &str = "lifting an opt-out needs evidence of the person's written consent: express_written with the \
+     exact disclosure text shown (evidence.disclosure_text), a signed paper form (source paper with evidence.document_ref), \
+     an email (source email with evidence.document_ref naming the message) or a web form record (source web_form with \
+     evidence.form_url and the disclosure text); a verbal or phone-call consent, or implied consent, cannot lift an opt-out";
 
 pub fn disclosure_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl ValidConsent {
+    /// Why this consent cannot stand as written consent documented to lift an opt-out, if it
+    /// asks to (`override_opt_out`) without the evidence rule 2 requires.
+    pub fn override_refusal(&self) -> Option<&'static str> {
+        if !self.override_opt_out {
+            return None;
+        }
+        let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let e = &self.evidence;
+        let written = match self.source {
+            Source::Verbal | Source::PhoneCall => false,
+            _ if self.level == Some(ConsentLevel::Implied) => false,
+            _ if self.level == Some(ConsentLevel::ExpressWritten) && has(&e.disclosure_text) => {
+                true
+            }
+            Source::Paper | Source::Email => has(&e.document_ref),
+            Source::WebForm => has(&e.form_url) && has(&e.disclosure_text),
+            _ => false,
+        };
+        (!written).then_some(WRITTEN_CONSENT_NEEDED)
+    }
+
     /// The (SHA-256, text) of the disclosure this consent carries, as `event` refers to it: what
     /// a commit stores once per tenant.
     pub fn disclosure<'a>(&'a self, event: &'a ConsentEvent) -> Option<(&'a str, &'a str)> {
@@ -440,15 +464,17 @@ impl ValidConsent {
             },
             override_opt_out: self.override_opt_out,
             review: None,
+            location: self.location.clone(),
         };
         (event, private)
     }
 }
 
-/// The opt-out an opt-in or grant would lift, if any (docs/rules.md rule 2): one still in force,
-/// in a scope that overlaps the consent's, that the new event is later than under rule 1.
-/// Overlap is judged widely, so in doubt the caller must say `override_opt_out`.
-pub fn opt_out_it_would_lift<'a>(
+/// The opt-out an opt-in or grant could lift only as written consent documented to override it
+/// (docs/rules.md rule 2), if any: one still in force, in a scope that overlaps the consent's,
+/// that the new event is later than under rule 1. Overlap is judged widely, so in doubt the
+/// caller must say `override_opt_out` (with the evidence it needs).
+pub fn opt_out_only_an_override_lifts<'a>(
     state: &'a NumberState,
     event: &ConsentEvent,
     policy: &TenantPolicy,
@@ -458,8 +484,11 @@ pub fn opt_out_it_would_lift<'a>(
         return None;
     }
     let scope = event.scope.as_ref()?;
-    let new_mark = Mark::of(event);
-    opt_outs_in_force(state, scope, policy, directory).find(|x| lifts(&new_mark, x))
+    let as_override = Mark {
+        override_opt_out: true,
+        ..Mark::of(event)
+    };
+    opt_outs_in_force(state, scope, policy, directory).find(|x| lifts(&as_override, x))
 }
 
 /// The latest opt-out still in force in a scope that overlaps `scope`, whatever its time: an
@@ -614,12 +643,82 @@ mod tests {
     }
 
     #[test]
-    fn override_needs_evidence_and_an_opt_in() {
-        let mut r = serde_json::json!({"phone": "+14155550123", "action": "opt_in", "scope": "tenant", "source": "paper", "override_opt_out": true});
-        assert_eq!(field(r.clone()), "evidence");
-        r["action"] = "opt_out".into();
-        r["evidence"] = serde_json::json!({"document_ref": "x"});
+    fn an_override_applies_to_opt_ins_and_grants_only() {
+        let r = serde_json::json!({"phone": "+14155550123", "action": "opt_out", "scope": "tenant", "source": "paper",
+            "override_opt_out": true, "evidence": {"document_ref": "x"}});
         assert_eq!(field(r), "override_opt_out");
+    }
+
+    fn refusal(json: serde_json::Value) -> Option<&'static str> {
+        request(json)
+            .validate(&TenantPolicy::default(), now(), MissingDisclosure::Refuse)
+            .unwrap()
+            .override_refusal()
+    }
+
+    #[test]
+    fn an_override_needs_evidence_of_written_consent() {
+        let base = |source: &str, evidence: serde_json::Value| {
+            serde_json::json!({"phone": "+14155550123", "action": "opt_in", "scope": "tenant", "source": source,
+                "override_opt_out": true, "evidence": evidence})
+        };
+        // Written: a signed paper form, an email, a web form with what it showed.
+        assert_eq!(
+            refusal(base(
+                "paper",
+                serde_json::json!({"document_ref": "box 12/form 7"})
+            )),
+            None
+        );
+        assert_eq!(
+            refusal(base(
+                "email",
+                serde_json::json!({"document_ref": "<msg-1@acme.example>"})
+            )),
+            None
+        );
+        assert_eq!(
+            refusal(base(
+                "web_form",
+                serde_json::json!({"form_url": "https://acme.example/f", "disclosure_text": "Reply STOP to cancel."})
+            )),
+            None
+        );
+        let mut written = base(
+            "api",
+            serde_json::json!({"disclosure_text": "Reply STOP to cancel."}),
+        );
+        written["action"] = "grant".into();
+        written["category"] = "promotional".into();
+        written["level"] = "express_written".into();
+        assert_eq!(refusal(written), None);
+
+        // Not written: an agent's word, a call, a form without its record, implied consent.
+        for (source, evidence) in [
+            ("verbal", serde_json::json!({"agent": "agent-17"})),
+            (
+                "phone_call",
+                serde_json::json!({"agent": "agent-17", "document_ref": "call-9"}),
+            ),
+            ("web_form", serde_json::json!({"ip": "203.0.113.9"})),
+            ("paper", serde_json::json!({"agent": "agent-17"})),
+            ("api", serde_json::json!({"ip": "203.0.113.9"})),
+        ] {
+            assert_eq!(
+                refusal(base(source, evidence.clone())),
+                Some(WRITTEN_CONSENT_NEEDED),
+                "{source} {evidence}"
+            );
+        }
+        let mut implied = base("paper", serde_json::json!({"document_ref": "box 1"}));
+        implied["action"] = "grant".into();
+        implied["category"] = "conversational".into();
+        implied["level"] = "implied".into();
+        assert_eq!(refusal(implied), Some(WRITTEN_CONSENT_NEEDED));
+        // No override asked: nothing to refuse.
+        let mut plain = base("verbal", serde_json::json!({}));
+        plain["override_opt_out"] = false.into();
+        assert_eq!(refusal(plain), None);
     }
 
     #[test]

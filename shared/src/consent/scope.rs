@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Where a consent or an opt-out applies.
@@ -74,7 +75,7 @@ impl<'de> Deserialize<'de> for Scope {
 }
 
 /// A tenant's named set of senders, mapped to a program and a brand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderGroup {
     pub name: String,
     pub senders: Vec<String>,
@@ -82,6 +83,64 @@ pub struct SenderGroup {
     pub program: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
+    /// Senders that left the group, and when: an opt-out scoped to the group keeps the members
+    /// it had at the time (rule 3), so removing a sender never releases it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former: Vec<FormerMember>,
+    /// A deleted group is kept, without senders, for the opt-outs scoped to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormerMember {
+    pub sender: String,
+    pub left_at: DateTime<Utc>,
+}
+
+impl SenderGroup {
+    pub fn new(name: &str, senders: &[&str]) -> SenderGroup {
+        SenderGroup {
+            name: name.to_string(),
+            senders: senders.iter().map(|s| s.to_string()).collect(),
+            program: None,
+            brand: None,
+            former: Vec::new(),
+            deleted_at: None,
+        }
+    }
+
+    /// This group as `update` redefines it at `now`: senders no longer listed become former
+    /// members; the group's history stays.
+    pub fn updated(&self, update: SenderGroup, now: DateTime<Utc>) -> SenderGroup {
+        let mut former = self.former.clone();
+        for sender in self.senders.iter().filter(|s| !update.senders.contains(s)) {
+            former.push(FormerMember {
+                sender: sender.clone(),
+                left_at: now,
+            });
+        }
+        SenderGroup {
+            former,
+            deleted_at: None,
+            ..update
+        }
+    }
+
+    /// This group deleted at `now`: every sender becomes a former member.
+    pub fn deleted(&self, now: DateTime<Utc>) -> SenderGroup {
+        SenderGroup {
+            senders: Vec::new(),
+            deleted_at: Some(now),
+            ..self.updated(
+                SenderGroup {
+                    senders: Vec::new(),
+                    ..self.clone()
+                },
+                now,
+            )
+        }
+    }
 }
 
 /// Where a sender sits in the tenant's hierarchy right now.
@@ -176,6 +235,11 @@ pub struct SendContext {
     pub named_program: Option<String>,
     /// The brand of the named program, when the directory knows it.
     pub named_program_brand: Option<String>,
+    /// Every sender of the sender's group (a pool and its numbers): an opt-out scoped to one of
+    /// them stops the whole group (rule 3).
+    pub group_senders: Vec<String>,
+    /// Groups the sender has left, and when.
+    pub left_groups: Vec<(String, DateTime<Utc>)>,
 }
 
 impl SendContext {
@@ -184,13 +248,33 @@ impl SendContext {
         sender: &str,
         named_program: Option<&str>,
     ) -> SendContext {
+        let placement = directory.placement(sender);
+        let group_senders = match &placement.group {
+            Scope::Group(name) => directory
+                .group(name)
+                .map(|g| g.senders.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let left_groups = directory
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.former
+                    .iter()
+                    .filter(|f| f.sender == sender)
+                    .map(|f| (g.name.clone(), f.left_at))
+            })
+            .collect();
         SendContext {
             sender: sender.to_string(),
-            placement: directory.placement(sender),
+            placement,
             named_program: named_program.map(str::to_string),
             named_program_brand: named_program
                 .and_then(|p| directory.brand_of_program(p))
                 .map(str::to_string),
+            group_senders,
+            left_groups,
         }
     }
 
@@ -228,8 +312,24 @@ impl Scope {
                     || send.placement.program.as_deref() == Some(p)
             }
             Scope::Group(_) => send.in_group(self),
-            Scope::Sender(s) => send.sender == *s || send.in_group(self),
+            // One number of a pool or group stops the whole pool or group.
+            Scope::Sender(s) => {
+                send.sender == *s || send.in_group(self) || send.group_senders.contains(s)
+            }
         }
+    }
+
+    /// Does an opt-out in this scope, recorded at `at`, stop the send? As `denies`, and a
+    /// group-scoped one also stops the senders the group had at `at` (rule 3).
+    pub fn denies_as_of(&self, send: &SendContext, at: DateTime<Utc>) -> bool {
+        self.denies(send)
+            || match self {
+                Scope::Group(name) => send
+                    .left_groups
+                    .iter()
+                    .any(|(group, left_at)| group == name && *left_at > at),
+                _ => false,
+            }
     }
 
     /// Does a consent (or an opt-in) in this scope cover the send? Only when it plainly does.
@@ -245,6 +345,28 @@ impl Scope {
 }
 
 impl Scope {
+    /// Does `self` hold every sender `other` names, as the directory places them now? (An
+    /// opt-in in `self` then answers an opt-out in `other`, for a number's standing.)
+    pub fn contains(&self, other: &Scope, directory: &SenderDirectory) -> bool {
+        use Scope::*;
+        let group = |name: &str| directory.group(name);
+        match (self, other) {
+            (Tenant, _) => true,
+            (_, Tenant) => false,
+            (Brand(b), Brand(c))
+            | (Program(b), Program(c))
+            | (Group(b), Group(c))
+            | (Sender(b), Sender(c)) => b == c,
+            (Brand(b), Program(p)) => directory.brand_of_program(p) == Some(b.as_str()),
+            (Brand(b), Group(g)) => group(g).is_some_and(|g| g.brand.as_deref() == Some(b)),
+            (Brand(b), Sender(s)) => directory.placement(s).brand.as_deref() == Some(b),
+            (Program(p), Group(g)) => group(g).is_some_and(|g| g.program.as_deref() == Some(p)),
+            (Program(p), Sender(s)) => directory.placement(s).program.as_deref() == Some(p),
+            (Group(g), Sender(s)) => group(g).is_some_and(|g| g.senders.contains(s)),
+            _ => false,
+        }
+    }
+
     /// Could a send fall in both scopes? Judged widely: when the directory cannot tell, yes.
     pub fn overlaps(&self, other: &Scope, directory: &SenderDirectory) -> bool {
         use Scope::*;
@@ -293,18 +415,21 @@ mod tests {
                     senders: vec!["+14155550100".into(), "MG1".into()],
                     program: Some("fraud-alerts".into()),
                     brand: Some("acme-bank".into()),
+                    ..Default::default()
                 },
                 SenderGroup {
                     name: "deals".into(),
                     senders: vec!["+14155550101".into()],
                     program: Some("weekly-deals".into()),
                     brand: Some("acme-bank".into()),
+                    ..Default::default()
                 },
                 SenderGroup {
                     name: "shop".into(),
                     senders: vec!["+14155550102".into()],
                     program: Some("shop".into()),
                     brand: Some("acme-shop".into()),
+                    ..Default::default()
                 },
             ],
         }

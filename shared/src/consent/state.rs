@@ -25,6 +25,9 @@ pub enum FacetScope {
         group: Scope,
         program: Option<String>,
         brand: Option<String>,
+        /// The pool the message came through, if any: a second way the person reached us.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
     },
 }
 
@@ -45,36 +48,52 @@ impl FacetScope {
             group,
             program: event.origin.program.clone(),
             brand: event.origin.brand.clone(),
+            pool: event.origin.pool.clone(),
         })
     }
 
-    /// The scopes this facet could mean: as recorded, and as the sender sits now.
-    pub(crate) fn readings(
-        &self,
-        policy: &TenantPolicy,
-        directory: &SenderDirectory,
-    ) -> Vec<Scope> {
+    /// The scopes this facet could mean, per way the person reached us (the number, and the
+    /// pool it came through): as recorded, and as that sender sits now.
+    fn channels(&self, policy: &TenantPolicy, directory: &SenderDirectory) -> Vec<Vec<Scope>> {
         match self {
-            FacetScope::Named { scope } => vec![scope.clone()],
+            FacetScope::Named { scope } => vec![vec![scope.clone()]],
             FacetScope::Keyword {
                 sender,
                 group,
                 program,
                 brand,
+                pool,
             } => {
-                let recorded = Placement {
+                let recorded = policy.stop_scope.apply(&Placement {
                     group: group.clone(),
                     program: program.clone(),
                     brand: brand.clone(),
-                };
-                let mut readings = vec![
-                    policy.stop_scope.apply(&recorded),
-                    policy.stop_scope.apply(&directory.placement(sender)),
-                ];
-                readings.dedup();
-                readings
+                });
+                std::iter::once(sender)
+                    .chain(pool)
+                    .map(|via| {
+                        let mut readings = vec![
+                            recorded.clone(),
+                            policy.stop_scope.apply(&directory.placement(via)),
+                        ];
+                        readings.dedup();
+                        readings
+                    })
+                    .collect()
             }
         }
+    }
+
+    /// Every scope this facet could mean.
+    pub(crate) fn readings(
+        &self,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+    ) -> Vec<Scope> {
+        let mut readings: Vec<Scope> = self.channels(policy, directory).concat();
+        readings.sort();
+        readings.dedup();
+        readings
     }
 
     /// An opt-out here stops the send if any reading of its scope contains it.
@@ -89,16 +108,46 @@ impl FacetScope {
             .find(|s| s.denies(send))
     }
 
-    /// An opt-in here covers the send only if every reading of its scope contains it.
+    /// As `denies`, for an opt-out recorded at `at`: a group keeps the members it had then.
+    pub fn denies_as_of(
+        &self,
+        send: &SendContext,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Scope> {
+        self.readings(policy, directory)
+            .into_iter()
+            .find(|s| s.denies_as_of(send, at))
+    }
+
+    /// Does an opt-in here answer an opt-out in `other` wherever that opt-out reaches? Every
+    /// reading of `other` must lie within every reading of one way the person reached us here.
+    pub fn covers(
+        &self,
+        other: &FacetScope,
+        policy: &TenantPolicy,
+        directory: &SenderDirectory,
+    ) -> bool {
+        let channels = self.channels(policy, directory);
+        other.readings(policy, directory).iter().all(|reading| {
+            channels
+                .iter()
+                .any(|channel| channel.iter().all(|s| s.contains(reading, directory)))
+        })
+    }
+
+    /// An opt-in here covers the send only if, through one way the person reached us, every
+    /// reading of its scope contains it.
     pub fn allows(
         &self,
         send: &SendContext,
         policy: &TenantPolicy,
         directory: &SenderDirectory,
     ) -> bool {
-        self.readings(policy, directory)
+        self.channels(policy, directory)
             .iter()
-            .all(|s| s.allows(send))
+            .any(|readings| readings.iter().all(|s| s.allows(send)))
     }
 }
 
@@ -118,6 +167,9 @@ pub struct ConsentFacet {
     pub scope: Scope,
     pub level: Option<ConsentLevel>,
     pub mark: Mark,
+    /// Where the person said they are when they gave it (rule 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<super::quiet_hours::Location>,
 }
 
 /// The latest inbound message (or HELP) from the person to one sender group.
@@ -205,6 +257,7 @@ impl NumberState {
                         scope,
                         level,
                         mark,
+                        location: event.location.clone(),
                     });
                     if consent == FoldOutcome::Changed || outcome == FoldOutcome::NoFacet {
                         outcome = consent;

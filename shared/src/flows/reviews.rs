@@ -1,16 +1,23 @@
-//! Resolving a review of a possible revocation (docs/rules.md rule 5): with `opt_out`, the opt-out
-//! the message was is committed first (as of the message); then the resolution event, which
-//! closes the review only while it is still open. Both are idempotent, so a resolution that
-//! failed halfway can simply be tried again.
+//! The review queue of possible revocations (docs/rules.md rule 5): resolving a review, naming
+//! its owner, and the sweep that turns reviews past their due date into opt-outs.
+//!
+//! Resolving as `opt_out` commits the opt-out the message was (as of the message) first, then
+//! the resolution event, which closes the review only while it is still open. The sweep does
+//! the same with an opt-out of source `review_expired`. Both claim the review's one opt-out, so
+//! a resolution and a sweep record it once between them, and anything that failed halfway can
+//! simply run again.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use crate::consent::{Actor, ConsentEvent, ReviewResolution};
-use crate::store::reviews::{ReviewRecord, ReviewStatus};
+use crate::consent::derived::REVIEW_EXPIRED;
+use crate::consent::{Actor, ConsentEvent, ReviewResolution, TenantPolicy};
+use crate::store::reviews::{ReviewPosition, ReviewRecord, ReviewStatus};
 use crate::store::{Commit, DedupeClaim, Store, StoreError};
 
-/// The dedupe namespace of review opt-outs: one per review, however often it is resolved.
+/// The dedupe namespace of review opt-outs: one per review, whoever records it.
 const REVIEW_CLAIMS: &str = "review";
+/// Reviews read per page by the sweep.
+const SWEEP_PAGE: i32 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -18,6 +25,14 @@ pub enum ResolveError {
     NotFound(String),
     #[error("review {0} is already resolved")]
     AlreadyResolved(String),
+    /// Past its due date a review already counts as an opt-out, which only the person can lift.
+    #[error(
+        "review {review_id} passed its due date ({due_at}): it counts as an opt-out, which only the person's own act can lift"
+    )]
+    PastDue {
+        review_id: String,
+        due_at: DateTime<Utc>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -25,10 +40,36 @@ pub enum ResolveError {
 pub async fn resolve(
     store: &Store,
     tenant: &str,
+    policy: &TenantPolicy,
     review_id: &str,
     resolution: ReviewResolution,
     note: Option<String>,
     actor: Actor,
+) -> Result<ReviewRecord, ResolveError> {
+    let record = store
+        .find_review(tenant, review_id)
+        .await?
+        .ok_or_else(|| ResolveError::NotFound(review_id.to_string()))?;
+    if record.status == ReviewStatus::Resolved {
+        return Err(ResolveError::AlreadyResolved(review_id.to_string()));
+    }
+    let now = Utc::now();
+    let due_at = policy.review_due(record.opened_at);
+    if resolution == ReviewResolution::NotARevocation && now > due_at {
+        return Err(ResolveError::PastDue {
+            review_id: review_id.to_string(),
+            due_at,
+        });
+    }
+    close(store, tenant, record, resolution, note, actor, now).await
+}
+
+/// Names who is to review an open review.
+pub async fn assign(
+    store: &Store,
+    tenant: &str,
+    review_id: &str,
+    owner: &str,
 ) -> Result<ReviewRecord, ResolveError> {
     let mut record = store
         .find_review(tenant, review_id)
@@ -37,22 +78,97 @@ pub async fn resolve(
     if record.status == ReviewStatus::Resolved {
         return Err(ResolveError::AlreadyResolved(review_id.to_string()));
     }
-    let now = Utc::now();
+    record.owner = Some(owner.to_string());
+    match store.assign_review(tenant, &record).await {
+        Ok(()) => Ok(record),
+        Err(StoreError::GuardFailed) => Err(ResolveError::AlreadyResolved(review_id.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a sweep of one tenant did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SweepSummary {
+    /// Reviews past their due date that this sweep turned into opt-outs.
+    pub expired: usize,
+}
+
+/// Records an opt-out (source `review_expired`) for every open review of `tenant` past its due
+/// date at `now`, and closes it. Idempotent: a review is turned into an opt-out once.
+pub async fn sweep(
+    store: &Store,
+    tenant: &str,
+    policy: &TenantPolicy,
+    now: DateTime<Utc>,
+) -> Result<SweepSummary, StoreError> {
+    let mut summary = SweepSummary::default();
+    let mut after: Option<ReviewPosition> = None;
+    loop {
+        let (records, next) = store
+            .reviews_page(tenant, ReviewStatus::Open, after.as_ref(), SWEEP_PAGE)
+            .await?;
+        for record in records {
+            if now <= policy.review_due(record.opened_at) {
+                // Oldest first, and a later review is never due earlier: nothing more to do.
+                return Ok(summary);
+            }
+            let actor = Actor::System {
+                reason: REVIEW_EXPIRED.into(),
+            };
+            match close(
+                store,
+                tenant,
+                record,
+                ReviewResolution::OptOut,
+                None,
+                actor,
+                now,
+            )
+            .await
+            {
+                Ok(_) => summary.expired += 1,
+                // Resolved meanwhile by a person: theirs stands.
+                Err(ResolveError::AlreadyResolved(_)) => {}
+                Err(ResolveError::Store(e)) => return Err(e),
+                Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+            }
+        }
+        match next {
+            Some(position) => after = Some(position),
+            None => return Ok(summary),
+        }
+    }
+}
+
+async fn close(
+    store: &Store,
+    tenant: &str,
+    mut record: ReviewRecord,
+    resolution: ReviewResolution,
+    note: Option<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<ReviewRecord, ResolveError> {
+    let review_id = record.review_id.clone();
     let message = store
         .event(tenant, &record.phone, &record.event_id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("review {review_id} without its event")))?;
+    let expired = matches!(&actor, Actor::System { reason } if reason == REVIEW_EXPIRED);
 
     if resolution == ReviewResolution::OptOut {
-        let opt_out =
-            ConsentEvent::review_opt_out(&message, review_id, note.clone(), actor.clone(), now);
+        let opt_out = if expired {
+            ConsentEvent::review_expired_opt_out(&message, &review_id, now)
+        } else {
+            ConsentEvent::review_opt_out(&message, &review_id, note.clone(), actor.clone(), now)
+        };
         store
             .commit(&Commit {
                 event: &opt_out,
                 private: None,
                 dedupe: Some(DedupeClaim {
                     provider: REVIEW_CLAIMS.into(),
-                    message_id: review_id.to_string(),
+                    message_id: review_id.clone(),
                     reply: None,
                 }),
                 disclosure: None,
@@ -62,7 +178,7 @@ pub async fn resolve(
 
     let resolved = ConsentEvent::review_resolved(
         &message,
-        review_id,
+        &review_id,
         resolution,
         note.clone(),
         actor.clone(),
@@ -81,7 +197,23 @@ pub async fn resolve(
     };
     match store.commit_closing_review(&commit, &record).await {
         Ok(_) => Ok(record),
-        Err(StoreError::GuardFailed) => Err(ResolveError::AlreadyResolved(review_id.to_string())),
+        Err(StoreError::GuardFailed) => Err(ResolveError::AlreadyResolved(review_id)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sweeps every tenant; a tenant that fails is reported and the others still run.
+pub async fn sweep_all(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Result<SweepSummary, StoreError>)>, StoreError> {
+    let mut results = Vec::new();
+    for tenant in store.tenant_ids().await? {
+        let Some(snapshot) = store.load_tenant(&tenant).await? else {
+            continue;
+        };
+        let result = sweep(store, &tenant, &snapshot.tenant.policy, now).await;
+        results.push((tenant, result));
+    }
+    Ok(results)
 }

@@ -12,6 +12,8 @@ pub fn tenant_pk(tenant: &str) -> String {
     format!("T#{tenant}")
 }
 pub const TENANT_SK: &str = "TENANT";
+/// The index partition listing every tenant (on the tenant item).
+pub const TENANTS_INDEX: &str = "TENANTS";
 pub fn group_sk(group: &str) -> String {
     format!("GROUP#{group}")
 }

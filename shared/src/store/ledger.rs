@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reviews::{self, ReviewRecord};
 use super::{Item, Store, StoreError, get_doc, get_n, get_s, keys, n, s, sdk_error, to_doc};
-use crate::consent::{ConsentEvent, FoldOutcome, NumberState, PrivateEvidence};
+use crate::consent::{ConsentEvent, EventKind, FoldOutcome, NumberState, PrivateEvidence};
 use crate::phone::E164;
 use crate::providers::ProviderReply;
 
@@ -51,9 +51,27 @@ pub enum CommitOutcome {
     Recorded {
         fold: FoldOutcome,
         state: NumberState,
+        /// The event as recorded: the one committed, or what `settle` made of it.
+        kind: EventKind,
+        /// The answer the dedupe record keeps, as recorded.
+        reply: Option<ProviderReply>,
     },
     /// The provider message id was already recorded: nothing new was written.
     Duplicate(DedupeRecord),
+}
+
+/// What an event becomes on the state its commit is conditioned on (rules whose answer depends
+/// on the number's standing, such as YES in context).
+pub enum Settled {
+    /// Record it as it is.
+    Keep,
+    /// Record this event instead, with this answer kept for redeliveries.
+    Instead {
+        event: Box<ConsentEvent>,
+        reply: Option<ProviderReply>,
+    },
+    /// Record nothing: the commit fails with `GuardFailed`.
+    Refuse,
 }
 
 /// Why a transaction was cancelled, told apart from the per-item reasons DynamoDB returns.
@@ -158,7 +176,8 @@ impl Store {
         commit: &Commit<'_>,
         guarded: Option<TransactWriteItem>,
     ) -> Result<CommitOutcome, StoreError> {
-        self.commit_checked(commit, guarded, &|_| true).await
+        self.commit_checked(commit, guarded, &|_| Settled::Keep)
+            .await
     }
 
     /// Commits one event only while `holds` is true of the number's state. It is checked on the
@@ -169,22 +188,56 @@ impl Store {
         commit: &Commit<'_>,
         holds: &(dyn Fn(&NumberState) -> bool + Sync),
     ) -> Result<CommitOutcome, StoreError> {
-        self.commit_checked(commit, None, holds).await
+        let settle = |state: &NumberState| {
+            if holds(state) {
+                Settled::Keep
+            } else {
+                Settled::Refuse
+            }
+        };
+        self.commit_checked(commit, None, &settle).await
+    }
+
+    /// Commits one event as `settle` makes it on the number's state, judged (like `commit_if`)
+    /// on the very state the transaction is conditioned on.
+    pub async fn commit_settled(
+        &self,
+        commit: &Commit<'_>,
+        settle: &(dyn Fn(&NumberState) -> Settled + Sync),
+    ) -> Result<CommitOutcome, StoreError> {
+        self.commit_checked(commit, None, settle).await
     }
 
     async fn commit_checked(
         &self,
         commit: &Commit<'_>,
         guarded: Option<TransactWriteItem>,
-        holds: &(dyn Fn(&NumberState) -> bool + Sync),
+        settle: &(dyn Fn(&NumberState) -> Settled + Sync),
     ) -> Result<CommitOutcome, StoreError> {
-        let event = commit.event;
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (mut state, version) = self.load_state(&event.tenant, &event.phone).await?;
-            if !holds(&state) {
-                return Err(StoreError::GuardFailed);
-            }
+            let (mut state, version) = self
+                .load_state(&commit.event.tenant, &commit.event.phone)
+                .await?;
+            let settled = settle(&state);
+            let replaced;
+            let commit = match &settled {
+                Settled::Keep => commit,
+                Settled::Refuse => return Err(StoreError::GuardFailed),
+                Settled::Instead { event, reply } => {
+                    replaced = Commit {
+                        event,
+                        private: commit.private,
+                        dedupe: commit.dedupe.clone().map(|claim| DedupeClaim {
+                            reply: reply.clone(),
+                            ..claim
+                        }),
+                        disclosure: commit.disclosure,
+                    };
+                    &replaced
+                }
+            };
+            let event = commit.event;
             let fold = state.apply(event);
             let mut items = self.transaction(commit, &state, version)?;
             if let Some(extra) = &guarded {
@@ -198,7 +251,14 @@ impl Store {
                 .send()
                 .await
             {
-                Ok(_) => return Ok(CommitOutcome::Recorded { fold, state }),
+                Ok(_) => {
+                    return Ok(CommitOutcome::Recorded {
+                        fold,
+                        state,
+                        kind: event.kind,
+                        reply: commit.dedupe.as_ref().and_then(|c| c.reply.clone()),
+                    });
+                }
                 Err(err) => match classify(err, commit.dedupe.is_some(), guarded.is_some()) {
                     Ok(Cancelled::Duplicate(item)) => {
                         let record = match item {

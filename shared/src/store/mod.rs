@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
+pub mod exemptions;
 pub mod history;
 pub mod imports;
 pub mod keys;
@@ -19,7 +20,7 @@ pub mod uploads;
 
 pub use aws_config::SdkConfig;
 pub use capture::{CaptureQueue, CapturedWebhook};
-pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord};
+pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord, Settled};
 pub use tenants::{ApiKeyRecord, SealedSecrets, TenantRecord, TenantSnapshot};
 
 #[derive(Debug, thiserror::Error)]

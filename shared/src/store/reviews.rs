@@ -30,6 +30,9 @@ pub struct ReviewRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who is to review it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Where a page of reviews stopped.
@@ -118,11 +121,62 @@ pub(crate) fn opened_by(event: &ConsentEvent) -> Result<Option<Item>, StoreError
         resolved_by: None,
         resolved_at: None,
         note: None,
+        owner: None,
     };
     item(&event.tenant, &record).map(Some)
 }
 
 impl Store {
+    /// Names who is to review an open review (refused with `GuardFailed` once it is resolved).
+    pub async fn assign_review(
+        &self,
+        tenant: &str,
+        record: &ReviewRecord,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(tenant, record)?))
+            .condition_expression("#status = :open")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":open", s(ReviewStatus::Open.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::GuardFailed)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Reviews by id (one batch read); ids with no review are left out.
+    pub async fn reviews_by_id(
+        &self,
+        tenant: &str,
+        review_ids: &[String],
+    ) -> Result<Vec<ReviewRecord>, StoreError> {
+        let keys = review_ids
+            .iter()
+            .map(|id| {
+                Item::from([
+                    ("pk".to_string(), s(review_pk(tenant, id))),
+                    ("sk".to_string(), s(REVIEW_SK)),
+                ])
+            })
+            .collect();
+        let (found, unread) = self.batch_get(keys, true).await?;
+        if !unread.is_empty() {
+            return Err(StoreError::Unavailable("reviews left unread".into()));
+        }
+        found.iter().map(get_doc).collect()
+    }
+
     pub async fn find_review(
         &self,
         tenant: &str,

@@ -64,6 +64,8 @@ impl Store {
             .item("pk", s(keys::tenant_pk(tenant_id)))
             .item("sk", s(keys::TENANT_SK))
             .item("type", s("tenant"))
+            .item("gsi1pk", s(keys::TENANTS_INDEX))
+            .item("gsi1sk", s(tenant_id))
             .item("doc", to_doc(&record)?)
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -129,6 +131,8 @@ impl Store {
             .item("pk", s(keys::tenant_pk(tenant_id)))
             .item("sk", s(keys::TENANT_SK))
             .item("type", s("tenant"))
+            .item("gsi1pk", s(keys::TENANTS_INDEX))
+            .item("gsi1sk", s(tenant_id))
             .item("doc", to_doc(&record)?)
             .send()
             .await
@@ -136,13 +140,33 @@ impl Store {
         Ok(record)
     }
 
-    /// Creates or replaces a sender group. A sender may belong to one group only, so a sender
-    /// already in another group is refused rather than silently moved.
+    /// Every tenant id, in order (scheduled jobs visit each tenant). One index partition: a
+    /// tenant is written to it once, and listing is rare.
+    pub async fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(keys::TENANTS_INDEX))
+            .projection_expression("gsi1sk");
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|item| get_s(item, "gsi1sk").map(str::to_string))
+            .collect()
+    }
+
+    /// Creates or replaces a sender group, keeping its history: senders it no longer lists
+    /// become former members (opt-outs scoped to the group keep them, rule 3). A sender may
+    /// belong to one group only, so a sender already in another group is refused rather than
+    /// silently moved. Returns the group as stored.
     pub async fn put_sender_group(
         &self,
         tenant_id: &str,
         group: &SenderGroup,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SenderGroup, StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
         for other in snapshot
             .directory
@@ -157,6 +181,37 @@ impl Store {
                 )));
             }
         }
+        let group = match snapshot.directory.group(&group.name) {
+            Some(existing) => existing.updated(group.clone(), Utc::now()),
+            None => group.clone(),
+        };
+        self.write_sender_group(tenant_id, &group).await?;
+        Ok(group)
+    }
+
+    /// Deletes a sender group: it stays, without senders, so opt-outs scoped to it keep the
+    /// members it had (rule 3).
+    pub async fn delete_sender_group(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<SenderGroup, StoreError> {
+        let snapshot = self.require_tenant(tenant_id).await?;
+        let group = snapshot
+            .directory
+            .group(name)
+            .filter(|g| g.deleted_at.is_none())
+            .ok_or_else(|| StoreError::NotFound(format!("sender group {name}")))?
+            .deleted(Utc::now());
+        self.write_sender_group(tenant_id, &group).await?;
+        Ok(group)
+    }
+
+    async fn write_sender_group(
+        &self,
+        tenant_id: &str,
+        group: &SenderGroup,
+    ) -> Result<(), StoreError> {
         self.ddb
             .put_item()
             .table_name(&self.table)

@@ -15,7 +15,7 @@ pub const BUSINESS: &str = "+14155550100";
 
 /// The default instant of a built event; `minutes(n)` is `n` minutes after it.
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 4, 12, 0, 0)
+    Utc.with_ymd_and_hms(2026, 5, 4, 18, 0, 0)
         .single()
         .unwrap_or_default()
 }
@@ -51,6 +51,7 @@ pub fn event(kind: EventKind) -> EventBuilder {
         evidence: EvidenceRefs::default(),
         override_opt_out: false,
         review: None,
+        location: None,
     })
 }
 

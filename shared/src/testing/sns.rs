@@ -18,7 +18,6 @@ use serde_json::{Map, Value, json};
 use super::TestEnv;
 use crate::api::sns::SnsHttps;
 use crate::providers::{SigningCertificate, aws};
-use crate::store::StoreError;
 
 /// The topic the sample events in events/ come from.
 pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:stopgate-two-way-sms";
@@ -140,20 +139,8 @@ impl TestEnv {
     /// Creates a tenant (if needed) taking Amazon SNS messages from `topics` (the `topic_arn`
     /// secret; the last is the current value).
     pub async fn tenant_with_aws(&self, tenant: &str, topics: &[&str]) {
-        match self.store.create_tenant(tenant, Default::default()).await {
-            Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-            Err(e) => panic!("create tenant: {e}"),
-        }
-        for topic in topics {
-            let sealed = self
-                .sealer()
-                .seal(tenant, "aws", topic)
-                .await
-                .expect("seal");
-            self.store
-                .put_provider_secrets(tenant, "aws", [("topic_arn".to_string(), sealed)].into())
-                .await
-                .expect("provider secrets");
-        }
+        let secrets: Vec<(&str, &str)> = topics.iter().map(|t| ("topic_arn", *t)).collect();
+        self.tenant_with_provider(tenant, crate::providers::Provider::Aws, &secrets)
+            .await;
     }
 }

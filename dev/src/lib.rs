@@ -1,0 +1,169 @@
+//! The local gateway: every function's handler in one process at the deployed paths, the
+//! stand-ins for Lambda's SQS event sources, and an HTTP server for them. `stopgate-dev serve`
+//! (`make dev`) runs it; end-to-end tests serve it on a port of their own.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use stopgate::api::{ApiError, http as api_http};
+use stopgate::config::Config;
+use stopgate::store::{CaptureQueue, SdkConfig};
+use stopgate_check::Check;
+use stopgate_consent::Consent;
+use stopgate_import::ImportWorker;
+use stopgate_inbound::Inbound;
+use stopgate_replay::Replay;
+use tokio::net::TcpListener;
+
+/// Every function's HTTP handler behind one router, at the deployed paths.
+pub struct Gateway {
+    inbound: Inbound,
+    check: Check,
+    consent: Consent,
+}
+
+impl Gateway {
+    /// Each handler built as its function's `main` builds it, from the same configuration.
+    pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Gateway, String> {
+        Ok(Gateway {
+            inbound: Inbound::new(config, sdk)?,
+            check: Check::new(config, sdk),
+            consent: Consent::new(config, sdk)?,
+        })
+    }
+
+    /// Hands the request to the function that serves its path, as API Gateway would.
+    pub async fn route(&self, req: lambda_http::Request) -> lambda_http::Response<Body> {
+        let path = req.uri().path().to_string();
+        let result = if path.starts_with("/v1/webhooks/") {
+            self.inbound.handle(req).await
+        } else if path == "/v1/check" || path.starts_with("/v1/check/") {
+            self.check.handle(req).await
+        } else if [
+            "/v1/consents",
+            "/v1/numbers/",
+            "/v1/opt-outs",
+            "/v1/reviews",
+            "/v1/imports",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
+        {
+            self.consent.handle(req).await
+        } else {
+            Ok(api_http::error(&ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }))
+        };
+        match result {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// One HTTP request through the router.
+async fn serve_one(
+    gateway: Arc<Gateway>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let response = gateway
+        .route(lambda_http::Request::from_parts(parts, body))
+        .await;
+    let (parts, body) = response.into_parts();
+    let bytes = Bytes::copy_from_slice(api_http::body_bytes(&body));
+    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+}
+
+/// The stand-in for Lambda's SQS event source: long-polls the capture queue and replays.
+pub async fn drain_capture_queue(queue: CaptureQueue, replay: Replay) {
+    loop {
+        // A short poll stays inside the SDK's per-call timeout.
+        match queue.receive(1, Some(10)).await {
+            Ok(messages) => {
+                for (handle, body) in messages {
+                    match replay.replay_body(&body).await {
+                        Ok(_) => {
+                            if let Err(e) = queue.delete(&handle).await {
+                                tracing::warn!(error = %e, "could not delete a replayed message");
+                            }
+                        }
+                        // Left on the queue: it becomes visible again and is retried.
+                        Err(e) => tracing::warn!(error = %e, "replay failed; will retry"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "capture queue unavailable");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// The stand-in for the import worker's SQS event source: S3 notifies the imports queue of an
+/// upload, and the worker applies the file. A message the worker has not finished with stays
+/// on the queue and comes back after its visibility timeout.
+pub async fn drain_imports_queue(queue: CaptureQueue, worker: ImportWorker) {
+    loop {
+        match queue.receive(1, Some(10)).await {
+            Ok(messages) => {
+                for (handle, body) in messages {
+                    match worker.process_message(&body, None).await {
+                        Ok(true) => {
+                            if let Err(e) = queue.delete(&handle).await {
+                                tracing::warn!(error = %e, "could not delete an import notification");
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "import failed; will retry"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "imports queue unavailable");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Serves `gateway` on `listener` until the task is dropped: one task per connection.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve_one(gateway.clone(), req));
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,53 @@
+//! The scheduled review sweep (docs/rules.md rule 5): for every tenant, each possible revocation
+//! left unreviewed past its due date becomes an opt-out (source `review_expired`), so lookup,
+//! the opt-out list and exports see it, not only the check. Runs on an EventBridge schedule;
+//! idempotent, so a retried or overlapping run records nothing twice.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use stopgate::config::Config;
+use stopgate::flows::reviews::sweep_all;
+use stopgate::store::{SdkConfig, Store, StoreError};
+
+pub struct Sweeper {
+    store: Store,
+}
+
+impl Sweeper {
+    pub fn new(config: &Config, sdk: &SdkConfig) -> Sweeper {
+        Sweeper::with_store(Store::new(sdk, &config.table_name))
+    }
+
+    pub fn with_store(store: Store) -> Sweeper {
+        Sweeper { store }
+    }
+
+    /// Sweeps every tenant. Fails (so the scheduler's retry runs it again) when any tenant
+    /// could not be swept; the others' opt-outs are recorded all the same.
+    pub async fn handle(&self) -> Result<Value, StoreError> {
+        let results = sweep_all(&self.store, Utc::now()).await?;
+        let mut expired = 0;
+        let mut failed = Vec::new();
+        for (tenant, result) in &results {
+            match result {
+                Ok(summary) => {
+                    expired += summary.expired;
+                    if summary.expired > 0 {
+                        tracing::info!(tenant = %tenant, expired = summary.expired, "reviews past their due date recorded as opt-outs");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, error = %e, "review sweep failed");
+                    failed.push(tenant.clone());
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "review sweep failed for {} tenant(s)",
+                failed.len()
+            )));
+        }
+        Ok(json!({"tenants": results.len(), "expired": expired}))
+    }
+}

@@ -1,0 +1,118 @@
+//! The scheduled sweep against DynamoDB Local, on a table of its own (it visits every tenant):
+//! each review past its due date becomes one opt-out of source `review_expired` that lookup
+//! and the opt-out list see; reviews not yet due stay open; a second run records nothing.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration, Utc};
+use stopgate::consent::{EventKind, ReviewRef, Source, TenantPolicy};
+use stopgate::phone::E164;
+use stopgate::store::history::{ChangePosition, EventIndex};
+use stopgate::store::reviews::ReviewStatus;
+use stopgate::store::{Commit, Store};
+use stopgate::testing::env;
+use stopgate::testing::events::event;
+use stopgate_sweeper::Sweeper;
+
+/// A possible revocation received `days_ago`, opening its review; returns the review id.
+async fn review(store: &Store, tenant: &str, phone: &E164, days_ago: i64) -> String {
+    let mut opened = event(EventKind::PossibleRevocation)
+        .tenant(tenant)
+        .phone(phone)
+        .at(Utc::now() - Duration::days(days_ago))
+        .build();
+    let review_id = opened.event_id.to_string();
+    opened.review = Some(ReviewRef {
+        review_id: review_id.clone(),
+        resolution: None,
+        note: None,
+    });
+    store
+        .commit(&Commit {
+            event: &opened,
+            private: None,
+            dedupe: None,
+            disclosure: None,
+        })
+        .await
+        .unwrap();
+    review_id
+}
+
+#[tokio::test]
+async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
+    let env = env().await;
+    let store = env.fresh_table().await;
+    let policy = TenantPolicy {
+        review_business_days: 2,
+        ..TenantPolicy::default()
+    };
+    let mut overdue = Vec::new();
+    for tenant in ["sweep-a", "sweep-b"] {
+        store.create_tenant(tenant, policy.clone()).await.unwrap();
+        let phone = E164::parse_e164("+14155550401").unwrap();
+        overdue.push((
+            tenant,
+            phone.clone(),
+            review(&store, tenant, &phone, 20).await,
+        ));
+    }
+    let fresh_phone = E164::parse_e164("+14155550402").unwrap();
+    let fresh = review(&store, "sweep-a", &fresh_phone, 0).await;
+
+    let sweeper = Sweeper::with_store(store.clone());
+    let summary = sweeper.handle().await.unwrap();
+    assert_eq!(summary["tenants"], 2, "{summary}");
+    assert_eq!(summary["expired"], 2, "{summary}");
+
+    for (tenant, phone, review_id) in &overdue {
+        let events = store.events(tenant, phone).await.unwrap();
+        let opt_outs: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::OptOut)
+            .collect();
+        assert_eq!(opt_outs.len(), 1, "{events:#?}");
+        assert_eq!(opt_outs[0].source, Source::ReviewExpired);
+        assert_eq!(
+            opt_outs[0].review.as_ref().map(|r| r.review_id.as_str()),
+            Some(review_id.as_str())
+        );
+        let record = store.find_review(tenant, review_id).await.unwrap().unwrap();
+        assert_eq!(record.status, ReviewStatus::Resolved);
+        let (state, _) = store.load_state(tenant, phone).await.unwrap();
+        assert!(state.pending_reviews.is_empty());
+        // The opt-out list (the change index) sees it.
+        let (changes, _) = store
+            .changes_page(
+                tenant,
+                EventIndex::Changes,
+                None,
+                &ChangePosition {
+                    shard: 0,
+                    last: None,
+                },
+                100,
+            )
+            .await
+            .unwrap();
+        assert!(
+            changes.iter().any(|e| e.source == Source::ReviewExpired),
+            "{changes:#?}"
+        );
+    }
+    let open = store.find_review("sweep-a", &fresh).await.unwrap().unwrap();
+    assert_eq!(open.status, ReviewStatus::Open, "not yet due");
+
+    let again = sweeper.handle().await.unwrap();
+    assert_eq!(again["expired"], 0, "{again}");
+    for (tenant, phone, _) in &overdue {
+        let opt_outs = store
+            .events(tenant, phone)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::OptOut)
+            .count();
+        assert_eq!(opt_outs, 1);
+    }
+}
