@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the API Gateway HTTP API (v2) sample events for every consent route in events/:
-consents, lookup, history, the opt-out list, redaction, reviews and imports. The consent
+consents, lookup, history, the opt-out list, redaction, reviews and imports; and the scheduled
+event the sweeper receives. The consent
 function's routing test (functions/consent/tests/routes.rs) replays them, and they work as
 `cargo lambda invoke consent --data-file` inputs once the placeholders are replaced:
 
@@ -63,7 +64,16 @@ def main():
           "+14155550179,opted_out,tenant,2026-11-01T10:05:00Z,import\n",
           content_type="text/csv")
     write("imports-get", "GET", "/v1/imports/REPLACE_WITH_AN_IMPORT_ID", route="GET /v1/imports/{id}")
-    print("wrote the consent API events")
+    # What EventBridge Scheduler hands the sweeper every hour (it reads nothing from it).
+    scheduled = {
+        "version": "0", "id": "00000000-0000-4000-8000-00000000sweep", "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-07T05:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/stopgate-sweeper-hourly"],
+        "detail": {},
+    }
+    (OUT / "sweeper-scheduled.json").write_text(json.dumps(scheduled, indent=2) + "\n")
+    print("wrote the consent API and scheduled events")
 
 
 if __name__ == "__main__":

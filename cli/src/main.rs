@@ -113,6 +113,11 @@ enum TenantCommand {
         /// there. Default America/New_York.
         #[arg(long, value_parser = parse_time_zone)]
         time_zone: Option<String>,
+        /// Quiet hours for recipients outside the 50 states and DC (Canada, territories), in
+        /// their local time, as HH:MM-HH:MM (e.g. 09:00-20:00); `none` answers them
+        /// unknown_location (the default).
+        #[arg(long, value_parser = parse_outside_states)]
+        quiet_hours_outside_states: Option<OutsideStates>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -192,6 +197,22 @@ impl From<StoreError> for CliError {
 fn parse_stop_scope(s: &str) -> Result<StopScope, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| "expected tenant, brand, program or sender_group".to_string())
+}
+
+/// `--quiet-hours-outside-states`: a window, or none.
+#[derive(Clone)]
+struct OutsideStates(Option<stopgate::consent::quiet_hours::DailyWindow>);
+
+fn parse_outside_states(s: &str) -> Result<OutsideStates, String> {
+    if s.trim() == "none" {
+        return Ok(OutsideStates(None));
+    }
+    let (opens, closes) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?}: expected HH:MM-HH:MM (e.g. 09:00-20:00) or none"))?;
+    stopgate::consent::quiet_hours::DailyWindow::new(opens.trim(), closes.trim())
+        .map(|w| OutsideStates(Some(w)))
+        .map_err(|e| e.to_string())
 }
 
 fn parse_time_zone(s: &str) -> Result<String, String> {
@@ -297,6 +318,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             message_frequency,
             review_business_days,
             time_zone,
+            quiet_hours_outside_states,
             business_confirms,
         }) => {
             let env = env().await?;
@@ -339,6 +361,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = time_zone {
                 policy.time_zone = v;
+            }
+            if let Some(OutsideStates(window)) = quiet_hours_outside_states {
+                policy.quiet_hours.outside_states = window;
             }
             if let Some(v) = review_business_days {
                 policy.review_business_days = v;

@@ -7,10 +7,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use chrono::{Duration, Utc};
-use stopgate::consent::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, Origin, PrivateEvidence, Source,
-    TimeSource,
-};
+use stopgate::consent::{EventKind, PrivateEvidence};
 use stopgate::phone::E164;
 use stopgate::store::Commit;
 use stopgate::testing::{env, events, unique_tenant};

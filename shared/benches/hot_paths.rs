@@ -130,6 +130,7 @@ fn main() {
     }
     let policy = TenantPolicy::default();
     let send = SendContext::new(&directory, "+14155550102", None);
+    let phone = E164::from_stored("+14155550123").unwrap_or_else(|| unreachable!());
     let now = Utc
         .with_ymd_and_hms(2026, 1, 2, 0, 0, 0)
         .single()
@@ -142,7 +143,10 @@ fn main() {
             send: &send,
             category: Category::Conversational,
             now,
-            purpose: None,
+            exemption: None,
+            phone: &phone,
+            send_at: None,
+            location: None,
         })));
     });
     let list: HashSet<String> = (0..100_000).map(|i| format!("+1415{i:07}")).collect();
