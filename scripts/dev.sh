@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: the whole stack on this machine, in the foreground (CONTRACT.md "CLI and local stack").
+# `make dev`: the whole stack on this machine, in the foreground.
 #
 #   1. refuses to start when 127.0.0.1:9000 is taken
 #   2. installs what is missing (scripts/install.sh)
@@ -12,8 +12,23 @@
 #      (STOPGATE_DEMO_TWILIO_AUTH_TOKEN), both appended to .stopgate/dev.env
 #   8. runs `stopgate-dev serve --addr 127.0.0.1:9000`, which prints
 #      `stopgate dev ready on http://127.0.0.1:9000` and example curl commands
-# On SIGINT or SIGTERM it stops the gateway and the services it started (by pid) and exits.
 # In another shell: `source .stopgate/dev.env` to use target/debug/stopgate against this stack.
+#
+# Stopping. SIGINT (Ctrl-C, which make gets too), SIGTERM (to make, which passes it on, to this
+# script, or to the whole process group), SIGHUP (a closed terminal), a failed step and the
+# gateway exiting all end in one cleanup, which
+#   - ignores further INT/TERM/HUP: make sends its own SIGTERM after the process group's, and a
+#     second Ctrl-C must not cut the cleanup short and leave services running;
+#   - marks this run's services as stopping (`services.sh release`), so a `make dev` started
+#     meanwhile never adopts them: it waits for them to go and starts its own;
+#   - stops the gateway, or the step that is running (install, build, ...) with its child
+#     processes, and an unfinished `services.sh start` (which stops what it launched);
+#   - stops the services this run started (`services.sh stop`: by pid, the whole session of each,
+#     waiting until they are gone);
+# and only then exits, so make, which waits for this script, returns once all of it is stopped.
+# Every long step runs in the background and is waited for, so that a signal is handled at once
+# (bash runs a trap only between commands). A run killed with SIGKILL cannot clean up: the next
+# `services.sh start` finds its services' owner gone and stops them before starting its own.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +43,7 @@ LOG_DIR="$ROOT/.local/log"
 CLI="$ROOT/target/debug/stopgate"
 GATEWAY="$ROOT/target/debug/stopgate-dev"
 export SERVICES_OWNER="dev-$$"
+export SERVICES_OWNER_PID=$$
 export TABLE_NAME=stopgate
 # The dev ledger survives a DynamoDB Local restart (to try an outage and the replay).
 export DDB_DATA_DIR="$ROOT/.stopgate/dynamodb"
@@ -36,10 +52,12 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 say() { printf 'make dev: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-# 1. The port must be free (bind test: also catches listeners on 0.0.0.0:9000).
+# 1. The port must be free. Bound the way the gateway binds it (tokio sets SO_REUSEADDR), so the
+# TIME_WAIT sockets of a run that just stopped do not count; a listener (also on 0.0.0.0) does.
 if ! python3 - "$HOST" "$PORT" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind((sys.argv[1], int(sys.argv[2])))
 except OSError:
@@ -51,64 +69,122 @@ then
   die "$HOST:$PORT is already in use (another \`make dev\`?). Stop whatever listens there and retry."
 fi
 
-svc_pid=""
-build_pid=""
-gw_pid=""
-# shellcheck disable=SC2329  # called from cleanup
-# stop_pid PID: SIGTERM, up to 5 s' grace, then SIGKILL.
-stop_pid() {
-  kill -0 "$1" 2>/dev/null || return 0
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+svc_pid=""   # `services.sh start`, while it runs
+step_pid=""  # the step being waited for (install, build, create resources)
+gw_pid=""    # the gateway
+
+# descendants PID: PID's children, their children, ... (from /proc; no procps needed).
+descendants() {
+  local f line rest pid
+  local -a fields todo=("$1") found=()
+  local -A kids=()
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    rest="${line##*) }"
+    read -r -a fields <<<"$rest"
+    pid="${f#/proc/}"
+    kids[${fields[1]}]+=" ${pid%/stat}"
+  done
+  while ((${#todo[@]})); do
+    pid="${todo[0]}"
+    todo=("${todo[@]:1}")
+    for f in ${kids[$pid]:-}; do found+=("$f"); todo+=("$f"); done
+  done
+  echo "${found[*]}"
 }
+# running PID: the process exists and is not a zombie.
+running() {
+  local line
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  line="${line##*) }"
+  [[ ${line:0:1} != Z ]]
+}
+# stop_tree PID [GRACE]: SIGTERM to PID and its descendants, up to GRACE seconds (5) for them
+# to exit, then SIGKILL to what is left; reaps PID.
+stop_tree() {
+  local pid="$1" grace="${2:-5}" p all left i
+  all="$pid $(descendants "$pid")"
+  for p in $all; do kill -TERM "$p" 2>/dev/null || true; done
+  for ((i = 0; i < grace * 10; i++)); do
+    left=""
+    for p in $all; do if running "$p"; then left=yes; break; fi; done
+    [[ -z $left ]] && break
+    sleep 0.1
+  done
+  for p in $all; do if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
+  wait "$pid" 2>/dev/null || true
+}
+stopping=""
 # shellcheck disable=SC2329  # invoked by trap
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $gw_pid ]]; then stop_pid "$gw_pid"; fi
-  if [[ -n $build_pid ]]; then stop_pid "$build_pid"; fi
-  if [[ -n $svc_pid ]]; then wait "$svc_pid" 2>/dev/null || true; fi
+  stopping=yes
+  trap '' INT TERM HUP
+  trap - EXIT
+  bash scripts/services.sh release || true
+  if [[ -n $gw_pid ]]; then stop_tree "$gw_pid"; fi
+  if [[ -n $step_pid ]]; then stop_tree "$step_pid"; fi
+  # Its trap stops what it launched; a JVM may take seconds to go.
+  if [[ -n $svc_pid ]]; then stop_tree "$svc_pid" 40; fi
   bash scripts/services.sh stop || true
   exit "$rc"
 }
+# on_signal STATUS: the first signal exits (and so runs cleanup); one that was already pending
+# when cleanup began (make passes on a SIGTERM the process group got too) must not exit again
+# from inside it, which would cut it short.
+# shellcheck disable=SC2329  # invoked by trap
+on_signal() {
+  [[ -n $stopping ]] && return 0
+  stopping=yes
+  trap '' INT TERM HUP
+  exit "$1"
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
+
+# in_background CMD...: run CMD in the background and wait for it (so that a signal is handled
+# at once); returns its exit status.
+in_background() {
+  local rc=0
+  "$@" &
+  step_pid=$!
+  wait "$step_pid" || rc=$?
+  step_pid=""
+  return "$rc"
+}
 
 # 2. Install.
-bash scripts/install.sh
+in_background bash scripts/install.sh || die "scripts/install.sh failed"
 
 # 3. + 4. Services start while the CLI and the gateway build.
-mkdir -p "$LOG_DIR"
+mkdir -p "$LOG_DIR" "$STATE_DIR"
 bash scripts/services.sh start >"$LOG_DIR/services-start-dev.log" 2>&1 &
 svc_pid=$!
 say "building the CLI and the local gateway"
-# In the background so that a signal stops it at once (bash defers traps during a foreground command).
-cargo build -p stopgate-cli -p stopgate-dev &
-build_pid=$!
 rc=0
-wait "$build_pid" || rc=$?
-build_pid=""
+in_background cargo build -p stopgate-cli -p stopgate-dev || rc=$?
 ((rc == 0)) || die "cargo build failed (exit $rc)"
 [[ -x $CLI && -x $GATEWAY ]] || die "build produced no $CLI or $GATEWAY"
-if ! wait "$svc_pid"; then
-  svc_pid=""
+rc=0
+wait "$svc_pid" || rc=$?
+svc_pid=""
+if ((rc != 0)); then
   cat "$LOG_DIR/services-start-dev.log" >&2
   die "the local services did not start"
 fi
-svc_pid=""
 eval "$(bash scripts/services.sh env)"
 
 # 5. Table and queues.
-queue_urls="$(.venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url --print-imports-queue-url)"
+in_background .venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url \
+  --print-imports-queue-url >"$STATE_DIR/queue-urls" || die "creating the table and queues failed"
+queue_urls="$(cat "$STATE_DIR/queue-urls")"
 CAPTURE_QUEUE_URL="${queue_urls%%$'\n'*}"
 IMPORTS_QUEUE_URL="${queue_urls##*$'\n'}"
 IMPORTS_BUCKET="$TABLE_NAME-imports"
 
 # 6. Development secrets key (stable across runs) and dev.env.
-mkdir -p "$STATE_DIR"
 if [[ ! -s $SECRET_FILE ]]; then
   (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$SECRET_FILE")
 fi
@@ -136,7 +212,7 @@ mv -f "$tmp" "$ENV_FILE"
 # shellcheck source=/dev/null
 source "$ENV_FILE"
 
-# 7. Seed the demo tenant.
+# 7. Seed the demo tenant (each command takes well under a second).
 rc=0
 "$CLI" tenant create demo || rc=$?
 [[ $rc == 0 || $rc == 3 ]] || die "stopgate tenant create demo failed (exit $rc)"
@@ -153,8 +229,7 @@ echo "export STOPGATE_DEMO_TWILIO_AUTH_TOKEN=$twilio_token" >>"$ENV_FILE"
 # shellcheck source=/dev/null
 source "$ENV_FILE"
 
-# 8. Serve until SIGINT/SIGTERM. The gateway runs in the background so that the traps above
-# run as soon as a signal arrives.
+# 8. Serve until a signal (see "Stopping" above) or until the gateway exits.
 say "environment in .stopgate/dev.env; starting the gateway on $BASE_URL"
 "$GATEWAY" serve --addr "$HOST:$PORT" &
 gw_pid=$!
