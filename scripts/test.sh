@@ -96,9 +96,11 @@ stop_tree() {
   wait "$pid" 2>/dev/null || true
 }
 
+stopping=""
 # shellcheck disable=SC2329  # invoked by trap
 cleanup() {
   local rc=$?
+  stopping=yes
   trap '' INT TERM HUP  # nothing may cut the cleanup short
   trap - EXIT
   if [[ $MODE == all ]]; then
@@ -111,10 +113,20 @@ cleanup() {
   fi
   exit "$rc"
 }
+# on_signal STATUS WHAT: the first signal exits (and so runs cleanup); a signal already pending
+# when cleanup began must not exit again from inside it, which would cut it short.
+# shellcheck disable=SC2329  # invoked by trap
+on_signal() {
+  [[ -n $stopping ]] && return 0
+  stopping=yes
+  trap '' INT TERM HUP
+  echo "test.sh: $2" >&2
+  exit "$1"
+}
 trap cleanup EXIT
-trap 'echo "test.sh: interrupted" >&2; exit 130' INT
-trap 'echo "test.sh: terminated" >&2; exit 143' TERM
-trap 'echo "test.sh: hung up" >&2; exit 129' HUP
+trap 'on_signal 130 interrupted' INT
+trap 'on_signal 143 terminated' TERM
+trap 'on_signal 129 "hung up"' HUP
 
 # in_background CMD...: run CMD in the background and wait for it, so that a signal is handled
 # at once (bash runs a trap only between commands); returns its exit status.
