@@ -8,12 +8,13 @@ The events double as test fixtures (functions/*/tests) and as `cargo lambda invo
     tenant          = events-demo
     auth_token      = stopgate-example-auth-token
 Run `make events` (or `.venv/bin/python scripts/make_events.py`) after changing anything here or
-in the other generators; commit the result. It writes these events, then runs the other three
-generators, which write the rest of events/:
+in the other generators; commit the result. It writes these events, then runs every other
+generator, scripts/events_*.py (in name order), which write the rest of events/, e.g.:
     scripts/events_telnyx_bandwidth_plivo.py   Telnyx, Bandwidth and Plivo (standard library)
     scripts/events_ringcentral_sinch_vonage.py RingCentral, Sinch and Vonage (standard library)
     scripts/events_aws.py                      AWS End User Messaging over SNS (needs `cryptography`,
-                                               which moto brings into .venv)
+                                               which requirements-dev.txt puts into .venv)
+A new generator only has to be named scripts/events_<what>.py and write when run as __main__.
 Every generator is deterministic: fixed times, ids and keys (the SNS test key and certificate are
 committed and reused), so regenerating changes nothing unless a generator changed.
 `--twilio-only` writes this file's events alone (standard library only).
@@ -134,7 +135,7 @@ def check(name, category, key="sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_crea
 
 
 # The generators that write the rest of events/, run after this file's own events.
-GENERATORS = ["events_telnyx_bandwidth_plivo.py", "events_ringcentral_sinch_vonage.py", "events_aws.py"]
+GENERATORS = sorted(p.name for p in pathlib.Path(__file__).resolve().parent.glob("events_*.py"))
 
 
 def ensure_cryptography():
