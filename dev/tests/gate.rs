@@ -4,16 +4,19 @@
 // Test code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use stopgate::api::check::CheckService;
+use stopgate::api::tenants::Tenants;
 use stopgate::api::webhook::IncomingWebhook;
 use stopgate::consent::{SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::E164;
 use stopgate::providers::{Provider, telnyx};
-use stopgate::store::Commit;
-use stopgate::testing::events::event;
 use stopgate::testing::webhooks::{self, BUSINESS, Endpoint, Proof, Sms};
-use stopgate::testing::{TenantKeys, TestEnv, env};
+use stopgate::testing::{TenantKeys, TestEnv, api_request, env};
 use stopgate_dev::Gateway;
 
 const TWILIO_TOKEN: &str = "gate-test-auth-token";
@@ -80,27 +83,21 @@ impl Gate {
 
     /// A request through the gateway, as API Gateway hands it over; the status and JSON body.
     async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = lambda_http::Request::new(match body {
-            Some(b) => lambda_http::Body::Text(b.to_string()),
-            None => lambda_http::Body::Empty,
-        });
-        *request.method_mut() = method.parse().unwrap();
-        *request.uri_mut() = format!("https://api.stopgate.example{path}")
-            .parse()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {key}").parse().unwrap());
-        request
-            .headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        let response = self.gateway.route(request).await;
+        let response = self
+            .gateway
+            .route(api_request(method, path, key, body.as_ref()))
+            .await;
         let status = response.status().as_u16();
         let text = stopgate::testing::body_text(response.body());
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// The check service as the check function builds it, with `tenants` and as of `clock`.
+    fn checks(&self, tenants: Tenants, clock: fn() -> DateTime<Utc>) -> CheckService {
+        CheckService::new(self.env.store.clone(), Arc::new(tenants)).with_clock(clock)
     }
 
     /// `POST /v1/consents` with a `consents:write` key.
@@ -485,30 +482,10 @@ async fn an_override_needs_written_consent_and_is_flagged() {
 
 /// A possible revocation from `person`, as received at `at` (to open an old review).
 async fn possible_revocation(gate: &Gate, person: &str, at: DateTime<Utc>) -> String {
-    let opened = event(stopgate::consent::EventKind::PossibleRevocation)
-        .tenant(gate.tenant())
-        .phone(&E164::parse_e164(person).unwrap())
-        .at(at)
-        .keyword("not interested")
-        .build();
-    let review_id = opened.event_id.to_string();
-    let mut opened = opened;
-    opened.review = Some(stopgate::consent::ReviewRef {
-        review_id: review_id.clone(),
-        resolution: None,
-        note: None,
-    });
+    let phone = E164::parse_e164(person).unwrap();
     gate.env
-        .store
-        .commit(&Commit {
-            event: &opened,
-            private: None,
-            dedupe: None,
-            disclosure: None,
-        })
+        .open_review(&gate.env.store, gate.tenant(), &phone, at)
         .await
-        .unwrap();
-    review_id
 }
 
 #[tokio::test]
@@ -816,11 +793,6 @@ async fn a_revoked_category_is_denied_whatever_other_grants_say() {
 
 #[tokio::test]
 async fn the_check_never_allows_on_configuration_it_could_not_refresh() {
-    use std::sync::Arc;
-    use std::time::Duration as StdDuration;
-    use stopgate::api::check::CheckService;
-    use stopgate::api::tenants::Tenants;
-
     let gate = Gate::new("gate-stale").await;
     let allowed = "+14155550361";
     let opted_out = "+14155550362";
@@ -836,12 +808,9 @@ async fn the_check_never_allows_on_configuration_it_could_not_refresh() {
         .create_tenant(gate.tenant(), TenantPolicy::default())
         .await
         .unwrap();
-    let tenants = Arc::new(Tenants::with_freshness(
-        config_table.clone(),
-        None,
-        StdDuration::from_millis(200),
-    ));
-    let checks = CheckService::new(gate.env.store.clone(), tenants);
+    let tenants =
+        Tenants::with_freshness(config_table.clone(), None, StdDuration::from_millis(200));
+    let checks = gate.checks(tenants, Utc::now);
     let check =
         |to: &str| json!({"from": BUSINESS, "to": to, "category": "informational"}).to_string();
     let headers = stopgate::testing::bearer(&gate.keys.check);
@@ -878,14 +847,7 @@ async fn promotional_at(
     to: &str,
     extra: Value,
 ) -> Value {
-    use std::sync::Arc;
-    use stopgate::api::check::CheckService;
-    use stopgate::api::tenants::Tenants;
-    let checks = CheckService::new(
-        gate.env.store.clone(),
-        Arc::new(Tenants::new(gate.env.store.clone(), None)),
-    )
-    .with_clock(clock);
+    let checks = gate.checks(Tenants::new(gate.env.store.clone(), None), clock);
     let mut body = json!({"from": BUSINESS, "to": to, "category": "promotional"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());

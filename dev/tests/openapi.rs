@@ -13,7 +13,7 @@ use stopgate::api::check::CheckService;
 use stopgate::api::tenants::Tenants;
 use stopgate::providers::Provider;
 use stopgate::testing::webhooks::{self, BUSINESS, Endpoint, Proof, Sms};
-use stopgate::testing::{TestEnv, bearer, body_text, env};
+use stopgate::testing::{TestEnv, api_request, bearer, body_text, env};
 use stopgate_dev::Gateway;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -35,21 +35,10 @@ impl Collector {
         key: &str,
         body: Option<Value>,
     ) -> Value {
-        let mut request = lambda_http::Request::new(match &body {
-            Some(b) => lambda_http::Body::Text(b.to_string()),
-            None => lambda_http::Body::Empty,
-        });
-        *request.method_mut() = method.parse().unwrap();
-        *request.uri_mut() = format!("https://api.stopgate.example{path}")
-            .parse()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {key}").parse().unwrap());
-        request
-            .headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        let response = self.gateway.route(request).await;
+        let response = self
+            .gateway
+            .route(api_request(method, path, key, body.as_ref()))
+            .await;
         let status = response.status().as_u16();
         let body: Value = serde_json::from_str(&body_text(response.body())).unwrap();
         self.keep(route, method, status, body.clone());

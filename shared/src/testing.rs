@@ -79,6 +79,33 @@ pub fn sample_event(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A request as API Gateway hands it to a handler: `method path`, with the key as a bearer
+/// token and `body` as JSON.
+pub fn api_request(
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<&serde_json::Value>,
+) -> lambda_http::Request {
+    let mut request = lambda_http::Request::new(match body {
+        Some(b) => lambda_http::Body::Text(b.to_string()),
+        None => lambda_http::Body::Empty,
+    });
+    *request.method_mut() = method.parse().expect("method");
+    *request.uri_mut() = format!("https://api.stopgate.example{path}")
+        .parse()
+        .expect("path");
+    request.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&format!("Bearer {key}")).expect("key"),
+    );
+    request.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    request
+}
+
 /// A sample API Gateway HTTP API event, as the Lambda runtime hands it to a handler.
 pub fn sample_request(name: &str) -> lambda_http::Request {
     lambda_http::request::from_str(&sample_event(name))
@@ -332,6 +359,34 @@ impl TestEnv {
                 .expect("check"),
         )
         .expect("json")
+    }
+
+    /// A possible revocation from `phone`, received at `at`, opening its review (to have a
+    /// review of any age); returns the review id.
+    pub async fn open_review(
+        &self,
+        store: &Store,
+        tenant: &str,
+        phone: &crate::phone::E164,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let message = events::event(crate::consent::EventKind::PossibleRevocation)
+            .tenant(tenant)
+            .phone(phone)
+            .at(at)
+            .keyword("not interested")
+            .opens_review()
+            .build();
+        store
+            .commit(&crate::store::Commit {
+                event: &message,
+                private: None,
+                dedupe: None,
+                disclosure: None,
+            })
+            .await
+            .expect("commit");
+        message.event_id.to_string()
     }
 
     /// A new tenant with the default policy and one API key for each scope.

@@ -5,39 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, Utc};
-use stopgate::consent::{EventKind, ReviewRef, Source, TenantPolicy};
+use stopgate::consent::{EventKind, Source, TenantPolicy};
 use stopgate::phone::E164;
 use stopgate::store::history::{ChangePosition, EventIndex};
 use stopgate::store::reviews::ReviewStatus;
-use stopgate::store::{Commit, Store};
 use stopgate::testing::env;
-use stopgate::testing::events::event;
 use stopgate_sweeper::Sweeper;
-
-/// A possible revocation received `days_ago`, opening its review; returns the review id.
-async fn review(store: &Store, tenant: &str, phone: &E164, days_ago: i64) -> String {
-    let mut opened = event(EventKind::PossibleRevocation)
-        .tenant(tenant)
-        .phone(phone)
-        .at(Utc::now() - Duration::days(days_ago))
-        .build();
-    let review_id = opened.event_id.to_string();
-    opened.review = Some(ReviewRef {
-        review_id: review_id.clone(),
-        resolution: None,
-        note: None,
-    });
-    store
-        .commit(&Commit {
-            event: &opened,
-            private: None,
-            dedupe: None,
-            disclosure: None,
-        })
-        .await
-        .unwrap();
-    review_id
-}
 
 #[tokio::test]
 async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
@@ -51,14 +24,16 @@ async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
     for tenant in ["sweep-a", "sweep-b"] {
         store.create_tenant(tenant, policy.clone()).await.unwrap();
         let phone = E164::parse_e164("+14155550401").unwrap();
-        overdue.push((
-            tenant,
-            phone.clone(),
-            review(&store, tenant, &phone, 20).await,
-        ));
+        let twenty_days_ago = Utc::now() - Duration::days(20);
+        let review_id = env
+            .open_review(&store, tenant, &phone, twenty_days_ago)
+            .await;
+        overdue.push((tenant, phone, review_id));
     }
     let fresh_phone = E164::parse_e164("+14155550402").unwrap();
-    let fresh = review(&store, "sweep-a", &fresh_phone, 0).await;
+    let fresh = env
+        .open_review(&store, "sweep-a", &fresh_phone, Utc::now())
+        .await;
 
     let sweeper = Sweeper::with_store(store.clone());
     let summary = sweeper.handle().await.unwrap();

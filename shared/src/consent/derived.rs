@@ -28,23 +28,12 @@ impl ConsentEvent {
     ) -> ConsentEvent {
         let mut origin = message.origin.clone();
         origin.rule = Some("review".into());
-        ConsentEvent {
-            event_id: EventId::new(now),
-            kind: EventKind::OptOut,
-            category: None,
-            level: None,
-            origin,
-            recorded_at: now,
-            actor,
-            evidence: EvidenceRefs::default(),
-            override_opt_out: false,
-            review: Some(ReviewRef {
-                review_id: review_id.to_string(),
-                resolution: Some(ReviewResolution::OptOut),
-                note,
-            }),
-            ..message.clone()
-        }
+        let review = ReviewRef {
+            review_id: review_id.to_string(),
+            resolution: Some(ReviewResolution::OptOut),
+            note,
+        };
+        opt_out_as_of(message, origin, actor, Some(review), now)
     }
 
     /// The opt-out a possible revocation becomes when its review passes its due date unresolved
@@ -54,17 +43,12 @@ impl ConsentEvent {
         review_id: &str,
         now: DateTime<Utc>,
     ) -> ConsentEvent {
+        let actor = Actor::System {
+            reason: REVIEW_EXPIRED.into(),
+        };
         ConsentEvent {
             source: Source::ReviewExpired,
-            ..ConsentEvent::review_opt_out(
-                message,
-                review_id,
-                None,
-                Actor::System {
-                    reason: REVIEW_EXPIRED.into(),
-                },
-                now,
-            )
+            ..ConsentEvent::review_opt_out(message, review_id, None, actor, now)
         }
     }
 
@@ -77,29 +61,21 @@ impl ConsentEvent {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> ConsentEvent {
+        let review = ReviewRef {
+            review_id: review_id.to_string(),
+            resolution: Some(resolution),
+            note,
+        };
         ConsentEvent {
-            event_id: EventId::new(now),
-            tenant: message.tenant.clone(),
-            phone: message.phone.clone(),
-            kind: EventKind::ReviewResolved,
-            category: None,
-            level: None,
-            scope: None,
             origin: message.origin.clone(),
-            source: Source::Api,
-            occurred_at: now,
-            time_source: TimeSource::Receipt,
-            received_at: now,
-            recorded_at: now,
-            actor,
-            evidence: EvidenceRefs::default(),
-            override_opt_out: false,
-            review: Some(ReviewRef {
-                review_id: review_id.to_string(),
-                resolution: Some(resolution),
-                note,
-            }),
-            location: None,
+            review: Some(review),
+            ..recorded_now(
+                message.tenant.clone(),
+                &message.phone,
+                EventKind::ReviewResolved,
+                actor,
+                now,
+            )
         }
     }
 
@@ -115,46 +91,71 @@ impl ConsentEvent {
         origin.keyword = classification.keyword.clone();
         origin.language = classification.language.clone();
         origin.classifier_version = Some(classification.classifier_version.clone());
-        ConsentEvent {
-            event_id: EventId::new(now),
-            kind: EventKind::OptOut,
-            category: None,
-            level: None,
-            origin,
-            recorded_at: now,
-            actor: Actor::System {
-                reason: format!("reclassified {}", message.event_id),
-            },
-            evidence: EvidenceRefs::default(),
-            override_opt_out: false,
-            review: None,
-            ..message.clone()
-        }
+        let actor = Actor::System {
+            reason: format!("reclassified {}", message.event_id),
+        };
+        opt_out_as_of(message, origin, actor, None, now)
     }
 
     /// The record that a number's message text, IP and user agent were erased; every other
     /// fact, and every opt-out, stays.
     pub fn redaction(tenant: &str, phone: &E164, actor: Actor, now: DateTime<Utc>) -> ConsentEvent {
-        ConsentEvent {
-            event_id: EventId::new(now),
-            tenant: tenant.to_string(),
-            phone: phone.clone(),
-            kind: EventKind::Redacted,
-            category: None,
-            level: None,
-            scope: None,
-            origin: Default::default(),
-            source: Source::Api,
-            occurred_at: now,
-            time_source: TimeSource::Receipt,
-            received_at: now,
-            recorded_at: now,
-            actor,
-            evidence: EvidenceRefs::default(),
-            override_opt_out: false,
-            review: None,
-            location: None,
-        }
+        recorded_now(tenant.to_string(), phone, EventKind::Redacted, actor, now)
+    }
+}
+
+/// An opt-out read in `message`, dated as the message (occurred, received, time source, scope),
+/// recorded `now`. The message's text stays with the message.
+fn opt_out_as_of(
+    message: &ConsentEvent,
+    origin: super::event::Origin,
+    actor: Actor,
+    review: Option<ReviewRef>,
+    now: DateTime<Utc>,
+) -> ConsentEvent {
+    ConsentEvent {
+        event_id: EventId::new(now),
+        kind: EventKind::OptOut,
+        category: None,
+        level: None,
+        origin,
+        recorded_at: now,
+        actor,
+        evidence: EvidenceRefs::default(),
+        override_opt_out: false,
+        review,
+        location: None,
+        ..message.clone()
+    }
+}
+
+/// An event about a number that Stopgate or an operator records `now`, as of now.
+fn recorded_now(
+    tenant: String,
+    phone: &E164,
+    kind: EventKind,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ConsentEvent {
+    ConsentEvent {
+        event_id: EventId::new(now),
+        tenant,
+        phone: phone.clone(),
+        kind,
+        category: None,
+        level: None,
+        scope: None,
+        origin: Default::default(),
+        source: Source::Api,
+        occurred_at: now,
+        time_source: TimeSource::Receipt,
+        received_at: now,
+        recorded_at: now,
+        actor,
+        evidence: EvidenceRefs::default(),
+        override_opt_out: false,
+        review: None,
+        location: None,
     }
 }
 

@@ -191,6 +191,12 @@ impl EventBuilder {
         self
     }
 
+    /// Opens a review of its own (a possible revocation): the review id is the event id.
+    pub fn opens_review(self) -> Self {
+        let id = self.0.event_id.to_string();
+        self.review(&id)
+    }
+
     pub fn build(self) -> ConsentEvent {
         self.0
     }
