@@ -46,6 +46,11 @@ python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' ||
 python3 -c 'import venv, ensurepip' 2>/dev/null ||
   die "python3 cannot create virtual environments (Debian: apt-get install python3-venv)"
 
+# scripts/services.sh starts each service in a session of its own and serialises starts and stops.
+for tool in setsid flock; do
+  command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install util-linux)"
+done
+
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup)"
 cargo clippy --version >/dev/null 2>&1 || die "cargo clippy not found (rustup component add clippy)"
 cargo fmt --version >/dev/null 2>&1 || die "cargo fmt not found (rustup component add rustfmt)"
