@@ -297,3 +297,110 @@ async fn reclassify_finds_and_records_what_an_older_classifier_missed_once() {
         Some(2)
     );
 }
+
+#[tokio::test]
+async fn secrets_stay_off_the_command_line_and_keys_are_listed_and_revoked() {
+    let _env = env().await;
+    let tenant = unique_tenant("cli-access");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+
+    // A secret in argv is refused, and not echoed.
+    let in_argv = stopgate(
+        &[
+            "provider",
+            "set",
+            &tenant,
+            "twilio",
+            "auth_token=argv-secret-value",
+        ],
+        None,
+    );
+    assert_eq!(in_argv.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&in_argv.stderr);
+    assert!(stderr.contains("stdin"), "{stderr}");
+    assert!(!stderr.contains("argv-secret-value"), "{stderr}");
+
+    // From a file, then rotated with --replace; settings as arguments.
+    let file = std::env::temp_dir().join(format!("{tenant}-plivo.env"));
+    std::fs::write(&file, "# Plivo\nauth_token=file-secret-value\n").unwrap();
+    let from_file = ok(stopgate(
+        &[
+            "provider",
+            "set",
+            &tenant,
+            "plivo",
+            "--from-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(from_file.is_empty());
+    std::fs::remove_file(&file).unwrap();
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo", "--replace"],
+        Some("auth_token=second-secret-value\n"),
+    ));
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo", "require_v3=true"],
+        None,
+    ));
+    assert_eq!(
+        stopgate(
+            &["provider", "set", &tenant, "plivo", "require_v3=maybe"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    ok(stopgate(
+        &["provider", "drop-previous", &tenant, "plivo"],
+        None,
+    ));
+
+    let key = ok(stopgate(
+        &[
+            "key",
+            "create",
+            &tenant,
+            "--scopes",
+            "check",
+            "--expires-in",
+            "30d",
+        ],
+        None,
+    ));
+    let listed = ok(stopgate(&["key", "list", &tenant, "--json"], None));
+    assert!(
+        !listed.contains(key.trim()),
+        "the key itself is never shown"
+    );
+    let keys: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["scopes"], serde_json::json!(["check"]));
+    assert_eq!(keys[0]["revoked"], false);
+    assert!(keys[0]["expires_at"].is_string());
+    let key_id = keys[0]["key_id"].as_str().unwrap();
+
+    ok(stopgate(&["key", "revoke", &tenant, key_id], None));
+    let keys: Vec<serde_json::Value> = ok(stopgate(&["key", "list", &tenant, "--json"], None))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys[0]["revoked"], true);
+    assert_eq!(
+        stopgate(&["key", "revoke", &tenant, "key_nope"], None)
+            .status
+            .code(),
+        Some(4),
+        "not found"
+    );
+    let table = ok(stopgate(&["key", "list", &tenant], None));
+    assert!(
+        table.starts_with("KEY ID") && table.contains(key_id),
+        "{table}"
+    );
+}

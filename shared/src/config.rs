@@ -16,14 +16,21 @@ pub enum ConfigError {
 /// How provider secrets are sealed: KMS in AWS, a configured development key locally.
 #[derive(Clone)]
 pub enum SecretsKey {
-    Kms { key_id: String },
-    Dev { key: [u8; 32] },
+    /// `fingerprint_key_id`: a KMS HMAC key that fingerprints secrets (so one secret serves one
+    /// tenant) without storing anything a guess could be checked against.
+    Kms {
+        key_id: String,
+        fingerprint_key_id: Option<String>,
+    },
+    Dev {
+        key: [u8; 32],
+    },
 }
 
 impl std::fmt::Debug for SecretsKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SecretsKey::Kms { key_id } => write!(f, "Kms({key_id})"),
+            SecretsKey::Kms { key_id, .. } => write!(f, "Kms({key_id})"),
             SecretsKey::Dev { .. } => f.write_str("Dev(<redacted>)"),
         }
     }
@@ -41,9 +48,12 @@ pub struct Config {
     pub inbound_budget: Duration,
     /// Per-attempt timeout for every AWS SDK call.
     pub sdk_timeout: Duration,
-    /// Encrypts pagination cursors (`CURSOR_KEY`, base64 of 32 bytes; derived from the
-    /// development secrets key locally).
+    /// Encrypts pagination cursors (`CURSOR_KEY`, a secret of 32+ characters; derived from the
+    /// development secrets key locally). In AWS it is derived at cold start from a KMS HMAC key
+    /// (`CURSOR_KEY_KMS_ID`) that only the consent function may use, so it never sits in an
+    /// environment variable.
     pub cursor_key: Option<[u8; 32]>,
+    pub cursor_key_kms_id: Option<String>,
     /// The S3 bucket import files are uploaded to (`POST /v1/imports` presigns PUTs into it).
     pub imports_bucket: Option<String>,
     /// The queue the bucket notifies of uploads; read only by the local gateway, which drains
@@ -75,7 +85,10 @@ impl Config {
             non_empty("SECRETS_KMS_KEY_ID"),
             non_empty("SECRETS_DEV_KEY"),
         ) {
-            (Some(key_id), _) => Some(SecretsKey::Kms { key_id }),
+            (Some(key_id), _) => Some(SecretsKey::Kms {
+                key_id,
+                fingerprint_key_id: non_empty("SECRETS_FINGERPRINT_KEY_ID"),
+            }),
             (None, Some(encoded)) => Some(SecretsKey::Dev {
                 key: decode_key("SECRETS_DEV_KEY", &encoded)?,
             }),
@@ -94,6 +107,7 @@ impl Config {
             secrets_key,
             inbound_budget: millis("INBOUND_BUDGET_MS", 1500)?,
             sdk_timeout: millis("AWS_SDK_TIMEOUT_MS", 2000)?,
+            cursor_key_kms_id: non_empty("CURSOR_KEY_KMS_ID"),
             cursor_key: match non_empty("CURSOR_KEY") {
                 Some(secret) if secret.trim().len() >= 32 => {
                     Some(derive_cursor_key(secret.trim().as_bytes()))
@@ -110,6 +124,34 @@ impl Config {
                 },
             },
         })
+    }
+}
+
+impl Config {
+    /// Derives the cursor key from `CURSOR_KEY_KMS_ID` (a KMS HMAC key) when no other is set:
+    /// the MAC of a fixed label, the same for every warm function, never stored anywhere.
+    pub async fn with_cursor_key_from_kms(
+        mut self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Config, ConfigError> {
+        if let (None, Some(key_id)) = (self.cursor_key, &self.cursor_key_kms_id) {
+            let mac = aws_sdk_kms::Client::new(sdk)
+                .generate_mac()
+                .key_id(key_id)
+                .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+                .message(aws_sdk_kms::primitives::Blob::new(
+                    b"stopgate cursor key v1",
+                ))
+                .send()
+                .await
+                .map_err(|e| ConfigError::Invalid {
+                    name: "CURSOR_KEY_KMS_ID",
+                    reason: aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+                })?;
+            let bytes = mac.mac().map(|m| m.as_ref().to_vec()).unwrap_or_default();
+            self.cursor_key = Some(derive_cursor_key(&bytes));
+        }
+        Ok(self)
     }
 }
 

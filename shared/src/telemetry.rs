@@ -5,7 +5,9 @@ use tracing_subscriber::EnvFilter;
 /// JSON logs in Lambda (`LOG_FORMAT=json`), readable text elsewhere; always to stderr so a
 /// command's stdout carries only its output.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = quiet_dependencies(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
     let json = std::env::var("LOG_FORMAT")
         .map(|v| v == "json")
         .unwrap_or(false);
@@ -19,6 +21,26 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+}
+
+/// The AWS SDK and the HTTP stack log request and response details (headers, bodies) at debug
+/// and trace: whatever level Stopgate logs at, they stay at `warn`.
+const DEPENDENCIES_AT_WARN: [&str; 6] = [
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_sdk_dynamodb",
+    "aws_config",
+    "hyper",
+    "hyper_util",
+];
+
+fn quiet_dependencies(mut filter: EnvFilter) -> EnvFilter {
+    for target in DEPENDENCIES_AT_WARN {
+        if let Ok(directive) = format!("{target}=warn").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Emits one CloudWatch metric in Embedded Metric Format: a JSON line on stdout that Lambda

@@ -127,6 +127,20 @@ impl TestEnv {
         Sealer::new(self.config.secrets_key.clone(), &self.sdk)
     }
 
+    /// A sealer of a key service that cannot be reached: nothing opens, nothing seals.
+    pub fn sealer_with_kms_down(&self) -> Sealer {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let key = SecretsKey::Kms {
+            key_id: "alias/stopgate-unreachable".into(),
+            fingerprint_key_id: None,
+        };
+        Sealer::new(Some(key), &sdk)
+    }
+
     pub fn tenants(&self) -> Arc<Tenants> {
         Arc::new(Tenants::new(self.store.clone(), Some(self.sealer())))
     }
@@ -332,7 +346,12 @@ impl TestEnv {
         }
         for round in rounds {
             self.store
-                .put_provider_secrets(tenant, provider.as_str(), round)
+                .put_provider_secrets(
+                    tenant,
+                    provider.as_str(),
+                    round,
+                    store::Rotation::KeepPrevious(chrono::Duration::days(7)),
+                )
                 .await
                 .expect("provider secrets");
         }
@@ -405,13 +424,8 @@ impl TestEnv {
     /// Creates an API key with `scopes` and returns it.
     pub async fn api_key(&self, tenant: &str, scopes: &[&str]) -> String {
         let (key, key_id) = generate_key();
-        let record = ApiKeyRecord {
-            key_id,
-            tenant_id: tenant.to_string(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: chrono::Utc::now(),
-            revoked: false,
-        };
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        let record = ApiKeyRecord::new(key_id, tenant, scopes, chrono::Utc::now(), None);
         self.store
             .put_api_key(&hash_key(&key), &record)
             .await

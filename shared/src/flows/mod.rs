@@ -3,5 +3,6 @@
 //! workers call these; the domain builds every event; the store only persists.
 
 pub mod imports;
+pub mod provider_secrets;
 pub mod reclassify;
 pub mod reviews;

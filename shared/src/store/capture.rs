@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
-/// A verified webhook, exactly as received, with the time it arrived (ordering uses it).
+/// A webhook kept for replay: as received, with the time it arrived (ordering uses it), less
+/// its credential headers (a verified one needs them no more; an unverified one keeps them
+/// sealed in `sealed_credentials`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapturedWebhook {
     pub tenant: String,
@@ -19,6 +21,10 @@ pub struct CapturedWebhook {
     /// False when the tenant's secrets could not be read at arrival: replay verifies first.
     pub verified: bool,
     pub reason: String,
+    /// The credential headers (Basic credentials, tokens) of an unverified capture, sealed like
+    /// provider secrets: replay opens them to verify. A verified capture keeps none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_credentials: Option<String>,
 }
 
 #[derive(Clone, Debug)]

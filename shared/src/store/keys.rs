@@ -30,6 +30,12 @@ pub fn sns_topic_pk(topic_arn: &str) -> String {
 }
 pub const SNS_TOPIC_SK: &str = "TENANT";
 
+/// A provider secret's keyed fingerprint, held by one tenant.
+pub fn secret_fingerprint_pk(provider: &str, fingerprint: &str) -> String {
+    format!("SF#{provider}#{fingerprint}")
+}
+pub const SECRET_FINGERPRINT_SK: &str = "TENANT";
+
 pub fn api_key_pk(key_sha256: &str) -> String {
     format!("K#{key_sha256}")
 }
@@ -47,6 +53,12 @@ pub const EVENT_PREFIX: &str = "EV#";
 pub fn private_sk(event_id: &str) -> String {
     format!("PII#{event_id}")
 }
+
+/// A provider signature nonce a tenant's webhooks used, kept for good.
+pub fn nonce_pk(tenant: &str, provider: &str, nonce: &str) -> String {
+    format!("NONCE#{tenant}#{provider}#{nonce}")
+}
+pub const NONCE_SK: &str = "NONCE";
 
 pub fn dedupe_pk(tenant: &str, provider: &str, message_id: &str) -> String {
     format!("D#{tenant}#{provider}#{message_id}")
@@ -67,6 +79,12 @@ pub const IMPORT_SK: &str = "IMPORT";
 pub fn quarantine_pk(tenant: &str, day: &str) -> String {
     format!("Q#{tenant}#{day}")
 }
+
+/// How many requests a tenant had quarantined in one minute (`YYYYMMDDHHMM`), with a TTL.
+pub fn quarantine_counter_pk(tenant: &str, minute: &str) -> String {
+    format!("QC#{tenant}#{minute}")
+}
+pub const QUARANTINE_COUNTER_SK: &str = "COUNT";
 
 /// The change index partition for a number: the shard comes from a hash of the number so a
 /// number's changes stay in order within one shard.

@@ -26,6 +26,16 @@ pub struct DedupeClaim {
     pub message_id: String,
     /// The answer a webhook gave, for its redeliveries; other claims have none.
     pub reply: Option<ProviderReply>,
+    /// The signature nonce the delivery carried, claimed in the same transaction: a nonce is
+    /// never accepted twice with another body (a redelivery of the same body is a duplicate).
+    pub nonce: Option<NonceClaim>,
+}
+
+/// A provider's signature nonce (or token id), with the SHA-256 of the body it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    pub nonce: String,
+    pub body_sha256: String,
 }
 
 /// A permanent record that a key was claimed, with the answer given.
@@ -78,6 +88,7 @@ pub enum Settled {
 #[derive(Debug)]
 enum Cancelled {
     Duplicate(Option<Item>),
+    NonceReused,
     GuardFailed,
     StateConflict,
     Throttled,
@@ -259,7 +270,8 @@ impl Store {
                         reply: commit.dedupe.as_ref().and_then(|c| c.reply.clone()),
                     });
                 }
-                Err(err) => match classify(err, commit.dedupe.is_some(), guarded.is_some()) {
+                Err(err) => match classify(err, commit, guarded.is_some()) {
+                    Ok(Cancelled::NonceReused) => return Err(StoreError::NonceReused),
                     Ok(Cancelled::Duplicate(item)) => {
                         let record = match item {
                             Some(item) => get_doc(&item)?,
@@ -343,6 +355,27 @@ impl Store {
             item.insert("type".into(), s("dedupe"));
             item.insert("doc".into(), to_doc(&record)?);
             items.push(self.put(item, Some("attribute_not_exists(pk)"), true)?);
+
+            if let Some(nonce) = &claim.nonce {
+                // Kept for good: a V2 Plivo signature carries no time, so a nonce that expired
+                // could be replayed with any body.
+                let mut item = Item::new();
+                item.insert(
+                    "pk".into(),
+                    s(keys::nonce_pk(&event.tenant, &claim.provider, &nonce.nonce)),
+                );
+                item.insert("sk".into(), s(keys::NONCE_SK));
+                item.insert("type".into(), s("nonce"));
+                item.insert("body_sha256".into(), s(nonce.body_sha256.clone()));
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk) OR body_sha256 = :body")
+                    .expression_attribute_values(":body", s(nonce.body_sha256.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
         }
 
         let mut item = Item::new();
@@ -577,14 +610,14 @@ impl Store {
 }
 
 /// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a
-/// duplicate; the state item (last) means a concurrent writer; throttling and transaction
-/// conflicts are retried.
+/// duplicate; the nonce (right after it) a replay; the state item (last) a concurrent writer;
+/// throttling and transaction conflicts are retried.
 fn classify(
     err: aws_sdk_dynamodb::error::SdkError<
         TransactWriteItemsError,
         aws_sdk_dynamodb::config::http::HttpResponse,
     >,
-    claimed: bool,
+    commit: &Commit<'_>,
     guarded: bool,
 ) -> Result<Cancelled, StoreError> {
     let service = match err {
@@ -595,6 +628,7 @@ fn classify(
         TransactWriteItemsError::TransactionCanceledException(e) => {
             let reasons: &[CancellationReason] = e.cancellation_reasons();
             let code = |r: &CancellationReason| r.code().unwrap_or("None").to_string();
+            let claimed = commit.dedupe.is_some();
             if claimed
                 && reasons
                     .first()
@@ -603,6 +637,14 @@ fn classify(
                 return Ok(Cancelled::Duplicate(
                     reasons.first().and_then(|r| r.item().cloned()),
                 ));
+            }
+            let nonce_claimed = commit.dedupe.as_ref().is_some_and(|c| c.nonce.is_some());
+            if nonce_claimed
+                && reasons
+                    .get(1)
+                    .is_some_and(|r| code(r) == "ConditionalCheckFailed")
+            {
+                return Ok(Cancelled::NonceReused);
             }
             let guard = reasons.len().checked_sub(2).and_then(|i| reasons.get(i));
             if guarded && guard.is_some_and(|r| code(r) == "ConditionalCheckFailed") {

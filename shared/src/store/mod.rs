@@ -20,8 +20,8 @@ pub mod uploads;
 
 pub use aws_config::SdkConfig;
 pub use capture::{CaptureQueue, CapturedWebhook};
-pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord, Settled};
-pub use tenants::{ApiKeyRecord, SealedSecrets, TenantRecord, TenantSnapshot};
+pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord, NonceClaim, Settled};
+pub use tenants::{ApiKeyRecord, Rotation, SealedSecrets, TenantRecord, TenantSnapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A guarded write's condition no longer held (e.g. the review was already resolved).
     #[error("the item changed since it was read")]
     GuardFailed,
+    /// A webhook's signature nonce was already used with another body: a replay.
+    #[error("the signature nonce was already used with another body")]
+    NonceReused,
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
 }
