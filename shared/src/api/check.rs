@@ -424,7 +424,9 @@ impl CheckService {
         let response = answer(check, tenant, state, now);
         if !matches!(
             response.reason,
-            CheckReason::HelpReply | CheckReason::OptOutConfirmation
+            CheckReason::HelpReply
+                | CheckReason::OptOutConfirmation
+                | CheckReason::DoubleOptInRequest
         ) {
             return Ok(response);
         }

@@ -23,6 +23,16 @@ pub fn provider_sk(provider: &str) -> String {
 pub fn tenant_key_sk(key_id: &str) -> String {
     format!("APIKEY#{key_id}")
 }
+/// A hosted form's configuration, beside the rest of the tenant's.
+pub fn form_sk(form: &str) -> String {
+    format!("FORM#{form}")
+}
+
+/// A rate-limit counter: one per limit, hashed key and window; it expires after the window.
+pub fn rate_pk(tenant: &str, limit: &str, key_sha256: &str, window: i64) -> String {
+    format!("RL#{tenant}#{limit}#{key_sha256}#{window}")
+}
+pub const RATE_SK: &str = "RATE";
 
 /// An Amazon SNS topic's tenant, found from the topic alone (functions/inbound-sns).
 pub fn sns_topic_pk(topic_arn: &str) -> String {
@@ -118,7 +128,7 @@ pub fn event_index_pk(event: &crate::consent::ConsentEvent) -> Option<String> {
         Inbound | Help | PossibleRevocation => {
             Some(inbound_shard_pk(&event.tenant, shard_of(&event.phone)))
         }
-        Grant | Revoke | ReviewResolved | Redacted => None,
+        Grant | Revoke | ReviewResolved | Redacted | PendingConsent | ConsentConfirmed => None,
     }
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
