@@ -13,8 +13,7 @@ use super::ApiError;
 use super::http::MAX_BODY_BYTES;
 use super::sns::SnsHttps;
 use super::tenants::{TenantContext, Tenants};
-use crate::consent::inbound::yes_out_of_context;
-use crate::consent::inbound::{InboundFacts, inbound_event};
+use crate::consent::inbound::{InboundFacts, Settlement, inbound_event, settle};
 use crate::consent::policy::ReplyKind;
 use crate::consent::{ConsentEvent, NumberState, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
@@ -174,7 +173,8 @@ impl PreparedMessage {
     }
 }
 
-/// Commits one message as it stands on the number's state when recorded: a YES out of context
+/// Commits one message as it stands on the number's state when recorded: a YES or START that a
+/// pending consent waits for confirms it in the same transaction (rule 9); a YES out of context
 /// becomes an ordinary message (rule 2), with the answer an ordinary message gets.
 async fn commit_message(
     store: &Store,
@@ -182,19 +182,20 @@ async fn commit_message(
     message: &PreparedMessage,
 ) -> Result<CommitOutcome, StoreError> {
     let snapshot = &tenant.snapshot;
-    let settle = |state: &NumberState| match yes_out_of_context(
+    let settled = |state: &NumberState| match settle(
         state,
         &message.event,
         &snapshot.tenant.policy,
         &snapshot.directory,
     ) {
-        Some(ordinary) => Settled::Instead {
+        Settlement::AsIs => Settled::Keep,
+        Settlement::Confirms(confirmations) => Settled::With(confirmations),
+        Settlement::Ordinary(ordinary) => Settled::Instead {
             event: Box::new(ordinary),
             reply: Some(message.ordinary_reply.clone()),
         },
-        None => Settled::Keep,
     };
-    store.commit_settled(&message.commit(), &settle).await
+    store.commit_settled(&message.commit(), &settled).await
 }
 
 /// A verified webhook: messages to commit and the answer to give once they are safe, or an

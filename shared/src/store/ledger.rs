@@ -80,6 +80,9 @@ pub enum Settled {
         event: Box<ConsentEvent>,
         reply: Option<ProviderReply>,
     },
+    /// Record it as it is, and these events it gives rise to (a double opt-in's confirmations)
+    /// in the same transaction.
+    With(Vec<ConsentEvent>),
     /// Record nothing: the commit fails with `GuardFailed`.
     Refuse,
 }
@@ -232,8 +235,12 @@ impl Store {
                 .await?;
             let settled = settle(&state);
             let replaced;
+            let also: &[ConsentEvent] = match &settled {
+                Settled::With(also) => also,
+                _ => &[],
+            };
             let commit = match &settled {
-                Settled::Keep => commit,
+                Settled::Keep | Settled::With(_) => commit,
                 Settled::Refuse => return Err(StoreError::GuardFailed),
                 Settled::Instead { event, reply } => {
                     replaced = Commit {
@@ -250,7 +257,10 @@ impl Store {
             };
             let event = commit.event;
             let fold = state.apply(event);
-            let mut items = self.transaction(commit, &state, version)?;
+            for derived in also {
+                state.apply(derived);
+            }
+            let mut items = self.transaction(commit, also, &state, version)?;
             if let Some(extra) = &guarded {
                 // Just before the state item, which stays last for `classify`.
                 items.insert(items.len().saturating_sub(1), extra.clone());
@@ -327,6 +337,7 @@ impl Store {
     fn transaction(
         &self,
         commit: &Commit<'_>,
+        also: &[ConsentEvent],
         state: &NumberState,
         version: u64,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
@@ -378,21 +389,9 @@ impl Store {
             }
         }
 
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk.clone()));
-        item.insert("sk".into(), s(keys::event_sk(event_id)));
-        item.insert("type".into(), s("event"));
-        item.insert("kind".into(), s(event.kind.as_str()));
-        item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
-        item.insert("doc".into(), to_doc(event)?);
-        if let Some(index_pk) = keys::event_index_pk(event) {
-            item.insert("gsi1pk".into(), s(index_pk));
-            item.insert(
-                "gsi1sk".into(),
-                s(keys::change_sk(&event.recorded_at, event_id)),
-            );
+        for event in std::iter::once(event).chain(also) {
+            items.push(self.put(event_item(event)?, Some("attribute_not_exists(pk)"), false)?);
         }
-        items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
 
         if let Some(review) = reviews::opened_by(event)? {
             items.push(self.put(review, None, false)?);
@@ -607,6 +606,26 @@ impl Store {
         }
         Ok(numbers)
     }
+}
+
+/// An event's own item, in its number's partition, and in a sparse index if it belongs to one.
+fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
+    let event_id = event.event_id.as_str();
+    let mut item = Item::new();
+    item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
+    item.insert("sk".into(), s(keys::event_sk(event_id)));
+    item.insert("type".into(), s("event"));
+    item.insert("kind".into(), s(event.kind.as_str()));
+    item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
+    item.insert("doc".into(), to_doc(event)?);
+    if let Some(index_pk) = keys::event_index_pk(event) {
+        item.insert("gsi1pk".into(), s(index_pk));
+        item.insert(
+            "gsi1sk".into(),
+            s(keys::change_sk(&event.recorded_at, event_id)),
+        );
+    }
+    Ok(item)
 }
 
 /// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a

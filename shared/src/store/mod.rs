@@ -8,11 +8,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
 pub mod exemptions;
+pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod keys;
 pub mod ledger;
 pub mod quarantine;
+pub mod rate_limits;
 pub mod reviews;
 pub mod tenants;
 pub mod topics;

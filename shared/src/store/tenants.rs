@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Item, Store, StoreError, get_doc, get_s, keys, s, sdk_error, to_doc};
+use crate::consent::forms::FormConfig;
 use crate::consent::{SenderDirectory, SenderGroup, TenantPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +69,8 @@ pub struct TenantSnapshot {
     pub tenant: TenantRecord,
     pub directory: SenderDirectory,
     pub providers: BTreeMap<String, SealedSecrets>,
+    /// Hosted forms by id.
+    pub forms: BTreeMap<String, FormConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +160,7 @@ impl Store {
         let mut tenant = None;
         let mut groups = Vec::new();
         let mut providers = BTreeMap::new();
+        let mut forms = BTreeMap::new();
         let query = self
             .ddb
             .query()
@@ -172,12 +176,15 @@ impl Store {
                 groups.push(get_doc::<SenderGroup>(item)?);
             } else if let Some(provider) = sk.strip_prefix("PROVIDER#") {
                 providers.insert(provider.to_string(), get_doc::<SealedSecrets>(item)?);
+            } else if let Some(form) = sk.strip_prefix("FORM#") {
+                forms.insert(form.to_string(), get_doc::<FormConfig>(item)?);
             }
         }
         Ok(tenant.map(|tenant| TenantSnapshot {
             tenant,
             directory: SenderDirectory { groups },
             providers,
+            forms,
         }))
     }
 
