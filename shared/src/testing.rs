@@ -55,6 +55,9 @@ pub async fn env() -> TestEnv {
     if config.cursor_key.is_none() {
         config.cursor_key = Some(rand::random());
     }
+    if config.pages_key.is_none() {
+        config.pages_key = Some(rand::random());
+    }
     if config.public_base_url.is_empty() {
         config.public_base_url = "https://hooks.stopgate.test".into();
     }

@@ -39,6 +39,8 @@ pub struct ConsentService {
     pub(super) tenants: Arc<Tenants>,
     pub(super) auth: Authenticator,
     pub(super) cursors: Cursors,
+    /// Seals preference links (`POST /v1/links`), when the pages key is configured.
+    pub(super) links: Option<super::links::Links>,
 }
 
 fn latest_mark(facet: &SuppressionFacet) -> Option<&Mark> {
@@ -72,7 +74,14 @@ impl ConsentService {
             tenants,
             auth,
             cursors: Cursors::new(cursor_key),
+            links: None,
         }
+    }
+
+    /// With preference links sealed by `links` (`POST /v1/links`).
+    pub fn with_links(mut self, links: super::links::Links) -> ConsentService {
+        self.links = Some(links);
+        self
     }
 
     pub(super) async fn tenant(&self, key: &ApiKeyRecord) -> Result<Arc<TenantContext>, ApiError> {
@@ -229,15 +238,50 @@ impl ConsentService {
             .store
             .private_evidence_many(&key.tenant_id, &phone, &with_private)
             .await?;
+        // A confirmation shows the pending consent it confirmed in full (its IP and user agent
+        // are that event's), so one entry is the whole evidence of a double opt-in.
+        let mut confirmed = HashMap::new();
+        for confirmation in events.iter().filter_map(|e| e.confirms.as_ref()) {
+            let id = confirmation.pending_event_id.as_str();
+            if let Some(pending) = self.store.event(&key.tenant_id, &phone, id).await? {
+                confirmed.insert(id.to_string(), pending);
+            }
+        }
+        let private_of_confirmed: Vec<&str> = confirmed
+            .values()
+            .filter(|e| e.evidence.has_private_record && !private.contains_key(e.event_id.as_str()))
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let mut private = private;
+        if !private_of_confirmed.is_empty() {
+            private.extend(
+                self.store
+                    .private_evidence_many(&key.tenant_id, &phone, &private_of_confirmed)
+                    .await?,
+            );
+        }
         let hashes: HashSet<String> = events
             .iter()
+            .chain(confirmed.values())
             .filter_map(|e| e.evidence.disclosure_sha256.clone())
             .collect();
         let disclosures = self.store.disclosures(&key.tenant_id, &hashes).await?;
         let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
+        let entry = |e: &ConsentEvent| {
+            let mut value = event_json(e, &tenant, &disclosures, &private);
+            if let (Some(confirmation), Some(object)) = (&e.confirms, value.as_object_mut())
+                && let Some(pending) = confirmed.get(confirmation.pending_event_id.as_str())
+            {
+                object.insert(
+                    "pending_event".into(),
+                    event_json(pending, &tenant, &disclosures, &private),
+                );
+            }
+            value
+        };
         Ok(json!({
             "phone": phone.as_str(),
-            "events": events.iter().map(|e| event_json(e, &tenant, &disclosures, &private)).collect::<Vec<_>>(),
+            "events": events.iter().map(entry).collect::<Vec<_>>(),
             "next_cursor": next_cursor,
         }))
     }
@@ -424,6 +468,17 @@ fn lookup_json(
         "scopes": scopes,
         "consents": consents,
         "last_inbound": inbound,
+        "pending_consents": state.pending_consents.iter().map(|p| json!({
+            "event_id": p.mark.event_id,
+            "received_at": p.mark.received_at,
+            "expires_at": p.expires_at(),
+            "open": p.open_at(now),
+            "scope": p.scope.to_string(),
+            "categories": p.consent.categories,
+            "level": p.consent.level,
+            "opt_in": p.consent.opt_in,
+            "confirm_to": p.consent.confirm_to.to_string(),
+        })).collect::<Vec<_>>(),
         "reviews": state.pending_reviews.iter().map(|r| {
             let due_at = policy.review_due(r.mark.received_at);
             let record = reviews.iter().find(|x| x.review_id == r.review_id);
@@ -456,13 +511,17 @@ fn event_json(
         "document_ref": refs.document_ref,
         "agent": refs.agent,
         "source_file_sha256": refs.source_file_sha256,
+        "form": refs.form,
+        "link_id": refs.link_id,
+        "number_verified": refs.number_verified,
+        "confirming_message_id": refs.confirming_message_id,
         "message_text": private_record.and_then(|p| p.message_text.clone()),
         "ip": private_record.and_then(|p| p.ip.clone()),
         "user_agent": private_record.and_then(|p| p.user_agent.clone()),
         // The record existed and is gone: erased by a privacy request.
         "redacted": refs.has_private_record && private_record.is_none(),
     });
-    json!({
+    let mut entry = json!({
         "event_id": event.event_id,
         "kind": event.kind,
         "phone": event.phone.as_str(),
@@ -478,5 +537,35 @@ fn event_json(
         "actor": event.actor,
         "override_opt_out": event.override_opt_out,
         "evidence": evidence,
-    })
+    });
+    // A double opt-in's request and confirmation (rule 9): what was asked for, and where the
+    // YES had to go.
+    if let Some(object) = entry.as_object_mut() {
+        if let Some(pending) = &event.pending {
+            object.insert("pending".into(), pending_json(pending, None));
+        }
+        if let Some(confirmation) = &event.confirms {
+            object.insert(
+                "confirms".into(),
+                pending_json(
+                    &confirmation.consent,
+                    Some(confirmation.pending_event_id.as_str()),
+                ),
+            );
+        }
+    }
+    entry
+}
+
+fn pending_json(consent: &crate::consent::PendingConsent, event_id: Option<&str>) -> Value {
+    let mut value = json!({
+        "categories": consent.categories,
+        "level": consent.level,
+        "opt_in": consent.opt_in,
+        "confirm_to": consent.confirm_to.to_string(),
+    });
+    if let (Some(id), Some(object)) = (event_id, value.as_object_mut()) {
+        object.insert("event_id".into(), json!(id));
+    }
+    value
 }
