@@ -411,6 +411,41 @@ impl TestEnv {
         message.event_id.to_string()
     }
 
+    /// A hosted form `form_id` of `tenant` (informational and promotional, English and Spanish)
+    /// whose messages come from the sender group `group` of `senders`, stored as
+    /// `stopgate form set` stores it; returns it as stored.
+    pub async fn form(
+        &self,
+        tenant: &str,
+        form_id: &str,
+        group: &str,
+        senders: &[&str],
+        double_opt_in: bool,
+    ) -> crate::consent::forms::FormConfig {
+        use crate::consent::Category;
+        use crate::consent::forms::{FormConfig, Language};
+        self.store
+            .put_sender_group(tenant, &crate::consent::SenderGroup::new(group, senders))
+            .await
+            .expect("sender group");
+        let form = FormConfig {
+            form_id: form_id.into(),
+            version: 0,
+            brand: "Acme Outfitters".into(),
+            program: "Acme Deals & Alerts".into(),
+            categories: vec![Category::Informational, Category::Promotional],
+            languages: vec![Language::En, Language::Es],
+            terms_url: "https://acme.example/sms-terms".into(),
+            privacy_url: "https://acme.example/privacy".into(),
+            frequency: "Up to 6 msgs/month".into(),
+            frequency_es: Some("Hasta 6 mensajes al mes".into()),
+            double_opt_in,
+            sender_group: group.into(),
+            updated_at: chrono::Utc::now(),
+        };
+        self.store.put_form(tenant, &form).await.expect("form")
+    }
+
     /// A new tenant with the default policy and one API key for each scope.
     pub async fn tenant_with_keys(&self, prefix: &str) -> TenantKeys {
         let tenant = self.new_tenant(prefix).await;

@@ -45,16 +45,23 @@ pub fn request_path(req: &lambda_http::Request) -> &str {
     }
 }
 
-/// The query string as name -> value (the first value of a repeated name).
+/// The query string as name -> value (the first value of a repeated name): as the Lambda
+/// event parsed it, else from the URI (a request the local gateway built from a socket).
 pub fn query_map(req: &lambda_http::Request) -> std::collections::BTreeMap<String, String> {
     use lambda_http::RequestExt;
-    req.query_string_parameters_ref()
-        .map(|q| {
-            q.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    match req.query_string_parameters_ref() {
+        Some(q) => q
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        None => {
+            let mut map = std::collections::BTreeMap::new();
+            for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()) {
+                map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            }
+            map
+        }
+    }
 }
 
 pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
