@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod access;
 mod import;
 mod ledger;
+mod pages;
 mod progress;
 use stopgate::config::Config;
 use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
@@ -63,6 +64,12 @@ enum Command {
     /// stdout. Exits 0 even when some lines were bad (they are listed); re-running records
     /// nothing twice.
     Import(import::ImportArgs),
+    /// Hosted opt-in forms (/p/<tenant>/<form>).
+    #[command(subcommand)]
+    Form(pages::FormCommand),
+    /// Print a preference-page link for a number (opaque, signed, expiring; the number is not
+    /// in it).
+    Link(pages::LinkArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -267,6 +274,8 @@ async fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Import(args) => import::import(&env().await?, args).await,
+        Command::Form(command) => pages::form(&env().await?, command).await,
+        Command::Link(args) => pages::link(&env().await?, args).await,
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
