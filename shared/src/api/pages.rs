@@ -221,8 +221,9 @@ impl PagesService {
             &content_security_policy(),
         );
         set(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        // A preference link is a credential: never sent on to the terms or privacy pages.
-        set(http::header::REFERRER_POLICY, "no-referrer");
+        // A preference link is a credential: never sent on to the terms or privacy pages (and
+        // the page's own posts still name their origin, which `no-referrer` would blank).
+        set(http::header::REFERRER_POLICY, "same-origin");
         if let Some(location) = &page.redirect {
             set(http::header::LOCATION, location);
         }

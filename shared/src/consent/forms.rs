@@ -183,23 +183,45 @@ impl FormConfig {
     /// The disclosure the form shows in `language`, word for word: what the person agrees to.
     /// Its SHA-256 is recorded with the consent, so it must be exactly the text on the page.
     pub fn disclosure(&self, language: Language) -> String {
+        self.disclosure_on(Page::Form, language)
+    }
+
+    /// The disclosure `page` shows in `language`, word for word (the form's, or the preference
+    /// page's beside its buttons that turn texts on).
+    pub fn disclosure_on(&self, page: Page, language: Language) -> String {
         let (brand, program) = (self.brand.trim(), self.program.trim());
         let frequency = self.frequency_in(language).trim().trim_end_matches('.');
         let (terms, privacy) = (self.terms_url.trim(), self.privacy_url.trim());
-        match language {
-            Language::En => format!(
+        let agreement = match (page, language) {
+            (Page::Form, Language::En) => format!(
                 "By checking a box and submitting this form, you agree to receive recurring \
                  automated text messages from {brand} ({program}) about the topics you checked, \
-                 at the number you entered. Consent is not a condition of purchase. {frequency}. \
-                 Msg&data rates may apply. Reply HELP for help. Reply STOP to cancel. \
-                 Terms: {terms} Privacy: {privacy}"
+                 at the number you entered."
+            ),
+            (Page::Preferences, Language::En) => format!(
+                "By turning on a kind of text on this page, you agree to receive recurring \
+                 automated text messages of that kind from {brand} ({program}) at this number."
+            ),
+            (Page::Form, Language::Es) => format!(
+                "Al marcar una casilla y enviar este formulario, aceptas recibir mensajes de \
+                 texto automáticos y recurrentes de {brand} ({program}) sobre los temas que \
+                 marcaste, en el número que indicaste."
+            ),
+            (Page::Preferences, Language::Es) => format!(
+                "Al activar un tipo de mensaje en esta página, aceptas recibir mensajes de texto \
+                 automáticos y recurrentes de ese tipo de {brand} ({program}) en este número."
+            ),
+        };
+        match language {
+            Language::En => format!(
+                "{agreement} Consent is not a condition of purchase. {frequency}. Msg&data rates \
+                 may apply. Reply HELP for help. Reply STOP to cancel. Terms: {terms} Privacy: \
+                 {privacy}"
             ),
             Language::Es => format!(
-                "Al marcar una casilla y enviar este formulario, aceptas recibir mensajes de texto \
-                 automáticos y recurrentes de {brand} ({program}) sobre los temas que marcaste, \
-                 en el número que indicaste. El consentimiento no es condición de compra. \
-                 {frequency}. Pueden aplicarse tarifas de mensajes y datos. Responde AYUDA para \
-                 obtener ayuda. Responde STOP para cancelar. Términos: {terms} Privacidad: {privacy}"
+                "{agreement} El consentimiento no es condición de compra. {frequency}. Pueden \
+                 aplicarse tarifas de mensajes y datos. Responde AYUDA para obtener ayuda. \
+                 Responde STOP para cancelar. Términos: {terms} Privacidad: {privacy}"
             ),
         }
     }
@@ -211,6 +233,13 @@ impl FormConfig {
             language: language.code().to_string(),
         }
     }
+}
+
+/// The hosted pages that show a disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Form,
+    Preferences,
 }
 
 /// The web request an act came in: when, from where, and the page's address.
@@ -376,7 +405,7 @@ pub fn preference_change(
     action: PreferenceAction,
     act: &WebAct,
 ) -> Recording {
-    let text = form.disclosure(language);
+    let text = form.disclosure_on(Page::Preferences, language);
     let sha = disclosure_sha256(&text);
     let verified = link.sent_by_sms;
     let event = |kind, scope| {

@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::texts::{self, Texts};
 use crate::consent::Category;
-use crate::consent::forms::{CategoryStatus, FormConfig, Language, PreferenceSummary};
+use crate::consent::forms::{CategoryStatus, FormConfig, Language, Page, PreferenceSummary};
 
 /// The whole style sheet, inline (the pages make no other request); the Content-Security-Policy
 /// allows exactly this text by its hash.
@@ -37,7 +37,8 @@ a:focus,button:focus,input:focus{outline:3px solid #b35900;outline-offset:2px}\
 .error h2{font-size:1.1rem;margin:0 0 .35rem;color:#9b1c1c}\
 .field-error{color:#9b1c1c;font-weight:700;margin:.25rem 0}\
 .invalid{border-color:#9b1c1c!important}\
-.status{border:3px solid #1d6b2f;padding:.75rem .9rem;margin:0 0 1.25rem}\
+.notice{border:3px solid #1d6b2f;padding:.75rem .9rem;margin:0 0 1.25rem}\
+.notice p,.error p{margin:0}.notice h2{font-size:1.2rem;margin:0 0 .35rem}\
 table{width:100%;border-collapse:collapse;margin:1rem 0}\
 th,td{text-align:left;padding:.6rem .35rem;border-bottom:1px solid #767676;vertical-align:middle}\
 td.action{text-align:right}\
@@ -87,8 +88,8 @@ fn layout(language: Language, title: &str, languages: &[LanguageLink], body: Mar
 
 /// The disclosure, word for word, with its terms and privacy addresses as links: the text the
 /// person reads is exactly the text whose hash is recorded.
-fn disclosure(form: &FormConfig, language: Language, id: &str) -> Markup {
-    let text = form.disclosure(language);
+fn disclosure(form: &FormConfig, page: Page, language: Language) -> Markup {
+    let text = form.disclosure_on(page, language);
     let urls = [form.terms_url.trim(), form.privacy_url.trim()];
     let mut parts: Vec<(bool, &str)> = Vec::new();
     let mut rest = text.as_str();
@@ -111,7 +112,7 @@ fn disclosure(form: &FormConfig, language: Language, id: &str) -> Markup {
         }
     }
     html! {
-        p.disclosure id=(id) {
+        p.disclosure id="disclosure" {
             @for (is_link, part) in &parts {
                 @if *is_link { a href=(part) { (part) } } @else { (part) }
             }
@@ -191,7 +192,7 @@ pub fn form_page(view: &FormView<'_>) -> String {
                     }
                 }
             }
-            (disclosure(form, language, "disclosure"))
+            (disclosure(form, Page::Form, language))
             @if form.double_opt_in {
                 p.note { (t.double_opt_in_note) }
             }
@@ -223,7 +224,7 @@ pub fn submitted_page(form: &FormConfig, language: Language, pending: bool) -> S
     let body = html! {
         h1 { (form.brand) }
         p.program { (form.program) }
-        div.status role="status" id="submitted" {
+        div.notice role="status" id="submitted" {
             h2 { (title) }
             p { (text) }
         }
@@ -272,7 +273,7 @@ pub fn prefs_page(view: &PrefsView<'_>) -> String {
             div.error role="alert" id="problem" { p { (problem) } }
         }
         @if let Some(notice) = view.notice {
-            div.status role="status" id="notice" { p { (notice) } }
+            div.notice role="status" id="notice" { p { (notice) } }
         }
         form method="post" action=(view.action) {
             input type="hidden" name="token" value=(view.token);
@@ -292,7 +293,7 @@ pub fn prefs_page(view: &PrefsView<'_>) -> String {
                             @let code = category_code(*category);
                             tr id=(format!("row-{code}")) {
                                 th scope="row" { (texts::category(language, *category)) }
-                                td.status id=(format!("status-{code}")) { (texts::status(language, *status)) }
+                                td.standing id=(format!("status-{code}")) { (texts::status(language, *status)) }
                                 td.action {
                                     @match status {
                                         CategoryStatus::Subscribed => {
@@ -315,8 +316,7 @@ pub fn prefs_page(view: &PrefsView<'_>) -> String {
                     }
                 }
                 @if offers_start {
-                    p.note { (t.prefs_start_note) }
-                    (disclosure(form, language, "disclosure"))
+                    (disclosure(form, Page::Preferences, language))
                     @if !view.verified { p.note { (t.prefs_unverified_note) } }
                 }
                 button.danger.wide type="submit" name="action" value="stop_all" { (t.prefs_stop_all) }
