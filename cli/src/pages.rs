@@ -214,8 +214,15 @@ async fn set(env: &Env, args: FormSetArgs) -> Result<(), CliError> {
 }
 
 pub(crate) async fn link(env: &Env, args: LinkArgs) -> Result<(), CliError> {
-    let pages_key = env.config.pages_key.ok_or_else(|| {
-        usage("PAGES_KEY (or SECRETS_DEV_KEY locally) is required: links are sealed with it")
+    // In AWS the key is derived from the stack's KMS HMAC key (the PagesKeyId output).
+    let config = env
+        .config
+        .clone()
+        .with_keys_from_kms(&env.sdk)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let pages_key = config.pages_key.ok_or_else(|| {
+        usage("PAGES_KEY_KMS_ID (the stack's PagesKeyId; SECRETS_DEV_KEY locally) is required: links are sealed with it")
     })?;
     let snapshot = env
         .store
