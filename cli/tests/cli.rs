@@ -404,3 +404,86 @@ async fn secrets_stay_off_the_command_line_and_keys_are_listed_and_revoked() {
         "{table}"
     );
 }
+
+#[tokio::test]
+async fn forms_are_versioned_and_a_link_hides_its_number() {
+    let env = env().await;
+    let tenant = unique_tenant("cli-forms");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    ok(stopgate(
+        &[
+            "sender-group",
+            "set",
+            &tenant,
+            "deals",
+            "--senders",
+            "+14155550100",
+        ],
+        None,
+    ));
+    let form = [
+        "form",
+        "set",
+        &tenant,
+        "join",
+        "--brand",
+        "Acme",
+        "--program",
+        "Acme Deals",
+        "--categories",
+        "informational,promotional",
+        "--language",
+        "en,es",
+        "--terms-url",
+        "https://acme.example/terms",
+        "--privacy-url",
+        "https://acme.example/privacy",
+        "--frequency",
+        "Up to 4 msgs/month",
+        "--sender-group",
+        "deals",
+    ];
+    let url = ok(stopgate(&form, None));
+    assert!(url.trim().ends_with(&format!("/p/{tenant}/join")), "{url}");
+    // A change keeps what it does not name, as the next version.
+    ok(stopgate(
+        &["form", "set", &tenant, "join", "--double-opt-in", "false"],
+        None,
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["form", "show", &tenant, "join"], None))).unwrap();
+    assert_eq!(shown[0]["form"]["version"], 2, "{shown}");
+    assert_eq!(shown[0]["form"]["double_opt_in"], false);
+    assert_eq!(shown[0]["form"]["brand"], "Acme");
+
+    // Settings are checked by name: a usage error (2).
+    let mut bad = form.to_vec();
+    bad[3] = "other";
+    bad[19] = "nowhere";
+    let refused = stopgate(&bad, None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--sender-group"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let link = ok(stopgate(
+        &["link", &tenant, "(415) 555-0188", "--sent-by-sms"],
+        None,
+    ));
+    let link = link.trim();
+    assert!(link.contains(&format!("/p/{tenant}/prefs/")), "{link}");
+    assert!(
+        !link.contains("5550188"),
+        "the number is not in the link: {link}"
+    );
+    let token = link.rsplit('/').next().unwrap();
+    let pages_key = env.config.pages_key.unwrap();
+    let claims = stopgate::api::links::Links::new(pages_key)
+        .open(&tenant, token, Utc::now())
+        .unwrap();
+    assert_eq!(claims.phone.as_str(), "+14155550188");
+    assert!(claims.sent_by_sms);
+    assert_eq!(claims.form, "join");
+}
