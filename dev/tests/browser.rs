@@ -230,10 +230,21 @@ async fn a_person_signs_up_confirms_by_yes_and_stops_promotional_texts_in_a_real
     );
 
     // The form, filled in on a phone: screenshot, then submit.
+    // By keyboard: the number, Tab to the first box, Space to check it.
     browser.goto(&form_url).await;
     browser.type_into("#phone", "(415) 555-0501").await;
-    browser.click("label[for=category-informational]").await;
+    browser.keys("\u{E004}").await;
+    browser.keys(" ").await;
     browser.click("label[for=category-promotional]").await;
+    assert_eq!(
+        browser
+            .script(
+                "return [...document.querySelectorAll('input[name=category]')].map(i => i.checked)"
+            )
+            .await,
+        json!([true, true]),
+        "Tab reaches the first box and Space checks it"
+    );
     let shown = browser.text("#disclosure").await;
     let user_agent = browser.script("return navigator.userAgent").await;
     screenshot(&browser, PHONE_WIDTH, true, "form.png").await;

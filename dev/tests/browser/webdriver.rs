@@ -220,6 +220,18 @@ impl Session<'_> {
         .await;
     }
 
+    /// Types on the keyboard into whatever has the focus (`\u{E004}` is Tab).
+    pub async fn keys(&self, text: &str) {
+        let active = self.call("GET", "/element/active", None).await;
+        let id = active[ELEMENT].as_str().expect("a focused element");
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
     pub async fn click(&self, css: &str) {
         let Element(id) = self.find(css).await;
         self.call("POST", &format!("/element/{id}/click"), Some(json!({})))
