@@ -12,7 +12,7 @@ use crate::{CliError, Env};
 pub(crate) enum FormCommand {
     /// Create or change a form; unspecified settings keep their value. Every change is a new
     /// version, recorded with each consent given on it. Served at /p/<tenant>/<form>.
-    Set(FormSetArgs),
+    Set(Box<FormSetArgs>),
     /// Show a tenant's forms (or one) as JSON, with their addresses.
     Show {
         tenant: String,
@@ -80,7 +80,7 @@ fn usage(what: impl Into<String>) -> CliError {
 
 pub(crate) async fn form(env: &Env, command: FormCommand) -> Result<(), CliError> {
     match command {
-        FormCommand::Set(args) => set(env, args).await,
+        FormCommand::Set(args) => set(env, *args).await,
         FormCommand::Show { tenant, form } => {
             let snapshot = env
                 .store

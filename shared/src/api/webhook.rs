@@ -191,7 +191,7 @@ async fn commit_message(
         Settlement::AsIs => Settled::Keep,
         Settlement::Confirms(confirmations) => Settled::With(confirmations),
         Settlement::Ordinary(ordinary) => Settled::Instead {
-            event: Box::new(ordinary),
+            event: ordinary,
             reply: Some(message.ordinary_reply.clone()),
         },
     };

@@ -150,7 +150,7 @@ pub enum Settlement {
     /// Record it as it is.
     AsIs,
     /// A YES out of context: record this ordinary message instead (rule 2).
-    Ordinary(ConsentEvent),
+    Ordinary(Box<ConsentEvent>),
     /// An opt-in keyword (YES, START, ...) that confirms the pending consents waiting for it
     /// (rule 9): record it as the opt-in it is, together with these confirmations.
     Confirms(Vec<ConsentEvent>),
@@ -170,7 +170,7 @@ pub fn settle(
         return Settlement::Confirms(confirmations);
     }
     match yes_out_of_context(state, event, policy, directory) {
-        Some(ordinary) => Settlement::Ordinary(ordinary),
+        Some(ordinary) => Settlement::Ordinary(Box::new(ordinary)),
         None => Settlement::AsIs,
     }
 }
