@@ -27,9 +27,9 @@ impl Consent {
         let cursor_key = config
             .cursor_key
             .ok_or("CURSOR_KEY is required: pagination cursors are encrypted with it")?;
-        let pages_key = config
-            .pages_key
-            .ok_or("PAGES_KEY is required: preference links are sealed with it")?;
+        let pages_key = config.pages_key.ok_or(
+            "PAGES_KEY_KMS_ID (or PAGES_KEY) is required: preference links are sealed with it",
+        )?;
         let store = Store::new(sdk, &config.table_name);
         let tenants = Arc::new(Tenants::new(store.clone(), None));
         let uploads = config

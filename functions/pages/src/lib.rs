@@ -18,7 +18,7 @@ impl Pages {
     pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Pages, String> {
         let pages_key = config
             .pages_key
-            .ok_or("PAGES_KEY is required: preference links and page tokens are sealed with it")?;
+            .ok_or("PAGES_KEY_KMS_ID (or PAGES_KEY) is required: preference links and page tokens are sealed with it")?;
         let store = Store::new(sdk, &config.table_name);
         // The pages never open provider secrets.
         let tenants = Arc::new(Tenants::new(store.clone(), None));

@@ -174,7 +174,9 @@ impl ConsentService {
             .await?;
         let request: LinkRequest = super::http::parse_json(body)?;
         let links = self.links.as_ref().ok_or_else(|| {
-            ApiError::Unavailable("PAGES_KEY is not configured: links cannot be sealed".into())
+            ApiError::Unavailable(
+                "no pages key (PAGES_KEY_KMS_ID or PAGES_KEY): links cannot be sealed".into(),
+            )
         })?;
         let tenant = self.tenant(&key).await?;
         let phone = tenant
