@@ -11,7 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::Body;
+use lambda_http::{Body, RequestExt};
 use stopgate::api::{ApiError, http as api_http};
 use stopgate::config::Config;
 use stopgate::store::{CaptureQueue, SdkConfig};
@@ -88,9 +88,26 @@ async fn serve_one(
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    let response = gateway
-        .route(lambda_http::Request::from_parts(parts, body))
-        .await;
+    // API Gateway hands functions the query string parsed; so does this gateway.
+    let query: std::collections::HashMap<String, Vec<String>> = parts
+        .uri
+        .query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes()).fold(
+                std::collections::HashMap::new(),
+                |mut map, (name, value)| {
+                    map.entry(name.into_owned())
+                        .or_insert_with(Vec::new)
+                        .push(value.into_owned());
+                    map
+                },
+            )
+        })
+        .unwrap_or_default();
+    let request = lambda_http::Request::from_parts(parts, body).with_query_string_parameters(
+        lambda_http::aws_lambda_events::query_map::QueryMap::from(query),
+    );
+    let response = gateway.route(request).await;
     let (parts, body) = response.into_parts();
     let bytes = Bytes::copy_from_slice(api_http::body_bytes(&body));
     Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
