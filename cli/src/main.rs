@@ -393,10 +393,25 @@ async fn run(command: Command) -> Result<(), CliError> {
                 .iter()
                 .map(|(p, s)| (p, s.values.keys().collect()))
                 .collect();
+            // Settings and rotation windows are not secret; the sealed values never leave.
+            let settings: BTreeMap<&String, &BTreeMap<String, String>> = snapshot
+                .providers
+                .iter()
+                .filter(|(_, s)| !s.settings.is_empty())
+                .map(|(p, s)| (p, &s.settings))
+                .collect();
+            let previous_until: BTreeMap<&String, _> = snapshot
+                .providers
+                .iter()
+                .filter(|(_, s)| !s.previous_until.is_empty())
+                .map(|(p, s)| (p, &s.previous_until))
+                .collect();
             let shown = serde_json::json!({
                 "tenant": snapshot.tenant,
                 "sender_groups": snapshot.directory.groups,
                 "providers": providers,
+                "provider_settings": settings,
+                "previous_values_accepted_until": previous_until,
             });
             println!(
                 "{}",

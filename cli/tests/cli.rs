@@ -353,6 +353,11 @@ async fn secrets_stay_off_the_command_line_and_keys_are_listed_and_revoked() {
         .code(),
         Some(2)
     );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["tenant", "show", &tenant], None))).unwrap();
+    assert_eq!(shown["provider_settings"]["plivo"]["require_v3"], "true");
+    assert!(shown["previous_values_accepted_until"]["plivo"]["auth_token"].is_null());
+    assert!(!shown.to_string().contains("secret-value"));
     ok(stopgate(
         &["provider", "drop-previous", &tenant, "plivo"],
         None,

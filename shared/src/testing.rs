@@ -17,6 +17,9 @@ use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 pub mod events;
 /// One provider test harness: a fresh tenant with a provider's secrets and its webhook service.
 pub mod harness;
+/// A DynamoDB Local of a test's own, which the test stops and starts (outages).
+#[cfg(feature = "testing")]
+pub mod own_dynamodb;
 /// Amazon SNS messages signed with the test key.
 pub mod sns;
 /// Inbound webhooks as each provider sends them, and their signatures.
@@ -162,52 +165,10 @@ impl TestEnv {
     /// A table of the test's own, with the keys and index of template.yaml's: for what reads
     /// every tenant (scheduled jobs), which must not see other tests' tenants.
     pub async fn fresh_table(&self) -> Store {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-            Projection, ProjectionType, ScalarAttributeType,
-        };
         let name = format!("t-{}", ulid::Ulid::new().to_string().to_lowercase());
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute")
-        };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key")
-        };
-        self.store
-            .ddb
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .set_attribute_definitions(Some(
-                ["pk", "sk", "gsi1pk", "gsi1sk"].map(attribute).to_vec(),
-            ))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("gsi1")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("index"),
-            )
-            .send()
-            .await
-            .expect("create table");
-        Store::with_client(self.store.ddb.clone(), name)
+        let table = Store::with_client(self.store.ddb.clone(), name);
+        create_table(&table).await;
+        table
     }
 
     /// Deletes a table made by [`TestEnv::fresh_table`]: storage gone for whoever still uses it.
@@ -233,6 +194,11 @@ impl TestEnv {
 
     /// A capture queue of the test's own, so parallel tests never read each other's messages.
     pub async fn fresh_queue(&self) -> crate::store::CaptureQueue {
+        crate::store::CaptureQueue::new(&self.sdk, self.fresh_queue_url().await)
+    }
+
+    /// The URL of a new capture queue of the test's own (for a configuration to name).
+    pub async fn fresh_queue_url(&self) -> String {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let name = format!("capture-{}", ulid::Ulid::new().to_string().to_lowercase());
         let out = sqs
@@ -241,7 +207,7 @@ impl TestEnv {
             .send()
             .await
             .expect("create test queue");
-        crate::store::CaptureQueue::new(&self.sdk, out.queue_url().expect("queue url"))
+        out.queue_url().expect("queue url").to_string()
     }
 
     /// An imports bucket of the test's own that notifies a queue of its own of each upload, as
@@ -470,4 +436,52 @@ impl TestEnv {
             .expect("api key");
         key
     }
+}
+
+/// Creates `store`'s table with the keys and index of template.yaml's.
+pub async fn create_table(store: &Store) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    store
+        .ddb
+        .create_table()
+        .table_name(store.table())
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            ["pk", "sk", "gsi1pk", "gsi1sk"].map(attribute).to_vec(),
+        ))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .key_schema(key("gsi1pk", KeyType::Hash))
+                .key_schema(key("gsi1sk", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        )
+        .send()
+        .await
+        .expect("create table");
 }

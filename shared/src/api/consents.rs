@@ -13,7 +13,9 @@ use super::auth::{Authenticator, KeyScope};
 use super::cursor::Cursors;
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::ordering::Mark;
-use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_only_an_override_lifts};
+use crate::consent::record::{
+    ConsentRequest, Invalid, MissingDisclosure, opt_out_only_an_override_lifts,
+};
 use crate::consent::standing::{Status, standings};
 use crate::consent::state::{FacetScope, SuppressionFacet};
 use crate::consent::{Actor, ConsentEvent, NumberState, TenantPolicy};
@@ -26,12 +28,57 @@ const HISTORY_PAGE: i32 = 50;
 const LIST_PAGE: usize = 100;
 pub(super) const READERS: &[KeyScope] = &[KeyScope::ConsentsWrite, KeyScope::Admin];
 
+/// The body of `POST /v1/numbers/lookup`, `/history` and `/redact`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PhoneRequest {
-    phone: String,
+pub struct PhoneRequest {
+    pub phone: String,
     #[serde(default)]
-    cursor: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Whether a route reads `cursor` from a [`PhoneRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorUse {
+    /// Paginated (history): a cursor is read.
+    Read,
+    /// A single answer (lookup): a cursor is refused.
+    Refuse,
+    /// Redact: a cursor is accepted and ignored, as it always was.
+    Ignore,
+}
+
+impl PhoneRequest {
+    /// Reads the body of a number route. Pure: handlers call it before anything is loaded.
+    pub fn read(body: &[u8], cursor: CursorUse) -> Result<PhoneRequest, ApiError> {
+        let request: PhoneRequest = super::http::parse_json(body)?;
+        if cursor == CursorUse::Refuse && request.cursor.is_some() {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "cursor",
+                "lookup takes no cursor",
+            ));
+        }
+        Ok(request)
+    }
+
+    /// The number, read as the tenant's policy reads numbers.
+    pub fn phone(&self, policy: &TenantPolicy) -> Result<E164, ApiError> {
+        policy
+            .read_phone(&self.phone)
+            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
+    }
+}
+
+/// A consent that fails validation: 400 naming the field.
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::Invalid {
+            code: e.code,
+            message: e.message,
+            field: Some(e.field),
+        }
+    }
 }
 
 pub struct ConsentService {
@@ -90,12 +137,6 @@ impl ConsentService {
         })
     }
 
-    fn phone(&self, raw: &str, policy: &TenantPolicy) -> Result<E164, ApiError> {
-        policy
-            .read_phone(raw)
-            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
-    }
-
     /// `POST /v1/consents` -> 201 with the stored event.
     pub async fn record(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self
@@ -106,13 +147,7 @@ impl ConsentService {
         let tenant = self.tenant(&key).await?;
         let policy = &tenant.snapshot.tenant.policy;
         let now = Utc::now();
-        let valid = request
-            .validate(policy, now, MissingDisclosure::Refuse)
-            .map_err(|e| ApiError::Invalid {
-                code: e.code,
-                message: e.message,
-                field: Some(e.field),
-            })?;
+        let valid = request.validate(policy, now, MissingDisclosure::Refuse)?;
         let (event, private) = valid.event(
             &key.tenant_id,
             Actor::ApiKey {
@@ -186,17 +221,9 @@ impl ConsentService {
     /// `POST /v1/numbers/lookup`: the current state for every scope and category.
     pub async fn lookup(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, READERS).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
-        if request.cursor.is_some() {
-            return Err(ApiError::invalid(
-                "invalid_body",
-                "cursor",
-                "lookup takes no cursor",
-            ));
-        }
+        let request = PhoneRequest::read(body, CursorUse::Refuse)?;
         let tenant = self.tenant(&key).await?;
-        let policy = &tenant.snapshot.tenant.policy;
-        let phone = self.phone(&request.phone, policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &phone).await?;
         let review_ids: Vec<String> = state
             .pending_reviews
@@ -216,9 +243,9 @@ impl ConsentService {
     /// `POST /v1/numbers/history`: newest first, with evidence resolved, paginated.
     pub async fn history(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, READERS).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
+        let request = PhoneRequest::read(body, CursorUse::Read)?;
         let tenant = self.tenant(&key).await?;
-        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let binding = format!("{}|history|{}", key.tenant_id, phone.as_str());
         let after: Option<HistoryPosition> = request
             .cursor
@@ -391,9 +418,9 @@ impl ConsentService {
     /// every event and opt-out stays, and the redaction itself is recorded.
     pub async fn redact(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, &[KeyScope::Admin]).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
+        let request = PhoneRequest::read(body, CursorUse::Ignore)?;
         let tenant = self.tenant(&key).await?;
-        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let erased = self
             .store
             .delete_private_records(&key.tenant_id, &phone)
@@ -568,4 +595,27 @@ fn pending_json(consent: &crate::consent::PendingConsent, event_id: Option<&str>
         object.insert("event_id".into(), json!(id));
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_request_reads_a_cursor_only_where_it_means_something() {
+        let body = br#"{"phone": "(415) 555-0142", "cursor": "abc"}"#;
+        let history = PhoneRequest::read(body, CursorUse::Read).unwrap();
+        assert_eq!(history.cursor.as_deref(), Some("abc"));
+        assert!(PhoneRequest::read(body, CursorUse::Ignore).is_ok());
+        let err = PhoneRequest::read(body, CursorUse::Refuse).unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_body"));
+        let phone = history.phone(&TenantPolicy::default()).unwrap();
+        assert_eq!(phone.as_str(), "+14155550142");
+        let strict = TenantPolicy {
+            strict_e164: true,
+            ..TenantPolicy::default()
+        };
+        let err = history.phone(&strict).unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_phone_number"));
+    }
 }

@@ -112,3 +112,29 @@ pub fn parse_json_limited<T: serde::de::DeserializeOwned>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        // Valid JSON, padded over the limit: refused for its size, not read.
+        let mut valid = br#"{"phone": "+14155550100"}"#.to_vec();
+        valid.resize(MAX_BODY_BYTES + 1, b' ');
+        let too_large = ApiError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        };
+        assert_eq!(too_large.status(), 413);
+        assert_eq!(
+            parse_json::<serde_json::Value>(&valid),
+            Err(too_large.clone())
+        );
+        // Invalid JSON over the limit is the same 413, not a 400 from the parser.
+        let garbage = vec![b'{'; MAX_BODY_BYTES + 1];
+        assert_eq!(parse_json::<serde_json::Value>(&garbage), Err(too_large));
+        // At the limit it is read.
+        valid.truncate(MAX_BODY_BYTES);
+        assert!(parse_json::<serde_json::Value>(&valid).is_ok());
+    }
+}

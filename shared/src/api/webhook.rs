@@ -2,6 +2,7 @@
 //! verify -> parse -> classify -> commit, or capture when the ledger cannot take it in time.
 //! A verified webhook is answered 2xx only once it is committed or captured.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -220,6 +221,7 @@ pub struct WebhookService {
     capture: Option<CaptureQueue>,
     budget: Duration,
     sns: SnsHttps,
+    quarantine_budget: QuarantineBudget,
 }
 
 impl WebhookService {
@@ -235,6 +237,7 @@ impl WebhookService {
             capture,
             budget,
             sns: SnsHttps::process(),
+            quarantine_budget: QuarantineBudget::default(),
         }
     }
 
@@ -530,26 +533,60 @@ impl WebhookService {
     }
 
     async fn quarantine(&self, req: &IncomingWebhook, reason: &str) {
-        tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected");
-        telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
-        quarantine_within_limit(&self.store, req, reason).await;
+        // This instance's own share first: a flood costs no storage write past it.
+        if self.quarantine_budget.spend(&req.tenant, req.received_at) {
+            quarantine_within_limit(&self.store, req, reason).await;
+        } else {
+            refused_unstored(req, reason);
+        }
+    }
+}
+
+/// What one warm instance may quarantine per tenant and minute before it stops writing (the
+/// table's counter bounds all instances together).
+#[derive(Default)]
+struct QuarantineBudget {
+    spent: std::sync::Mutex<(i64, HashMap<String, u32>)>,
+}
+
+impl QuarantineBudget {
+    fn spend(&self, tenant: &str, at: DateTime<Utc>) -> bool {
+        let minute = at.timestamp().div_euclid(60);
+        let Ok(mut spent) = self.spent.lock() else {
+            return true;
+        };
+        if spent.0 != minute {
+            *spent = (minute, HashMap::new());
+        }
+        let count = spent.1.entry(tenant.to_string()).or_insert(0);
+        *count += 1;
+        *count <= quarantine::MAX_PER_MINUTE
     }
 }
 
 /// Stores a refused request, unless its tenant already had its minute's share (then it is only
-/// counted): a flood of forgeries must not cost money or bury the real failures.
+/// logged and counted): a flood of forgeries must not cost money or bury the real failures.
 async fn quarantine_within_limit(store: &Store, req: &IncomingWebhook, reason: &str) {
     match store.quarantine_allowed(&req.tenant, req.received_at).await {
         Ok(true) => {
+            tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; quarantined");
+            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
             if let Err(e) = store.quarantine(&quarantine_record(req, reason)).await {
                 tracing::error!(error = %e, "could not store quarantined webhook");
             }
         }
-        Ok(false) => {
-            telemetry::count("WebhooksQuarantineSkipped", &[("Provider", &req.provider)]);
+        Ok(false) => refused_unstored(req, reason),
+        Err(e) => {
+            tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook signature rejected; could not quarantine");
+            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
         }
-        Err(e) => tracing::error!(error = %e, "could not count quarantined webhook"),
     }
+}
+
+/// A refused request past its tenant's quarantine share: logged and counted, not stored.
+fn refused_unstored(req: &IncomingWebhook, reason: &str) {
+    tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; over the quarantine share, not stored");
+    telemetry::count("WebhooksQuarantineSkipped", &[("Provider", &req.provider)]);
 }
 
 /// A refused request as the quarantine keeps it: credentials removed (their size noted), the
@@ -812,7 +849,6 @@ pub async fn replay(
             return Ok(ReplayOutcome::Dropped(note));
         }
         Err(Rejection::Signature(reason)) => {
-            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
             quarantine_within_limit(store, &req, &reason).await;
             return Ok(ReplayOutcome::Quarantined(reason));
         }

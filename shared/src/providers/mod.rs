@@ -260,7 +260,12 @@ pub fn is_credential_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "x-api-key" | "verification-token"
+        "authorization"
+            | "proxy-authorization"
+            | "cookie"
+            | "x-api-key"
+            | "verification-token"
+            | "validation-token"
     ) || (name.starts_with("x-plivo-signature") && !name.ends_with("-nonce"))
 }
 

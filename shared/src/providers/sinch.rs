@@ -8,9 +8,10 @@
 //!   timestamp))`, with the nonce and timestamp in `x-sinch-webhook-signature-nonce` and
 //!   `-timestamp` and the hash named by `-algorithm` (always `HmacSHA256`). The timestamp says when
 //!   the signature was computed and Sinch asks receivers to check it is "within an acceptable
-//!   time window"; five minutes is allowed either way. Nonces are not remembered: this module
-//!   holds no state, and a replay inside the window is a redelivery the ledger's dedupe on the
-//!   message id absorbs. Sources: Sinch Conversation docs ("Validating callbacks"), and
+//!   time window". Sinch retries a callback for almost a day with the signature it first sent,
+//!   so a timestamp up to a day old is accepted (five minutes ahead); beyond the dedupe on the
+//!   message id, each nonce is stored with the message it came with (`nonce`), so a nonce seen
+//!   once never carries another body. Sources: Sinch Conversation docs ("Validating callbacks"), and
 //!   sinch-sdk-python `validate_webhook_signature_with_nonce` / `compute_signed_data`.
 //! - **HTTP Basic** (SMS REST callbacks configured by Sinch with a username and password):
 //!   compared in constant time against every configured pair.

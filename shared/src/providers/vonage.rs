@@ -12,17 +12,18 @@
 //! `HMAC(secret, string)`. The result is hex, and the SDKs disagree on its case (Ruby
 //! upper-cases HMACs, Python lower-cases the received `sig`, Node and Java compare
 //! case-insensitively), so the hex is compared as bytes. The Java SDK alone leaves out blank
-//! values; both forms are accepted. The signed `timestamp` parameter (Unix seconds) must be
-//! within five minutes of now, the Java SDK's `MAX_ALLOWABLE_TIME_DELTA`, which is also what
-//! bounds a replay.
+//! values; both forms are accepted. The signed `timestamp` parameter (Unix seconds) may be up to
+//! [`MAX_AGE_SECONDS`] old, since Vonage retries for 24 hours keeping it (the Java SDK's five
+//! minute `MAX_ALLOWABLE_TIME_DELTA` would refuse a genuine late retry), and five minutes ahead;
+//! the dedupe on Vonage's message id bounds a replay.
 //!
 //! **Messages API.** `Authorization: Bearer <JWT>`, HS256 with the signature secret whatever
 //! the dashboard's method ("SHA-256 is always used"), whose `payload_hash` claim is the hex
 //! SHA-256 of the body (developer.vonage.com "Signed webhooks"). The JWT is checked here with
 //! hmac/sha2/base64, already in the tree: `jsonwebtoken` 12 needs a crypto backend, and its
 //! `rust_crypto` one brings rsa, p256, p384 and ed25519-dalek (`aws_lc_rs` a C toolchain) for
-//! one HMAC. `iat` is required and must be within five minutes of now; `exp` and `nbf`, when
-//! present, must hold.
+//! one HMAC. `iat` is required and judged as `timestamp` is; `exp` and `nbf`, when present,
+//! must hold. The `jti` is stored with its message (`nonce`).
 //!
 //! See docs/providers.md, "Vonage".
 

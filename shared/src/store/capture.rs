@@ -89,6 +89,31 @@ impl CaptureQueue {
             .collect())
     }
 
+    /// How many captured webhooks wait, visible or being replayed (SQS's approximate counts).
+    pub async fn backlog(&self) -> Result<u64, StoreError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(out
+            .attributes()
+            .map(|attributes| {
+                attributes
+                    .values()
+                    .filter_map(|count| count.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0))
+    }
+
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError> {
         self.sqs
             .delete_message()
