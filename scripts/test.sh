@@ -254,8 +254,9 @@ reliability() {
   rm -rf "$RELIABILITY_DIR"
   mkdir -p "$RELIABILITY_DIR"
   local rc=0
-  cargo nextest run -p stopgate-dev "${FEATURES[@]}" --no-fail-fast --test-threads 1 \
-    --no-capture "${RELIABILITY[@]}" 2>&1 | tee "$LOG_DIR/reliability.log" || rc=1
+  # --no-capture runs the tests one at a time and shows their progress as it happens.
+  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast --no-capture \
+    "${RELIABILITY[@]}" 2>&1 | tee "$LOG_DIR/reliability.log" || rc=1
   bash scripts/fuzz.sh --summary "$RELIABILITY_DIR/fuzz.json" || rc=1
   python3 scripts/reliability_report.py "$RELIABILITY_DIR" || rc=1
   return "$rc"
