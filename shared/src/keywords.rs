@@ -25,6 +25,8 @@ mod normalize;
 mod trie;
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod tests;
 
 use std::cell::RefCell;
