@@ -463,7 +463,15 @@ impl Classifier {
             info: &scan.info,
         };
 
-        if let Some(result) = self.opt_out_words_with_filler(tokens, scan, &words, opt_out_paths) {
+        let found_kind = |wanted: fn(Kind) -> bool| {
+            scan.found
+                .iter()
+                .any(|f| self.entries.get(f.entry).is_some_and(|e| wanted(e.kind)))
+        };
+        if found_kind(|k| matches!(k, Kind::OptOut { .. }))
+            && let Some(result) =
+                self.opt_out_words_with_filler(tokens, scan, &words, opt_out_paths)
+        {
             return result;
         }
         if let Some(entry) = self.first_of(&scan.found, |k| k == Kind::Phrase) {
@@ -499,7 +507,10 @@ impl Classifier {
                 &words,
             );
         }
-        if let Some(result) = self.opt_in_or_help_with_filler(tokens, scan, &words, keyword_paths) {
+        if found_kind(|k| matches!(k, Kind::OptIn | Kind::Help))
+            && let Some(result) =
+                self.opt_in_or_help_with_filler(tokens, scan, &words, keyword_paths)
+        {
             return result;
         }
         none()
