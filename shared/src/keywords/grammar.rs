@@ -175,6 +175,9 @@ pub(super) mod class {
     pub const NEVER: u64 = 1 << 61;
     /// `again`.
     pub const AGAIN: u64 = 1 << 62;
+    /// Prepositions of means: `por`, `pelo`, `by`, `via`. A channel named (`no me escriban
+    /// por whatsapp, mejor sms`) narrows a request rather than completing it.
+    pub const CHANNEL: u64 = 1 << 63;
 }
 
 use class::*;
@@ -245,13 +248,13 @@ pub(super) const LEXICON: &[(&str, u64, u8)] = &[
     ("nothing", NOTHING, EN),
     (
         "mensaje mensajes mensajitos msj msjs textos texto sms whatsapp whatsapps wsp \
-         promociones promoción publicidad ofertas notificaciones alertas avisos spam",
+         promociones promoción promo promos publicidad ofertas notificaciones alertas avisos spam",
         MSG,
         ES,
     ),
     (
         "mensagem mensagens msg msgs sms torpedos promoções promoção publicidade propaganda \
-         propagandas ofertas notificações alertas avisos zap spam",
+         propagandas ofertas notificações alertas avisos zap spam promo promos",
         MSG,
         PT,
     ),
@@ -388,9 +391,12 @@ pub(super) const LEXICON: &[(&str, u64, u8)] = &[
         TEXT_VERB,
         EN,
     ),
-    ("en desde por al", PREP, ES),
-    ("em na nas desde por pelo pela", PREP, PT),
-    ("on in for at about by via", PREP, EN),
+    ("en desde al", PREP, ES),
+    ("em na nas desde", PREP, PT),
+    ("on in for at about", PREP, EN),
+    ("por", PREP | CHANNEL, ES_PT),
+    ("pelo pela", PREP | CHANNEL, PT),
+    ("by via through", PREP | CHANNEL, EN),
     ("hasta antes después durante entre excepto salvo", LIMIT, ES),
     ("até antes depois durante entre exceto", LIMIT, PT),
     ("until till before after during between except", LIMIT, EN),
@@ -800,6 +806,19 @@ pub(super) const PATTERNS: &[Pattern] = &[
         NEEDS_END,
         ES,
     ),
+    // basta de llamadas, para con las llamadas: calls, a review.
+    p(
+        STOP_IMPERATIVE,
+        &[
+            One(ENOUGH | HALT | STOP_IMP),
+            Upto(SKIP, 1),
+            Opt(DE | WITH),
+            Upto(DETS, 2),
+            One(VOICE),
+        ],
+        ALWAYS_REVIEW,
+        ES,
+    ),
     // basta / chega / enough, or para ya, as the last clause: annoyance, not yet a request.
     last_clause(p(STOP_IMPERATIVE, &[One(ENOUGH)], REVIEW_IF_ALONE, ES)),
     last_clause(p(
@@ -1174,6 +1193,9 @@ impl Words<'_> {
                 && self.class(at) & (MSG | LIST | NUMBER | SENDER | PRONOUN) != 0
         };
         let c = self.class(first);
+        if c & CHANNEL != 0 {
+            return tail.limited;
+        }
         if c & MSG != 0 {
             // `mensajes de voz`: voice messages are not texts.
             let voice = self.class(first + 1) & DE != 0 && self.class(first + 2) & VOICE != 0;
