@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart bench
+.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart test-reliability bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ services-status: ## Show whether the local services answer, and whose they are
 
 test: ## Install, start services, build, run every test (nextest), clippy, rustfmt, cfn-lint, standalone; what CI runs
 	@bash scripts/test.sh
+
+test-reliability: ## The reliability suite alone (load, outage, hostile input; SECURITY.md) and its figures
+	@bash scripts/test.sh reliability
 
 unit: ## The unit tests alone (no services, no testing features): the loop while editing
 	@bash scripts/test.sh unit
@@ -43,3 +46,9 @@ test-dev-restart: ## Slow, manual: stop `make dev` every way (TERM, INT, HUP, KI
 
 bench: ## Run the benchmarks
 	@cargo bench --workspace
+
+# The hostile-input run (fuzz/): CASES inputs per target; the summary is JSON for other suites.
+CASES ?= 1000000
+SUMMARY ?= target/fuzz/summary.json
+fuzz: ## Hostile input: every parser over CASES generated inputs per target (1,000,000), no panic
+	@FUZZ_CASES=$(CASES) bash scripts/fuzz.sh --summary $(SUMMARY)

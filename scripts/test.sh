@@ -12,6 +12,12 @@
 #                          build. The integration tests need `testing` (required-features in the
 #                          crates' Cargo.toml), so they are not built.
 #   scripts/test.sh lint   `make lint`: clippy, rustfmt, cfn-lint and the standalone check.
+#   scripts/test.sh reliability
+#                          `make test-reliability`: the reliability suite alone (SECURITY.md):
+#                          load, outage and hostile requests through the served functions
+#                          (dev/tests/reliability.rs, one at a time), the hostile-input property
+#                          targets (`make fuzz`), then its figures (scripts/reliability_report.py).
+#                          `make test` runs the same parts after the other tests.
 #
 # Every step runs even if an earlier one failed (except those that need a build), and the exit
 # status is non-zero if any failed. The services this run started are always stopped on exit,
@@ -40,8 +46,8 @@ mkdir -p "$LOG_DIR"
 MODE="${1:-all}"
 [[ $# -gt 0 ]] && shift
 case $MODE in
-  all | unit | lint) ;;
-  *) echo "usage: $0 [unit [NEXTEST ARGS...] | lint]" >&2; exit 2 ;;
+  all | unit | lint | reliability) ;;
+  *) echo "usage: $0 [unit [NEXTEST ARGS...] | lint | reliability]" >&2; exit 2 ;;
 esac
 export SERVICES_OWNER="test-$$"
 export SERVICES_OWNER_PID=$$
@@ -103,12 +109,12 @@ cleanup() {
   stopping=yes
   trap '' INT TERM HUP  # nothing may cut the cleanup short
   trap - EXIT
-  if [[ $MODE == all ]]; then
+  if [[ $MODE == all || $MODE == reliability ]]; then
     bash scripts/services.sh release || true
   fi
   if [[ -n $step_pid ]]; then stop_tree "$step_pid"; fi
   if [[ -n $svc_pid ]]; then stop_tree "$svc_pid" 40; fi
-  if [[ $MODE == all ]]; then
+  if [[ $MODE == all || $MODE == reliability ]]; then
     bash scripts/services.sh stop || true
   fi
   exit "$rc"
@@ -235,16 +241,40 @@ if [[ -z ${SECRETS_DEV_KEY:-} ]]; then
   export SECRETS_DEV_KEY
 fi
 
+# The reliability suite measures throughput and stops a DynamoDB of its own: it runs after the
+# other tests, one test at a time, so nothing else competes with it.
+RELIABILITY=(-E 'binary(reliability)')
+export RELIABILITY_DIR="$ROOT/target/reliability"
+
 nextest() {
-  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/nextest.log"
+  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast -E 'not binary(reliability)' 2>&1 |
+    tee "$LOG_DIR/nextest.log"
+}
+reliability() {
+  rm -rf "$RELIABILITY_DIR"
+  mkdir -p "$RELIABILITY_DIR"
+  local rc=0
+  cargo nextest run -p stopgate-dev "${FEATURES[@]}" --no-fail-fast --test-threads 1 \
+    --no-capture "${RELIABILITY[@]}" 2>&1 | tee "$LOG_DIR/reliability.log" || rc=1
+  bash scripts/fuzz.sh --summary "$RELIABILITY_DIR/fuzz.json" || rc=1
+  python3 scripts/reliability_report.py "$RELIABILITY_DIR" || rc=1
+  return "$rc"
 }
 rm -f "$LOG_DIR/nextest.log"
 if ((built && services_ok)); then
-  step "nextest: cargo nextest run --workspace ${FEATURES[*]} --no-fail-fast"
-  if in_background nextest; then passed+=(nextest); else failed+=(nextest); fi
+  if [[ $MODE == all ]]; then
+    step "nextest: cargo nextest run --workspace ${FEATURES[*]} --no-fail-fast (all but the reliability suite)"
+    if in_background nextest; then passed+=(nextest); else failed+=(nextest); fi
+  fi
+  step "reliability suite"
+  if in_background reliability; then passed+=(reliability); else failed+=(reliability); fi
 else
   echo "test.sh: tests skipped (the build or the services failed)" >&2
   failed+=(nextest)
+fi
+
+if [[ $MODE == reliability ]]; then
+  summary test-reliability
 fi
 
 lints

@@ -3,21 +3,19 @@
 //! Logs and progress go to stderr; stdout carries exactly the command's output.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod access;
 mod import;
 mod ledger;
+mod pages;
 mod progress;
-use stopgate::api::auth::{KeyScope, generate_key, hash_key};
 use stopgate::config::Config;
 use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::{self, PhoneMode};
-use stopgate::providers::Provider;
-use stopgate::secrets::Sealer;
-use stopgate::store::{self, ApiKeyRecord, SdkConfig, Store, StoreError};
+use stopgate::store::{self, SdkConfig, Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -37,10 +35,10 @@ enum Command {
     Tenant(TenantCommand),
     /// API keys.
     #[command(subcommand)]
-    Key(KeyCommand),
+    Key(access::KeyCommand),
     /// Provider secrets (sealed; never printed).
     #[command(subcommand)]
-    Provider(ProviderCommand),
+    Provider(access::ProviderCommand),
     /// Sender groups: which senders belong together, and their program and brand.
     #[command(subcommand, name = "sender-group")]
     SenderGroup(SenderGroupCommand),
@@ -66,6 +64,12 @@ enum Command {
     /// stdout. Exits 0 even when some lines were bad (they are listed); re-running records
     /// nothing twice.
     Import(import::ImportArgs),
+    /// Hosted opt-in forms (/p/<tenant>/<form>).
+    #[command(subcommand)]
+    Form(pages::FormCommand),
+    /// Print a preference-page link for a number (opaque, signed, expiring; the number is not
+    /// in it).
+    Link(pages::LinkArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -121,27 +125,6 @@ enum TenantCommand {
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// Create an API key and print it (alone) on stdout; only its SHA-256 is stored.
-    Create {
-        tenant: String,
-        #[arg(long, default_value = "check", value_delimiter = ',')]
-        scopes: Vec<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum ProviderCommand {
-    /// Set secrets as KEY=VALUE arguments, or as KEY=VALUE lines on stdin (keeps them out of
-    /// shell history). The previous value of each key stays valid for rotation.
-    Set {
-        tenant: String,
-        provider: String,
-        values: Vec<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +274,8 @@ async fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Import(args) => import::import(&env().await?, args).await,
+        Command::Form(command) => pages::form(&env().await?, command).await,
+        Command::Link(args) => pages::link(&env().await?, args).await,
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
@@ -408,10 +393,25 @@ async fn run(command: Command) -> Result<(), CliError> {
                 .iter()
                 .map(|(p, s)| (p, s.values.keys().collect()))
                 .collect();
+            // Settings and rotation windows are not secret; the sealed values never leave.
+            let settings: BTreeMap<&String, &BTreeMap<String, String>> = snapshot
+                .providers
+                .iter()
+                .filter(|(_, s)| !s.settings.is_empty())
+                .map(|(p, s)| (p, &s.settings))
+                .collect();
+            let previous_until: BTreeMap<&String, _> = snapshot
+                .providers
+                .iter()
+                .filter(|(_, s)| !s.previous_until.is_empty())
+                .map(|(p, s)| (p, &s.previous_until))
+                .collect();
             let shown = serde_json::json!({
                 "tenant": snapshot.tenant,
                 "sender_groups": snapshot.directory.groups,
                 "providers": providers,
+                "provider_settings": settings,
+                "previous_values_accepted_until": previous_until,
             });
             println!(
                 "{}",
@@ -420,101 +420,8 @@ async fn run(command: Command) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Key(KeyCommand::Create { tenant, scopes }) => {
-            let scopes = scopes
-                .iter()
-                .map(|s| s.parse::<KeyScope>().map(|s| s.as_str().to_string()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(CliError::Usage)?;
-            let env = env().await?;
-            let (key, key_id) = generate_key();
-            let record = ApiKeyRecord {
-                key_id: key_id.clone(),
-                tenant_id: tenant.clone(),
-                scopes: scopes.clone(),
-                created_at: chrono::Utc::now(),
-                revoked: false,
-            };
-            env.store.put_api_key(&hash_key(&key), &record).await?;
-            eprintln!(
-                "key {key_id} created for {tenant} with scopes {}",
-                scopes.join(",")
-            );
-            println!("{key}");
-            Ok(())
-        }
-        Command::Provider(ProviderCommand::Set {
-            tenant,
-            provider,
-            values,
-        }) => {
-            let provider = Provider::parse(&provider).ok_or_else(|| {
-                let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-                CliError::Usage(format!(
-                    "unknown provider {provider:?}; known: {}",
-                    known.join(", ")
-                ))
-            })?;
-            let pairs = if values.is_empty() || values == ["-"] {
-                read_stdin_pairs()?
-            } else {
-                values
-            };
-            let mut parsed = BTreeMap::new();
-            for pair in pairs {
-                let (name, value) = pair.split_once('=').ok_or_else(|| {
-                    CliError::Usage("secrets are KEY=VALUE (the value is not shown here)".into())
-                })?;
-                let name = name.trim();
-                if !provider.secret_names().contains(&name) {
-                    return Err(CliError::Usage(format!(
-                        "{provider} takes {}; not {name:?}",
-                        provider.secret_names().join(", ")
-                    )));
-                }
-                if value.trim().is_empty() {
-                    return Err(CliError::Usage(format!("{name} is empty")));
-                }
-                parsed.insert(name.to_string(), value.trim().to_string());
-            }
-            if parsed.is_empty() {
-                return Err(CliError::Usage(
-                    "no KEY=VALUE given (as arguments or on stdin)".into(),
-                ));
-            }
-            let topic = parsed
-                .get("topic_arn")
-                .filter(|_| provider == Provider::Aws);
-            if let Some(topic) = topic {
-                stopgate::providers::aws::parse_topic_arn(topic).map_err(CliError::Usage)?;
-            }
-            let env = env().await?;
-            // inbound-sns learns the tenant from the topic alone; a topic of another tenant is
-            // refused here, before this tenant's secrets change.
-            if let Some(topic) = topic {
-                if env.store.load_tenant(&tenant).await?.is_none() {
-                    return Err(CliError::NotFound(format!("tenant {tenant}")));
-                }
-                env.store.put_topic_tenant(topic, &tenant).await?;
-            }
-            let sealer = Sealer::new(env.config.secrets_key.clone(), &env.sdk);
-            let mut sealed = BTreeMap::new();
-            for (name, value) in &parsed {
-                let s = sealer
-                    .seal(&tenant, provider.as_str(), value)
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
-                sealed.insert(name.clone(), s);
-            }
-            env.store
-                .put_provider_secrets(&tenant, provider.as_str(), sealed)
-                .await?;
-            eprintln!(
-                "{provider} secrets set for {tenant}: {}",
-                parsed.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-            Ok(())
-        }
+        Command::Key(command) => access::keys(&env().await?, command).await,
+        Command::Provider(command) => access::providers(&env().await?, command).await,
         Command::SenderGroup(SenderGroupCommand::Set {
             tenant,
             group,
@@ -604,18 +511,6 @@ async fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-fn read_stdin_pairs() -> Result<Vec<String>, CliError> {
-    let mut pairs = Vec::new();
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| CliError::Failed(format!("reading stdin: {e}")))?;
-        let line = line.trim();
-        if !line.is_empty() && !line.starts_with('#') {
-            pairs.push(line.to_string());
-        }
-    }
-    Ok(pairs)
 }
 
 #[cfg(test)]

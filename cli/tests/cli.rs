@@ -297,3 +297,198 @@ async fn reclassify_finds_and_records_what_an_older_classifier_missed_once() {
         Some(2)
     );
 }
+
+#[tokio::test]
+async fn secrets_stay_off_the_command_line_and_keys_are_listed_and_revoked() {
+    let _env = env().await;
+    let tenant = unique_tenant("cli-access");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+
+    // A secret in argv is refused, and not echoed.
+    let in_argv = stopgate(
+        &[
+            "provider",
+            "set",
+            &tenant,
+            "twilio",
+            "auth_token=argv-secret-value",
+        ],
+        None,
+    );
+    assert_eq!(in_argv.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&in_argv.stderr);
+    assert!(stderr.contains("stdin"), "{stderr}");
+    assert!(!stderr.contains("argv-secret-value"), "{stderr}");
+
+    // From a file, then rotated with --replace; settings as arguments.
+    let file = std::env::temp_dir().join(format!("{tenant}-plivo.env"));
+    std::fs::write(&file, "# Plivo\nauth_token=file-secret-value\n").unwrap();
+    let from_file = ok(stopgate(
+        &[
+            "provider",
+            "set",
+            &tenant,
+            "plivo",
+            "--from-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(from_file.is_empty());
+    std::fs::remove_file(&file).unwrap();
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo", "--replace"],
+        Some("auth_token=second-secret-value\n"),
+    ));
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo", "require_v3=true"],
+        None,
+    ));
+    assert_eq!(
+        stopgate(
+            &["provider", "set", &tenant, "plivo", "require_v3=maybe"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["tenant", "show", &tenant], None))).unwrap();
+    assert_eq!(shown["provider_settings"]["plivo"]["require_v3"], "true");
+    assert!(shown["previous_values_accepted_until"]["plivo"]["auth_token"].is_null());
+    assert!(!shown.to_string().contains("secret-value"));
+    ok(stopgate(
+        &["provider", "drop-previous", &tenant, "plivo"],
+        None,
+    ));
+
+    let key = ok(stopgate(
+        &[
+            "key",
+            "create",
+            &tenant,
+            "--scopes",
+            "check",
+            "--expires-in",
+            "30d",
+        ],
+        None,
+    ));
+    let listed = ok(stopgate(&["key", "list", &tenant, "--json"], None));
+    assert!(
+        !listed.contains(key.trim()),
+        "the key itself is never shown"
+    );
+    let keys: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["scopes"], serde_json::json!(["check"]));
+    assert_eq!(keys[0]["revoked"], false);
+    assert!(keys[0]["expires_at"].is_string());
+    let key_id = keys[0]["key_id"].as_str().unwrap();
+
+    ok(stopgate(&["key", "revoke", &tenant, key_id], None));
+    let keys: Vec<serde_json::Value> = ok(stopgate(&["key", "list", &tenant, "--json"], None))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys[0]["revoked"], true);
+    assert_eq!(
+        stopgate(&["key", "revoke", &tenant, "key_nope"], None)
+            .status
+            .code(),
+        Some(4),
+        "not found"
+    );
+    let table = ok(stopgate(&["key", "list", &tenant], None));
+    assert!(
+        table.starts_with("KEY ID") && table.contains(key_id),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn forms_are_versioned_and_a_link_hides_its_number() {
+    let env = env().await;
+    let tenant = unique_tenant("cli-forms");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    ok(stopgate(
+        &[
+            "sender-group",
+            "set",
+            &tenant,
+            "deals",
+            "--senders",
+            "+14155550100",
+        ],
+        None,
+    ));
+    let form = [
+        "form",
+        "set",
+        &tenant,
+        "join",
+        "--brand",
+        "Acme",
+        "--program",
+        "Acme Deals",
+        "--categories",
+        "informational,promotional",
+        "--language",
+        "en,es",
+        "--terms-url",
+        "https://acme.example/terms",
+        "--privacy-url",
+        "https://acme.example/privacy",
+        "--frequency",
+        "Up to 4 msgs/month",
+        "--sender-group",
+        "deals",
+    ];
+    let url = ok(stopgate(&form, None));
+    assert!(url.trim().ends_with(&format!("/p/{tenant}/join")), "{url}");
+    // A change keeps what it does not name, as the next version.
+    ok(stopgate(
+        &["form", "set", &tenant, "join", "--double-opt-in", "false"],
+        None,
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(stopgate(&["form", "show", &tenant, "join"], None))).unwrap();
+    assert_eq!(shown[0]["form"]["version"], 2, "{shown}");
+    assert_eq!(shown[0]["form"]["double_opt_in"], false);
+    assert_eq!(shown[0]["form"]["brand"], "Acme");
+
+    // Settings are checked by name: a usage error (2).
+    let mut bad = form.to_vec();
+    bad[3] = "other";
+    bad[19] = "nowhere";
+    let refused = stopgate(&bad, None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--sender-group"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let link = ok(stopgate(
+        &["link", &tenant, "(415) 555-0188", "--sent-by-sms"],
+        None,
+    ));
+    let link = link.trim();
+    assert!(link.contains(&format!("/p/{tenant}/prefs/")), "{link}");
+    assert!(
+        !link.contains("5550188"),
+        "the number is not in the link: {link}"
+    );
+    let token = link.rsplit('/').next().unwrap();
+    let pages_key = env.config.pages_key.unwrap();
+    let claims = stopgate::api::links::Links::new(pages_key)
+        .open(&tenant, token, Utc::now())
+        .unwrap();
+    assert_eq!(claims.phone.as_str(), "+14155550188");
+    assert!(claims.sent_by_sms);
+    assert_eq!(claims.form, "join");
+}

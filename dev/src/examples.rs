@@ -67,6 +67,14 @@ pub fn print(base: &str) {
         "curl -s -X POST '{base}/v1/webhooks/twilio/demo' -H 'X-Twilio-Signature: Zm9yZ2VkIHNpZ25hdHVyZQ==' --data '{}'; echo",
         form("START", &sid(5))
     );
+    println!(
+        "\n# 6. The hosted form: open {base}/p/demo/join, sign up {PERSON}, then confirm with the YES\n#    (the promotional check answers no_consent until then, consent after, within quiet hours)"
+    );
+    println!("{}", webhook_curl(base, &token, "YES", &sid(7)));
+    println!("{}", check_curl(base, &key, "promotional"));
+    println!(
+        "# The preference page, through a link texted to the number: target/debug/stopgate link demo {PERSON} --sent-by-sms"
+    );
     println!("\n# Pasting a webhook command twice is a redelivery: one event, the same reply.\n");
 }
 

@@ -3,15 +3,18 @@
 //! (`make dev`) runs it; end-to-end tests serve it on a port of their own.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::Body;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
 use stopgate::api::{ApiError, http as api_http};
 use stopgate::config::Config;
 use stopgate::store::{CaptureQueue, SdkConfig};
@@ -19,6 +22,7 @@ use stopgate_check::Check;
 use stopgate_consent::Consent;
 use stopgate_import::ImportWorker;
 use stopgate_inbound::Inbound;
+use stopgate_pages::Pages;
 use stopgate_replay::Replay;
 use tokio::net::TcpListener;
 
@@ -27,6 +31,7 @@ pub struct Gateway {
     inbound: Inbound,
     check: Check,
     consent: Consent,
+    pages: Pages,
 }
 
 impl Gateway {
@@ -36,6 +41,7 @@ impl Gateway {
             inbound: Inbound::new(config, sdk)?,
             check: Check::new(config, sdk),
             consent: Consent::new(config, sdk)?,
+            pages: Pages::new(config, sdk)?,
         })
     }
 
@@ -52,11 +58,14 @@ impl Gateway {
             "/v1/opt-outs",
             "/v1/reviews",
             "/v1/imports",
+            "/v1/links",
         ]
         .iter()
         .any(|p| path.starts_with(p))
         {
             self.consent.handle(req).await
+        } else if path.starts_with("/p/") {
+            self.pages.handle(req).await
         } else {
             Ok(api_http::error(&ApiError::NotFound {
                 code: "not_found",
@@ -70,9 +79,10 @@ impl Gateway {
     }
 }
 
-/// One HTTP request through the router.
+/// One HTTP request through the router, with the caller's address where API Gateway puts it.
 async fn serve_one(
     gateway: Arc<Gateway>,
+    peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
@@ -88,9 +98,13 @@ async fn serve_one(
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    let response = gateway
-        .route(lambda_http::Request::from_parts(parts, body))
-        .await;
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_string());
+    context.http.source_ip = Some(peer.ip().to_string());
+    let request = lambda_http::Request::from_parts(parts, body)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+    let response = gateway.route(request).await;
     let (parts, body) = response.into_parts();
     let bytes = Bytes::copy_from_slice(api_http::body_bytes(&body));
     Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
@@ -152,12 +166,12 @@ pub async fn drain_imports_queue(queue: CaptureQueue, worker: ImportWorker) {
 /// Serves `gateway` on `listener` until the task is dropped: one task per connection.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let gateway = gateway.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| serve_one(gateway.clone(), req));
+            let service = service_fn(move |req| serve_one(gateway.clone(), peer, req));
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await

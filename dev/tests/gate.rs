@@ -1040,3 +1040,549 @@ async fn a_location_decides_and_send_at_moves_only_the_quiet_hours_test() {
         "{body}"
     );
 }
+
+// --- 9. Double opt-in and the hosted pages (rule 9) ------------------------------------------
+
+/// The sender group of the tests' hosted form, and a number outside it.
+const FORM_GROUP_SENDER: &str = BUSINESS;
+const OTHER_GROUP_SENDER: &str = "+14155550199";
+
+/// One visitor of the hosted pages through the gateway: it keeps the page cookie as a browser
+/// would, and posts back the token of the last page it saw.
+struct Visitor<'a> {
+    gate: &'a Gate,
+    cookie: Option<String>,
+    token: Option<String>,
+}
+
+/// A page's status, `Location` (after a post) and HTML.
+struct Seen {
+    status: u16,
+    location: Option<String>,
+    html: String,
+}
+
+impl<'a> Visitor<'a> {
+    fn new(gate: &'a Gate) -> Visitor<'a> {
+        Visitor {
+            gate,
+            cookie: None,
+            token: None,
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, body: Option<String>) -> Seen {
+        let mut request = lambda_http::Request::new(match body {
+            Some(b) => lambda_http::Body::Text(b),
+            None => lambda_http::Body::Empty,
+        });
+        *request.method_mut() = method.parse().unwrap();
+        *request.uri_mut() = format!("https://api.stopgate.example{path}")
+            .parse()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("user-agent", "gate-test-browser/1.0".parse().unwrap());
+        if method == "POST" {
+            headers.insert(
+                "content-type",
+                "application/x-www-form-urlencoded".parse().unwrap(),
+            );
+        }
+        if let Some(cookie) = &self.cookie {
+            headers.insert("cookie", cookie.parse().unwrap());
+        }
+        let response = self.gate.gateway.route(request).await;
+        if let Some(set) = response.headers().get("set-cookie") {
+            self.cookie = set.to_str().unwrap().split(';').next().map(str::to_string);
+        }
+        let html = stopgate::testing::body_text(response.body());
+        if let Some(token) = html
+            .split("name=\"token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        {
+            self.token = Some(token.to_string());
+        }
+        Seen {
+            status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            html,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Seen {
+        self.send("GET", path, None).await
+    }
+
+    /// Posts `fields` with the token of the page last seen.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Seen {
+        let token = self.token.clone().unwrap_or_default();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", &token)
+            .extend_pairs(fields)
+            .finish();
+        self.send("POST", path, Some(body)).await
+    }
+}
+
+impl Gate {
+    /// The tenant's hosted form `join`, sent from a group holding [`BUSINESS`].
+    async fn join_form(&self, double_opt_in: bool) -> stopgate::consent::forms::FormConfig {
+        self.env
+            .form(
+                self.tenant(),
+                "join",
+                "deals",
+                &[FORM_GROUP_SENDER],
+                double_opt_in,
+            )
+            .await
+    }
+
+    /// Signs `phone` up on the form `join` as a person would: the page, then the post.
+    async fn sign_up(&self, phone: &str, categories: &[&str]) -> Seen {
+        let path = format!("/p/{}/join", self.tenant());
+        let mut visitor = Visitor::new(self);
+        let page = visitor.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        let version = page
+            .html
+            .split("name=\"version\" value=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap()
+            .to_string();
+        let mut fields = vec![
+            ("phone", phone),
+            ("version", version.as_str()),
+            ("lang", "en"),
+        ];
+        fields.extend(categories.iter().map(|c| ("category", *c)));
+        visitor.post(&path, &fields).await
+    }
+
+    /// A preference link for `phone` through `POST /v1/links`: its path.
+    async fn preference_link(&self, phone: &str, sent_by_sms: bool) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/links",
+                &self.keys.writer,
+                Some(json!({"phone": phone, "sent_by_sms": sent_by_sms})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let url = body["url"].as_str().unwrap();
+        assert!(
+            !url.contains(&phone[2..]),
+            "the number is not in the link: {url}"
+        );
+        url.trim_start_matches(&self.env.config.public_base_url)
+            .to_string()
+    }
+
+    /// A promotional check at 19:00 UTC (the afternoon across the United States) of the next
+    /// weekday to come, so quiet hours never decide it.
+    async fn promotional(&self, to: &str) -> Value {
+        let mut at = (Utc::now() + Duration::hours(1))
+            .date_naive()
+            .and_hms_opt(19, 0, 0)
+            .unwrap()
+            .and_utc();
+        while at < Utc::now() || at.format("%u").to_string() == "7" {
+            at += Duration::days(1);
+        }
+        self.check(
+            json!({"from": FORM_GROUP_SENDER, "to": to, "category": "promotional",
+            "send_at": rfc3339(at)}),
+        )
+        .await
+    }
+}
+
+fn consent_event_id(answer: &Value) -> String {
+    answer["evidence"]["event_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_form_signup_waits_for_a_yes_to_its_sender_group_which_confirms_it_with_the_evidence() {
+    let gate = Gate::new("gate-double-opt-in").await;
+    let form = gate.join_form(true).await;
+    let person = "+14155550401";
+    let submitted = gate
+        .sign_up("(415) 555-0401", &["informational", "promotional"])
+        .await;
+    assert_eq!(submitted.status, 200, "{}", submitted.html);
+    assert!(submitted.html.contains("Reply YES"), "{}", submitted.html);
+
+    // Pending: nothing is allowed yet (rule 4), whatever the category.
+    assert_eq!(gate.promotional(person).await["reason"], "no_consent");
+    assert_eq!(
+        gate.reason(FORM_GROUP_SENDER, person, "informational")
+            .await,
+        "no_consent"
+    );
+    let lookup = gate.lookup(person).await;
+    assert_eq!(lookup["pending_consents"][0]["open"], true, "{lookup}");
+    assert_eq!(lookup["pending_consents"][0]["confirm_to"], "group:deals");
+
+    // A YES to another sender group is ordinary text: it confirms nothing.
+    gate.group("alerts", &[OTHER_GROUP_SENDER]).await;
+    let mut elsewhere = Sms::new(person, "SMdoi0000000000000000000000000001", "YES");
+    elsewhere.to = OTHER_GROUP_SENDER.into();
+    assert_eq!(gate.text(Provider::Twilio, &elsewhere).await, 200);
+    assert_eq!(gate.promotional(person).await["reason"], "no_consent");
+
+    // The YES to the form's group confirms it, as express written consent.
+    let yes = Sms::new(person, "SMdoi0000000000000000000000000002", "Yes");
+    assert_eq!(gate.text(Provider::Twilio, &yes).await, 200);
+    let answer = gate.promotional(person).await;
+    assert_consent(&answer);
+    assert_eq!(answer["evidence"]["source"], "web_form", "{answer}");
+    assert_eq!(answer["evidence"]["level"], "express_written");
+    assert_eq!(answer["scope"], "group:deals");
+    assert_eq!(
+        gate.reason(OTHER_GROUP_SENDER, person, "informational")
+            .await,
+        "no_consent",
+        "the consent is the form's sender group's"
+    );
+
+    // The evidence of the confirmed opt-in, as history shows it.
+    let history = gate.history(person).await;
+    let confirmed = history
+        .iter()
+        .find(|e| e["kind"] == "consent_confirmed")
+        .unwrap();
+    assert_eq!(
+        confirmed["event_id"].as_str().unwrap(),
+        consent_event_id(&answer)
+    );
+    let evidence = &confirmed["evidence"];
+    assert_eq!(evidence["number_verified"], true, "{confirmed}");
+    assert_eq!(
+        evidence["confirming_message_id"],
+        "SMdoi0000000000000000000000000002"
+    );
+    assert_eq!(
+        evidence["disclosure_text"],
+        form.disclosure(stopgate::consent::forms::Language::En)
+    );
+    assert_eq!(evidence["form"]["form_id"], "join");
+    assert_eq!(evidence["form"]["version"], form.version);
+    assert_eq!(evidence["form"]["language"], "en");
+    assert_eq!(
+        confirmed["confirms"]["categories"],
+        json!(["informational", "promotional"])
+    );
+    let pending = &confirmed["pending_event"];
+    assert_eq!(pending["kind"], "pending_consent", "{confirmed}");
+    assert_eq!(pending["evidence"]["user_agent"], "gate-test-browser/1.0");
+    assert_eq!(
+        pending["evidence"]["disclosure_sha256"],
+        evidence["disclosure_sha256"]
+    );
+    assert!(
+        pending["evidence"]["form_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/p/{}/join", gate.tenant()))
+    );
+    let yes_event = history
+        .iter()
+        .find(|e| {
+            e["origin"]["provider_message_id"] == "SMdoi0000000000000000000000000002"
+                && e["kind"] == "opt_in"
+        })
+        .unwrap();
+    assert_eq!(
+        yes_event["origin"]["keyword"], "yes",
+        "the YES is in context: {yes_event}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|e| e["kind"] == "inbound" && e["origin"]["sender"] == OTHER_GROUP_SENDER),
+        "the YES elsewhere stayed ordinary"
+    );
+    assert!(
+        gate.lookup(person).await["pending_consents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_start_confirms_a_pending_consent_too_but_a_yes_after_24_hours_does_not() {
+    let gate = Gate::new("gate-double-opt-in-late").await;
+    let form = gate.join_form(true).await;
+    let start_person = "+14155550402";
+    assert_eq!(
+        gate.sign_up(start_person, &["promotional"]).await.status,
+        200
+    );
+    let start = Sms::new(start_person, "SMdoi0000000000000000000000000003", "START");
+    assert_eq!(gate.text(Provider::Twilio, &start).await, 200);
+    assert_consent(&gate.promotional(start_person).await);
+
+    // A consent given 25 hours ago has expired: its YES is an ordinary message.
+    let late_person = "+14155550403";
+    let act = stopgate::consent::forms::WebAct {
+        tenant: gate.tenant().into(),
+        phone: E164::parse_e164(late_person).unwrap(),
+        at: Utc::now() - Duration::hours(25),
+        ip: Some("198.51.100.7".into()),
+        user_agent: Some("gate-test-browser/1.0".into()),
+        page_url: None,
+    };
+    let recording = stopgate::consent::forms::form_consent(
+        &form,
+        stopgate::consent::forms::Language::En,
+        &[stopgate::consent::Category::Promotional],
+        &act,
+    );
+    stopgate::flows::pages::commit(&gate.env.store, &recording)
+        .await
+        .unwrap();
+    assert_eq!(
+        gate.lookup(late_person).await["pending_consents"][0]["open"],
+        false
+    );
+    let yes = Sms::new(late_person, "SMdoi0000000000000000000000000004", "YES");
+    assert_eq!(gate.text(Provider::Twilio, &yes).await, 200);
+    assert_eq!(gate.promotional(late_person).await["reason"], "no_consent");
+    let kinds: Vec<String> = gate
+        .stored_events(late_person)
+        .await
+        .iter()
+        .map(|e| e.kind.as_str().to_string())
+        .collect();
+    assert!(
+        !kinds.contains(&"consent_confirmed".to_string()),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"inbound".to_string()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn the_request_to_confirm_is_allowed_once_per_pending_consent() {
+    let gate = Gate::new("gate-double-opt-in-request").await;
+    gate.join_form(true).await;
+    let person = "+14155550404";
+    assert_eq!(gate.sign_up(person, &["promotional"]).await.status, 200);
+    let pending_id = gate.lookup(person).await["pending_consents"][0]["event_id"].clone();
+    let request = |key: &str, from: &str, category: &str| {
+        json!({"from": from, "to": person, "category": category,
+            "purpose": "double_opt_in_request", "reply_to": pending_id, "message_key": key})
+    };
+    let elsewhere = gate
+        .check(request("doi-0", OTHER_GROUP_SENDER, "informational"))
+        .await;
+    assert_eq!(
+        elsewhere["reason"], "no_consent",
+        "only from the group the YES must go to: {elsewhere}"
+    );
+    let first = gate
+        .check(request("doi-1", FORM_GROUP_SENDER, "informational"))
+        .await;
+    assert_eq!(
+        (first["allowed"].as_bool(), first["reason"].as_str()),
+        (Some(true), Some("double_opt_in_request")),
+        "{first}"
+    );
+    assert_eq!(first["evidence"]["event_id"], pending_id);
+    assert_eq!(
+        gate.check(request("doi-1", FORM_GROUP_SENDER, "informational"))
+            .await,
+        first,
+        "a retry of the same message gets the same answer"
+    );
+    let second = gate
+        .check(request("doi-2", FORM_GROUP_SENDER, "informational"))
+        .await;
+    assert_eq!(second["reason"], "exemption_used", "{second}");
+    let marketing = gate
+        .check(request("doi-3", FORM_GROUP_SENDER, "promotional"))
+        .await;
+    assert_eq!(
+        marketing["reason"], "no_consent",
+        "never promotional: {marketing}"
+    );
+}
+
+#[tokio::test]
+async fn a_preference_page_stops_promotional_only_and_records_it_as_web_preferences() {
+    let gate = Gate::new("gate-prefs-stop").await;
+    gate.join_form(false).await;
+    let person = "+14155550405";
+    let submitted = gate
+        .sign_up(person, &["informational", "promotional"])
+        .await;
+    assert!(
+        submitted.html.contains("You are signed up"),
+        "{}",
+        submitted.html
+    );
+    assert_consent(&gate.promotional(person).await);
+
+    let path = gate.preference_link(person, false).await;
+    let mut visitor = Visitor::new(&gate);
+    let page = visitor.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains("0405"),
+        "the number's ending: {}",
+        page.html
+    );
+    assert!(!page.html.contains("4155550405"), "never the whole number");
+    let done = visitor
+        .post(&path, &[("action", "stop:promotional"), ("lang", "en")])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let after = visitor.get(done.location.as_deref().unwrap()).await;
+    assert!(
+        after.html.contains("You will not receive those texts"),
+        "{}",
+        after.html
+    );
+
+    assert_eq!(gate.promotional(person).await["reason"], "no_consent");
+    assert_eq!(
+        gate.reason(FORM_GROUP_SENDER, person, "informational")
+            .await,
+        "consent"
+    );
+    let history = gate.history(person).await;
+    assert_eq!(history[0]["kind"], "revoke", "{:?}", history[0]);
+    assert_eq!(history[0]["source"], "web_preferences");
+    assert_eq!(history[0]["category"], "promotional");
+    assert_eq!(history[0]["evidence"]["number_verified"], false);
+
+    // Without the page's cookie, a post is refused and nothing is recorded.
+    let mut stranger = Visitor::new(&gate);
+    stranger.token = visitor.token.clone();
+    let refused = stranger.post(&path, &[("action", "stop_all")]).await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    assert_eq!(gate.history(person).await.len(), history.len());
+}
+
+#[tokio::test]
+async fn an_opt_back_in_lifts_from_a_verified_link_and_waits_for_the_yes_from_any_other() {
+    let gate = Gate::new("gate-prefs-resume").await;
+    gate.join_form(true).await;
+    let verified = "+14155550406";
+    let unverified = "+14155550407";
+    for (person, id) in [
+        (verified, "tx-prefs-stop-1"),
+        (unverified, "tx-prefs-stop-2"),
+    ] {
+        let stop = sms_at(person, id, "STOP", Utc::now() - Duration::minutes(10));
+        assert_eq!(gate.text(Provider::Telnyx, &stop).await, 200);
+        assert_eq!(
+            gate.reason(FORM_GROUP_SENDER, person, "conversational")
+                .await,
+            "opted_out"
+        );
+    }
+
+    // Texted to the number: the person's own act from a verified number, so it lifts.
+    let path = gate.preference_link(verified, true).await;
+    let mut visitor = Visitor::new(&gate);
+    let page = visitor.get(&path).await;
+    assert!(page.html.contains("value=\"resume\""), "{}", page.html);
+    let done = visitor.post(&path, &[("action", "resume")]).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(
+        gate.reason(FORM_GROUP_SENDER, verified, "conversational")
+            .await,
+        "no_consent",
+        "the opt-out is lifted"
+    );
+    let resumed = &gate.history(verified).await[0];
+    assert_eq!(
+        (resumed["kind"].as_str(), resumed["source"].as_str()),
+        (Some("opt_in"), Some("web_preferences")),
+        "{resumed}"
+    );
+    assert_eq!(resumed["evidence"]["number_verified"], true);
+
+    // Not known to reach the number: recorded as pending, and the opt-out stands...
+    let path = gate.preference_link(unverified, false).await;
+    let mut visitor = Visitor::new(&gate);
+    visitor.get(&path).await;
+    let done = visitor.post(&path, &[("action", "resume")]).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let waiting = visitor.get(done.location.as_deref().unwrap()).await;
+    assert!(waiting.html.contains("reply YES"), "{}", waiting.html);
+    assert_eq!(
+        gate.reason(FORM_GROUP_SENDER, unverified, "conversational")
+            .await,
+        "opted_out"
+    );
+    let pending = &gate.history(unverified).await[0];
+    assert_eq!(
+        (pending["kind"].as_str(), pending["source"].as_str()),
+        (Some("pending_consent"), Some("web_preferences")),
+        "{pending}"
+    );
+    assert_eq!(pending["pending"]["opt_in"], true);
+    // ...until the person's YES from the number confirms it.
+    let yes = Sms::new(unverified, "SMprefs00000000000000000000000001", "YES");
+    assert_eq!(gate.text(Provider::Twilio, &yes).await, 200);
+    assert_eq!(
+        gate.reason(FORM_GROUP_SENDER, unverified, "conversational")
+            .await,
+        "recent_inbound"
+    );
+    let kinds: Vec<String> = gate
+        .history(unverified)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"consent_confirmed".to_string()),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_number_shows_the_form_again_and_a_number_is_rate_limited() {
+    let gate = Gate::new("gate-form-input").await;
+    gate.join_form(true).await;
+    let bad = gate.sign_up("555-01", &["promotional"]).await;
+    assert_eq!(bad.status, 400, "{}", bad.html);
+    assert!(
+        bad.html.contains("Enter a valid mobile number"),
+        "{}",
+        bad.html
+    );
+    assert!(bad.html.contains("value=\"555-01\""), "the input is kept");
+    assert!(bad.html.contains("value=\"promotional\" checked"));
+    let none = gate.sign_up("+14155550408", &[]).await;
+    assert_eq!(none.status, 400);
+    assert!(
+        none.html.contains("Choose at least one kind of text"),
+        "{}",
+        none.html
+    );
+
+    let person = "+14155550409";
+    for _ in 0..stopgate::flows::pages::FORM_PER_NUMBER.limit {
+        assert_eq!(gate.sign_up(person, &["promotional"]).await.status, 200);
+    }
+    let limited = gate.sign_up(person, &["promotional"]).await;
+    assert_eq!(limited.status, 429, "{}", limited.html);
+    assert!(limited.html.contains("Too many sign-ups"));
+    assert_eq!(
+        gate.lookup(person).await["pending_consents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        stopgate::flows::pages::FORM_PER_NUMBER.limit as usize
+    );
+}

@@ -61,6 +61,10 @@ async fn every_response_matches_openapi_yaml() {
     let keys = env.tenant_with_keys("openapi").await;
     env.tenant_with_provider(&keys.tenant, Provider::Twilio, &[("auth_token", TOKEN)])
         .await;
+    // Before any request: the functions cache the tenant's configuration.
+    let form = env
+        .form(&keys.tenant, "join", "deals", &[BUSINESS], true)
+        .await;
     let gateway = Gateway::new(&env.config, &env.sdk).unwrap();
     let mut c = Collector {
         env,
@@ -305,6 +309,95 @@ async fn every_response_matches_openapi_yaml() {
     )
     .await;
 
+    // A double opt-in (docs/rules.md rule 9): the form's pending consent in lookup, the request
+    // to confirm, a preference link, and the confirmation in history.
+    let signed_up = "+12125550605";
+    let act = stopgate::consent::forms::WebAct {
+        tenant: keys.tenant.clone(),
+        phone: stopgate::phone::E164::parse_e164(signed_up).unwrap(),
+        at: Utc::now(),
+        ip: Some("198.51.100.9".into()),
+        user_agent: Some("Mozilla/5.0".into()),
+        page_url: Some("https://api.stopgate.example/p/openapi/join".into()),
+    };
+    let recording = stopgate::consent::forms::form_consent(
+        &form,
+        stopgate::consent::forms::Language::En,
+        &[stopgate::consent::Category::Promotional],
+        &act,
+    );
+    stopgate::flows::pages::commit(&c.env.store, &recording)
+        .await
+        .unwrap();
+    let lookup = c
+        .call(
+            "/v1/numbers/lookup",
+            "POST",
+            "/v1/numbers/lookup",
+            &writer,
+            Some(json!({"phone": signed_up})),
+        )
+        .await;
+    let pending = lookup["pending_consents"][0]["event_id"].clone();
+    c.call(
+        "/v1/check",
+        "POST",
+        "/v1/check",
+        &checker,
+        Some(
+            json!({"from": BUSINESS, "to": signed_up, "category": "informational",
+            "purpose": "double_opt_in_request", "reply_to": pending, "message_key": "doi-1"}),
+        ),
+    )
+    .await;
+    c.call(
+        "/v1/links",
+        "POST",
+        "/v1/links",
+        &writer,
+        Some(json!({"phone": signed_up, "sent_by_sms": true})),
+    )
+    .await;
+    c.call(
+        "/v1/links",
+        "POST",
+        "/v1/links",
+        &writer,
+        Some(json!({"phone": signed_up, "form": "nowhere"})),
+    )
+    .await;
+    let mut yes = webhooks::text(
+        &endpoint,
+        &proof,
+        &Sms::new(signed_up, "SMoa0000000000000000000000000003", "YES"),
+    );
+    webhooks::sign(&mut yes, &proof, Utc::now());
+    let service = stopgate::api::webhook::WebhookService::new(
+        c.env.store.clone(),
+        c.env.tenants(),
+        None,
+        std::time::Duration::from_secs(5),
+    );
+    assert_eq!(service.handle(yes).await.status, 200);
+    let history = c
+        .call(
+            "/v1/numbers/history",
+            "POST",
+            "/v1/numbers/history",
+            &writer,
+            Some(json!({"phone": signed_up})),
+        )
+        .await;
+    assert!(
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "consent_confirmed"
+                && e["pending_event"]["kind"] == "pending_consent"),
+        "{history}"
+    );
+
     let file = std::env::temp_dir().join(format!("stopgate-openapi-{}.json", ulid_like()));
     std::fs::write(&file, serde_json::to_vec_pretty(&c.responses).unwrap()).unwrap();
     let python = Path::new(ROOT).join(".venv/bin/python");
@@ -339,6 +432,7 @@ async fn every_response_matches_openapi_yaml() {
         "no_consent",
         "opted_out",
         "help_reply",
+        "double_opt_in_request",
         "exemption_used",
         "quiet_hours",
         "unknown_location",

@@ -106,6 +106,8 @@ fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEve
         override_opt_out: false,
         review: None,
         location: None,
+        pending: None,
+        confirms: None,
     }
 }
 

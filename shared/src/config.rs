@@ -16,14 +16,21 @@ pub enum ConfigError {
 /// How provider secrets are sealed: KMS in AWS, a configured development key locally.
 #[derive(Clone)]
 pub enum SecretsKey {
-    Kms { key_id: String },
-    Dev { key: [u8; 32] },
+    /// `fingerprint_key_id`: a KMS HMAC key that fingerprints secrets (so one secret serves one
+    /// tenant) without storing anything a guess could be checked against.
+    Kms {
+        key_id: String,
+        fingerprint_key_id: Option<String>,
+    },
+    Dev {
+        key: [u8; 32],
+    },
 }
 
 impl std::fmt::Debug for SecretsKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SecretsKey::Kms { key_id } => write!(f, "Kms({key_id})"),
+            SecretsKey::Kms { key_id, .. } => write!(f, "Kms({key_id})"),
             SecretsKey::Dev { .. } => f.write_str("Dev(<redacted>)"),
         }
     }
@@ -41,9 +48,18 @@ pub struct Config {
     pub inbound_budget: Duration,
     /// Per-attempt timeout for every AWS SDK call.
     pub sdk_timeout: Duration,
-    /// Encrypts pagination cursors (`CURSOR_KEY`, base64 of 32 bytes; derived from the
-    /// development secrets key locally).
+    /// Encrypts pagination cursors (`CURSOR_KEY`, a secret of 32+ characters; derived from the
+    /// development secrets key locally). In AWS it is derived at cold start from a KMS HMAC key
+    /// (`CURSOR_KEY_KMS_ID`) that only the consent function may use, so it never sits in an
+    /// environment variable.
     pub cursor_key: Option<[u8; 32]>,
+    pub cursor_key_kms_id: Option<String>,
+    /// Signs and seals what the hosted pages hand out: preference links and page tokens
+    /// (`PAGES_KEY`, a secret of 32+ characters; derived from the development secrets key
+    /// locally). In AWS it is derived at cold start from a KMS HMAC key (`PAGES_KEY_KMS_ID`)
+    /// that only the pages and consent functions (and an operator's `stopgate link`) may use.
+    pub pages_key: Option<[u8; 32]>,
+    pub pages_key_kms_id: Option<String>,
     /// The S3 bucket import files are uploaded to (`POST /v1/imports` presigns PUTs into it).
     pub imports_bucket: Option<String>,
     /// The queue the bucket notifies of uploads; read only by the local gateway, which drains
@@ -75,13 +91,31 @@ impl Config {
             non_empty("SECRETS_KMS_KEY_ID"),
             non_empty("SECRETS_DEV_KEY"),
         ) {
-            (Some(key_id), _) => Some(SecretsKey::Kms { key_id }),
+            (Some(key_id), _) => Some(SecretsKey::Kms {
+                key_id,
+                fingerprint_key_id: non_empty("SECRETS_FINGERPRINT_KEY_ID"),
+            }),
             (None, Some(encoded)) => Some(SecretsKey::Dev {
                 key: decode_key("SECRETS_DEV_KEY", &encoded)?,
             }),
             (None, None) => None,
         };
         let secrets_key_for_cursor = secrets_key.clone();
+        let derived = |name: &'static str, label: &[u8]| -> Result<Option<[u8; 32]>, ConfigError> {
+            match non_empty(name) {
+                Some(secret) if secret.trim().len() >= 32 => {
+                    Ok(Some(derive_key(label, secret.trim().as_bytes())))
+                }
+                Some(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be a secret of at least 32 characters".into(),
+                }),
+                None => Ok(match &secrets_key_for_cursor {
+                    Some(SecretsKey::Dev { key }) => Some(derive_key(label, key)),
+                    _ => None,
+                }),
+            }
+        };
         Ok(Config {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             capture_queue_url: non_empty("CAPTURE_QUEUE_URL"),
@@ -94,31 +128,65 @@ impl Config {
             secrets_key,
             inbound_budget: millis("INBOUND_BUDGET_MS", 1500)?,
             sdk_timeout: millis("AWS_SDK_TIMEOUT_MS", 2000)?,
-            cursor_key: match non_empty("CURSOR_KEY") {
-                Some(secret) if secret.trim().len() >= 32 => {
-                    Some(derive_cursor_key(secret.trim().as_bytes()))
-                }
-                Some(_) => {
-                    return Err(ConfigError::Invalid {
-                        name: "CURSOR_KEY",
-                        reason: "must be a secret of at least 32 characters".into(),
-                    });
-                }
-                None => match &secrets_key_for_cursor {
-                    Some(SecretsKey::Dev { key }) => Some(derive_cursor_key(key)),
-                    _ => None,
-                },
-            },
+            cursor_key_kms_id: non_empty("CURSOR_KEY_KMS_ID"),
+            cursor_key: derived("CURSOR_KEY", CURSOR_LABEL)?,
+            pages_key_kms_id: non_empty("PAGES_KEY_KMS_ID"),
+            pages_key: derived("PAGES_KEY", PAGES_LABEL)?,
         })
     }
 }
 
-/// The cursor key, derived from a secret (`CURSOR_KEY`, or the development secrets key), so a
-/// cursor never reveals anything about the secret it came from.
-fn derive_cursor_key(secret: &[u8]) -> [u8; 32] {
+impl Config {
+    /// Derives the cursor and pages keys from their KMS HMAC keys (`CURSOR_KEY_KMS_ID`,
+    /// `PAGES_KEY_KMS_ID`) where no other is set: the MAC of a fixed label, the same for every
+    /// warm function, never stored anywhere.
+    pub async fn with_keys_from_kms(
+        mut self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Config, ConfigError> {
+        if let (None, Some(key_id)) = (self.cursor_key, &self.cursor_key_kms_id) {
+            let mac = kms_mac(sdk, key_id, "CURSOR_KEY_KMS_ID", CURSOR_LABEL).await?;
+            self.cursor_key = Some(derive_key(CURSOR_LABEL, &mac));
+        }
+        if let (None, Some(key_id)) = (self.pages_key, &self.pages_key_kms_id) {
+            let mac = kms_mac(sdk, key_id, "PAGES_KEY_KMS_ID", PAGES_LABEL).await?;
+            self.pages_key = Some(derive_key(PAGES_LABEL, &mac));
+        }
+        Ok(self)
+    }
+}
+
+const CURSOR_LABEL: &[u8] = b"stopgate cursor key v1";
+const PAGES_LABEL: &[u8] = b"stopgate pages key v1";
+
+/// The MAC of `label` under the KMS HMAC key `key_id` (named by the variable `name`).
+async fn kms_mac(
+    sdk: &aws_config::SdkConfig,
+    key_id: &str,
+    name: &'static str,
+    label: &[u8],
+) -> Result<Vec<u8>, ConfigError> {
+    let mac = aws_sdk_kms::Client::new(sdk)
+        .generate_mac()
+        .key_id(key_id)
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .message(aws_sdk_kms::primitives::Blob::new(label))
+        .send()
+        .await
+        .map_err(|e| ConfigError::Invalid {
+            name,
+            reason: aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+        })?;
+    Ok(mac.mac().map(|m| m.as_ref().to_vec()).unwrap_or_default())
+}
+
+/// A key derived from a secret (`CURSOR_KEY`, `PAGES_KEY`, or the development secrets key) for
+/// one use, named by `label`: what one key protects never reveals anything about the secret it
+/// came from, nor about another key derived from it.
+fn derive_key(label: &[u8], secret: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    hasher.update(b"stopgate cursor key v1");
+    hasher.update(label);
     hasher.update(secret);
     hasher.finalize().into()
 }
@@ -171,5 +239,16 @@ mod tests {
             Config::from_lookup(env(&[("TABLE_NAME", "t"), ("INBOUND_BUDGET_MS", "soon")]))
                 .is_err()
         );
+        assert!(Config::from_lookup(env(&[("TABLE_NAME", "t"), ("PAGES_KEY", "short")])).is_err());
+        let dev = Config::from_lookup(env(&[
+            ("TABLE_NAME", "t"),
+            (
+                "SECRETS_DEV_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ]))
+        .unwrap();
+        assert!(dev.pages_key.is_some() && dev.cursor_key.is_some());
+        assert_ne!(dev.pages_key, dev.cursor_key, "one key per use");
     }
 }

@@ -179,6 +179,89 @@ impl PreparedLine {
     }
 }
 
+/// The file as the CSV parser reads it, with every line end outside quoted fields made `\n`.
+///
+/// The parser ends a record at `\r\n`, `\n` or `\r` alike, but numbers lines by `\n` alone: a
+/// file with `\r\n` line ends (RFC 4180's, Excel's) had every line numbered one too low (its
+/// first line of data "line 1", the header's number), and one with `\r` alone (classic Mac
+/// exports) had every line numbered 1, so that a resumed import, which skips the lines it has
+/// done by number, skipped them all. Records are unchanged (the parser treats the ends alike),
+/// and so are quoted fields, whose line ends are content: the quoting is followed as the
+/// parser follows it (a `"` opens a quoted field only at the start of a field; `""` inside one
+/// is a quote).
+struct LfLineEnds<R> {
+    inner: R,
+    quoting: Quoting,
+    /// The last byte was a `\r` made `\n`: a `\n` right after it is the rest of a `\r\n`.
+    after_cr: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A `"` inside a quoted field: the field's end, or the first half of a `""`.
+    QuoteInQuoted,
+}
+
+impl<R: Read> LfLineEnds<R> {
+    fn new(inner: R) -> LfLineEnds<R> {
+        LfLineEnds {
+            inner,
+            quoting: Quoting::FieldStart,
+            after_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for LfLineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                let byte = buf[i];
+                let after_cr = std::mem::take(&mut self.after_cr);
+                let out = match (self.quoting, byte) {
+                    (Quoting::Quoted, b'"') => {
+                        self.quoting = Quoting::QuoteInQuoted;
+                        byte
+                    }
+                    (Quoting::Quoted, _) => byte,
+                    (_, b'\n') if after_cr => continue,
+                    (_, b'\r') => {
+                        self.after_cr = true;
+                        self.quoting = Quoting::FieldStart;
+                        b'\n'
+                    }
+                    (_, b'\n' | b',') => {
+                        self.quoting = Quoting::FieldStart;
+                        byte
+                    }
+                    (Quoting::FieldStart | Quoting::QuoteInQuoted, b'"') => {
+                        self.quoting = Quoting::Quoted;
+                        byte
+                    }
+                    _ => {
+                        self.quoting = Quoting::Unquoted;
+                        byte
+                    }
+                };
+                buf[kept] = out;
+                kept += 1;
+            }
+            // A read of nothing but the `\n` of a `\r\n` is not the end of the file.
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
 /// Header name reduced to lowercase letters and digits: `Last Modified Time`,
 /// `last_modified_time` and `LASTMODIFIEDTIME` are one column.
 fn normalise_name(name: &str) -> String {
@@ -291,7 +374,7 @@ fn detect(names: &[String]) -> Result<(Layout, Columns, Vec<LineIssue>), FileErr
 
 /// Reads an import file line by line.
 pub struct ImportReader<R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<LfLineEnds<R>>,
     layout: Layout,
     columns: Columns,
     names: Vec<String>,
@@ -306,7 +389,7 @@ impl<R: Read> ImportReader<R> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(reader);
+            .from_reader(LfLineEnds::new(reader));
         let mut header = csv::ByteRecord::new();
         let found = csv
             .read_byte_record(&mut header)
@@ -955,6 +1038,68 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(next.line(), 5);
+    }
+
+    #[test]
+    fn lines_are_numbered_whatever_the_line_ends() {
+        let rows = [
+            "phone_number,status,scope,changed_at,source,category,level,disclosure_text",
+            "+14155550123,opted_out,tenant,2026-05-01T10:00:00Z,,,,",
+            "+14155550124,bogus,tenant,2026-05-01T10:00:00Z,,,,",
+            "+14155550125,opted_in,tenant,2026-05-01T10:00:00Z,web_form,promotional,express_written,\"Reply\r\nSTOP, \"\"now\"\"\"",
+            "+14155550126,bogus,tenant,2026-05-01T10:00:00Z,,,,",
+        ];
+        for end in ["\n", "\r\n", "\r"] {
+            let csv = rows.join(end) + end;
+            let (layout, _, lines) = read(&csv);
+            assert_eq!(layout, Layout::Stopgate, "{end:?}");
+            // The quoted field spans two lines: the next record starts on line 6.
+            assert_eq!(
+                lines.iter().map(Parsed::line).collect::<Vec<_>>(),
+                vec![2, 3, 4, 6],
+                "{end:?}"
+            );
+            assert_eq!(err(&lines[1]).field, "status", "{end:?}");
+            assert_eq!(
+                ok(&lines[2]).consent.evidence.disclosure_text.as_deref(),
+                Some("Reply\r\nSTOP, \"now\""),
+                "{end:?}: a quoted field keeps its line ends"
+            );
+            // A resumed import skips exactly the lines it has done.
+            let mut reader = ImportReader::new(csv.as_bytes()).unwrap();
+            reader.resume_after(3);
+            let next = reader
+                .next_line(&TenantPolicy::default(), now(), FILE)
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.line(), 4, "{end:?}");
+        }
+    }
+
+    #[test]
+    fn line_ends_are_made_lf_outside_quotes_only() {
+        let mut out = String::new();
+        LfLineEnds::new("a,\"b\r\nc\"\"\r\"\r\nd\"e\r\r\nf\n".as_bytes())
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "a,\"b\r\nc\"\"\r\"\nd\"e\n\nf\n");
+        // A read that holds only the `\n` of a `\r\n` does not end the file.
+        struct OneByte<'a>(&'a [u8]);
+        impl Read for OneByte<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let mut out = String::new();
+        LfLineEnds::new(OneByte(b"a\r\nb\r\n"))
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "a\nb\n");
     }
 
     #[test]

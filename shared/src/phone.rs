@@ -143,7 +143,7 @@ impl E164 {
         &self.0
     }
 
-    /// The number as it may appear in logs: `+1415***0100`.
+    /// The number as it may appear in logs: `+1***00` (country code and last two digits).
     pub fn masked(&self) -> String {
         crate::mask::phone(&self.0)
     }
@@ -441,7 +441,7 @@ mod tests {
         let number = e164("+14155550100");
         assert_eq!(number.as_str(), "+14155550100");
         assert_eq!(number.to_string(), "+14155550100");
-        assert_eq!(number.masked(), "+1415***0100");
+        assert_eq!(number.masked(), "+1***00");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum SecretsError {
     Rejected,
     #[error("key service unavailable: {0}")]
     Unavailable(String),
+    #[error("no fingerprint key is configured (SECRETS_FINGERPRINT_KEY_ID)")]
+    NoFingerprintKey,
 }
 
 /// A secret value that does not print itself.
@@ -86,7 +88,7 @@ impl Sealer {
                 out.extend_from_slice(&sealed);
                 Ok(format!("{DEV_PREFIX}{}", B64.encode(out)))
             }
-            (Some(SecretsKey::Kms { key_id }), Some(kms)) => {
+            (Some(SecretsKey::Kms { key_id, .. }), Some(kms)) => {
                 let out = kms
                     .encrypt()
                     .key_id(key_id)
@@ -102,6 +104,56 @@ impl Sealer {
                     })?;
                 let blob = out.ciphertext_blob().ok_or(SecretsError::Malformed)?;
                 Ok(format!("{KMS_PREFIX}{}", B64.encode(blob.as_ref())))
+            }
+            _ => Err(SecretsError::NotConfigured),
+        }
+    }
+
+    /// A keyed fingerprint of a provider secret's value: equal values give equal fingerprints,
+    /// and nothing about the value can be learnt or guessed from it without the key.
+    pub async fn fingerprint(
+        &self,
+        provider: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<String, SecretsError> {
+        let message = format!("stopgate fingerprint v1\n{provider}\n{name}\n{value}");
+        match (&self.key, &self.kms) {
+            (Some(SecretsKey::Dev { key }), _) => {
+                use hmac::{Hmac, Mac};
+                use sha2::{Digest, Sha256};
+                let derived = Sha256::new()
+                    .chain_update(b"stopgate fingerprint key v1")
+                    .chain_update(key)
+                    .finalize();
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&derived)
+                    .map_err(|_| SecretsError::NotConfigured)?;
+                mac.update(message.as_bytes());
+                Ok(hex::encode(mac.finalize().into_bytes()))
+            }
+            (
+                Some(SecretsKey::Kms {
+                    fingerprint_key_id, ..
+                }),
+                Some(kms),
+            ) => {
+                let key_id = fingerprint_key_id
+                    .as_deref()
+                    .ok_or(SecretsError::NoFingerprintKey)?;
+                let out = kms
+                    .generate_mac()
+                    .key_id(key_id)
+                    .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+                    .message(Blob::new(message.as_bytes()))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        SecretsError::Unavailable(
+                            aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+                        )
+                    })?;
+                let mac = out.mac().ok_or(SecretsError::Malformed)?;
+                Ok(hex::encode(mac.as_ref()))
             }
             _ => Err(SecretsError::NotConfigured),
         }
@@ -198,5 +250,47 @@ mod tests {
             Err(SecretsError::Malformed)
         ));
         assert_eq!(format!("{:?}", SecretString::new("x".into())), "<secret>");
+    }
+
+    #[tokio::test]
+    async fn fingerprints_are_keyed_and_stable() {
+        let sealer = dev();
+        let a = sealer
+            .fingerprint("telnyx", "public_key", "k1")
+            .await
+            .unwrap();
+        assert_eq!(
+            a,
+            sealer
+                .fingerprint("telnyx", "public_key", "k1")
+                .await
+                .unwrap()
+        );
+        assert_ne!(
+            a,
+            sealer
+                .fingerprint("telnyx", "public_key", "k2")
+                .await
+                .unwrap()
+        );
+        assert_ne!(
+            a,
+            sealer
+                .fingerprint("sinch", "public_key", "k1")
+                .await
+                .unwrap()
+        );
+        let other = Sealer::new(
+            Some(SecretsKey::Dev { key: [8u8; 32] }),
+            &aws_config::SdkConfig::builder().build(),
+        );
+        assert_ne!(
+            a,
+            other
+                .fingerprint("telnyx", "public_key", "k1")
+                .await
+                .unwrap()
+        );
+        assert!(!a.contains("k1"));
     }
 }

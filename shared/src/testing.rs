@@ -17,6 +17,9 @@ use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 pub mod events;
 /// One provider test harness: a fresh tenant with a provider's secrets and its webhook service.
 pub mod harness;
+/// A DynamoDB Local of a test's own, which the test stops and starts (outages).
+#[cfg(feature = "testing")]
+pub mod own_dynamodb;
 /// Amazon SNS messages signed with the test key.
 pub mod sns;
 /// Inbound webhooks as each provider sends them, and their signatures.
@@ -54,6 +57,9 @@ pub async fn env() -> TestEnv {
     }
     if config.cursor_key.is_none() {
         config.cursor_key = Some(rand::random());
+    }
+    if config.pages_key.is_none() {
+        config.pages_key = Some(rand::random());
     }
     if config.public_base_url.is_empty() {
         config.public_base_url = "https://hooks.stopgate.test".into();
@@ -127,6 +133,20 @@ impl TestEnv {
         Sealer::new(self.config.secrets_key.clone(), &self.sdk)
     }
 
+    /// A sealer of a key service that cannot be reached: nothing opens, nothing seals.
+    pub fn sealer_with_kms_down(&self) -> Sealer {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let key = SecretsKey::Kms {
+            key_id: "alias/stopgate-unreachable".into(),
+            fingerprint_key_id: None,
+        };
+        Sealer::new(Some(key), &sdk)
+    }
+
     pub fn tenants(&self) -> Arc<Tenants> {
         Arc::new(Tenants::new(self.store.clone(), Some(self.sealer())))
     }
@@ -145,52 +165,10 @@ impl TestEnv {
     /// A table of the test's own, with the keys and index of template.yaml's: for what reads
     /// every tenant (scheduled jobs), which must not see other tests' tenants.
     pub async fn fresh_table(&self) -> Store {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-            Projection, ProjectionType, ScalarAttributeType,
-        };
         let name = format!("t-{}", ulid::Ulid::new().to_string().to_lowercase());
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute")
-        };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key")
-        };
-        self.store
-            .ddb
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .set_attribute_definitions(Some(
-                ["pk", "sk", "gsi1pk", "gsi1sk"].map(attribute).to_vec(),
-            ))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("gsi1")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("index"),
-            )
-            .send()
-            .await
-            .expect("create table");
-        Store::with_client(self.store.ddb.clone(), name)
+        let table = Store::with_client(self.store.ddb.clone(), name);
+        create_table(&table).await;
+        table
     }
 
     /// Deletes a table made by [`TestEnv::fresh_table`]: storage gone for whoever still uses it.
@@ -216,6 +194,11 @@ impl TestEnv {
 
     /// A capture queue of the test's own, so parallel tests never read each other's messages.
     pub async fn fresh_queue(&self) -> crate::store::CaptureQueue {
+        crate::store::CaptureQueue::new(&self.sdk, self.fresh_queue_url().await)
+    }
+
+    /// The URL of a new capture queue of the test's own (for a configuration to name).
+    pub async fn fresh_queue_url(&self) -> String {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let name = format!("capture-{}", ulid::Ulid::new().to_string().to_lowercase());
         let out = sqs
@@ -224,7 +207,7 @@ impl TestEnv {
             .send()
             .await
             .expect("create test queue");
-        crate::store::CaptureQueue::new(&self.sdk, out.queue_url().expect("queue url"))
+        out.queue_url().expect("queue url").to_string()
     }
 
     /// An imports bucket of the test's own that notifies a queue of its own of each upload, as
@@ -332,7 +315,12 @@ impl TestEnv {
         }
         for round in rounds {
             self.store
-                .put_provider_secrets(tenant, provider.as_str(), round)
+                .put_provider_secrets(
+                    tenant,
+                    provider.as_str(),
+                    round,
+                    store::Rotation::KeepPrevious(chrono::Duration::days(7)),
+                )
                 .await
                 .expect("provider secrets");
         }
@@ -389,6 +377,41 @@ impl TestEnv {
         message.event_id.to_string()
     }
 
+    /// A hosted form `form_id` of `tenant` (informational and promotional, English and Spanish)
+    /// whose messages come from the sender group `group` of `senders`, stored as
+    /// `stopgate form set` stores it; returns it as stored.
+    pub async fn form(
+        &self,
+        tenant: &str,
+        form_id: &str,
+        group: &str,
+        senders: &[&str],
+        double_opt_in: bool,
+    ) -> crate::consent::forms::FormConfig {
+        use crate::consent::Category;
+        use crate::consent::forms::{FormConfig, Language};
+        self.store
+            .put_sender_group(tenant, &crate::consent::SenderGroup::new(group, senders))
+            .await
+            .expect("sender group");
+        let form = FormConfig {
+            form_id: form_id.into(),
+            version: 0,
+            brand: "Acme Outfitters".into(),
+            program: "Acme Deals & Alerts".into(),
+            categories: vec![Category::Informational, Category::Promotional],
+            languages: vec![Language::En, Language::Es],
+            terms_url: "https://acme.example/sms-terms".into(),
+            privacy_url: "https://acme.example/privacy".into(),
+            frequency: "Up to 6 msgs/month".into(),
+            frequency_es: Some("Hasta 6 mensajes al mes".into()),
+            double_opt_in,
+            sender_group: group.into(),
+            updated_at: chrono::Utc::now(),
+        };
+        self.store.put_form(tenant, &form).await.expect("form")
+    }
+
     /// A new tenant with the default policy and one API key for each scope.
     pub async fn tenant_with_keys(&self, prefix: &str) -> TenantKeys {
         let tenant = self.new_tenant(prefix).await;
@@ -405,17 +428,60 @@ impl TestEnv {
     /// Creates an API key with `scopes` and returns it.
     pub async fn api_key(&self, tenant: &str, scopes: &[&str]) -> String {
         let (key, key_id) = generate_key();
-        let record = ApiKeyRecord {
-            key_id,
-            tenant_id: tenant.to_string(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: chrono::Utc::now(),
-            revoked: false,
-        };
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        let record = ApiKeyRecord::new(key_id, tenant, scopes, chrono::Utc::now(), None);
         self.store
             .put_api_key(&hash_key(&key), &record)
             .await
             .expect("api key");
         key
     }
+}
+
+/// Creates `store`'s table with the keys and index of template.yaml's.
+pub async fn create_table(store: &Store) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    store
+        .ddb
+        .create_table()
+        .table_name(store.table())
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            ["pk", "sk", "gsi1pk", "gsi1sk"].map(attribute).to_vec(),
+        ))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .key_schema(key("gsi1pk", KeyType::Hash))
+                .key_schema(key("gsi1sk", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        )
+        .send()
+        .await
+        .expect("create table");
 }

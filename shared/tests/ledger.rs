@@ -33,6 +33,7 @@ fn claim(message_id: &str, reply: Option<&str>) -> DedupeClaim {
         provider: "twilio".into(),
         message_id: message_id.into(),
         reply: Some(twilio::reply(reply)),
+        nonce: None,
     }
 }
 

@@ -135,7 +135,7 @@ async fn a_possible_revocation_opens_a_review_that_blocks_marketing_until_resolv
     let open = f.list(&f.writer, "open").await;
     assert_eq!(open.len(), 2);
     assert_eq!(
-        open[0]["phone"], "+1415***0181",
+        open[0]["phone"], "+1***81",
         "oldest first, masked without admin"
     );
     assert_eq!(open[0]["text"], "l*** m*** a***");

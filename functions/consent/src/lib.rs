@@ -1,5 +1,6 @@
-//! Consents, number state and history, the opt-out list, reviews, privacy requests and imports:
-//! a thin shell around `stopgate::api::consents` and `stopgate::api::imports`.
+//! Consents, number state and history, the opt-out list, reviews, privacy requests, imports and
+//! preference links: a thin shell around `stopgate::api::consents`, `stopgate::api::imports` and
+//! `stopgate::api::links`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::imports::ImportService;
+use stopgate::api::links::Links;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
 use stopgate::store::uploads::Uploads;
@@ -16,6 +18,8 @@ use stopgate::store::{SdkConfig, Store};
 pub struct Consent {
     service: ConsentService,
     imports: ImportService,
+    /// Where the preference pages are served: links are handed out as full URLs.
+    public_base_url: String,
 }
 
 impl Consent {
@@ -23,6 +27,9 @@ impl Consent {
         let cursor_key = config
             .cursor_key
             .ok_or("CURSOR_KEY is required: pagination cursors are encrypted with it")?;
+        let pages_key = config.pages_key.ok_or(
+            "PAGES_KEY_KMS_ID (or PAGES_KEY) is required: preference links are sealed with it",
+        )?;
         let store = Store::new(sdk, &config.table_name);
         let tenants = Arc::new(Tenants::new(store.clone(), None));
         let uploads = config
@@ -30,8 +37,10 @@ impl Consent {
             .as_ref()
             .map(|bucket| Uploads::new(sdk, bucket));
         Ok(Consent {
-            service: ConsentService::new(store.clone(), tenants.clone(), cursor_key),
+            service: ConsentService::new(store.clone(), tenants.clone(), cursor_key)
+                .with_links(Links::new(pages_key)),
             imports: ImportService::new(store, tenants, uploads),
+            public_base_url: config.public_base_url.clone(),
         })
     }
 
@@ -51,6 +60,11 @@ impl Consent {
             ("POST", "/v1/numbers/lookup") => self.service.lookup(headers, body).await.map(ok),
             ("POST", "/v1/numbers/history") => self.service.history(headers, body).await.map(ok),
             ("POST", "/v1/numbers/redact") => self.service.redact(headers, body).await.map(ok),
+            ("POST", "/v1/links") => self
+                .service
+                .create_link(headers, body, &self.public_base_url)
+                .await
+                .map(|v| (201, v)),
             ("GET", "/v1/opt-outs") => {
                 let query = api_http::query_map(&req);
                 self.service.opt_outs(headers, &query).await.map(ok)
@@ -76,6 +90,7 @@ impl Consent {
                 | "/v1/numbers/lookup"
                 | "/v1/numbers/history"
                 | "/v1/numbers/redact"
+                | "/v1/links"
                 | "/v1/imports",
             ) => Err(ApiError::MethodNotAllowed("use POST".into())),
             (_, p) if p.starts_with("/v1/reviews/") => {

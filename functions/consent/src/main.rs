@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = store::sdk_config(config.sdk_timeout).await;
+    let config = config.with_keys_from_kms(&sdk).await?;
     let app = Arc::new(Consent::new(&config, &sdk)?);
     run(service_fn(move |req| {
         let app = app.clone();

@@ -62,6 +62,8 @@ async fn every_consent_route_answers_from_its_sample_event() {
     let key = env
         .api_key(&tenant, &["check", "consents:write", "admin"])
         .await;
+    env.form(&tenant, "join", "deals", &["+14155550100"], true)
+        .await;
     let routes = Routes::new(&env).await;
 
     let (status, body) = routes.send(event("consents-opt-in", &key, &[])).await;
@@ -151,6 +153,16 @@ async fn every_consent_route_answers_from_its_sample_event() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "phone");
+
+    let (status, body) = routes.send(event("links-create", &key, &[])).await;
+    assert_eq!(status, 201, "{body}");
+    let url = body["url"].as_str().unwrap();
+    assert!(url.contains(&format!("/p/{tenant}/prefs/")), "{url}");
+    assert!(
+        !url.contains("5550177"),
+        "the number is not in the link: {url}"
+    );
+    assert_eq!(body["sent_by_sms"], true);
 }
 
 #[tokio::test]
@@ -171,6 +183,7 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
         ("imports-csv", "GET"),
         ("imports-get", "POST"),
         ("reviews-resolve", "GET"),
+        ("links-create", "GET"),
     ] {
         let (status, body) = routes
             .send(with_method(event(name, &writer, &[]), method))
@@ -198,6 +211,9 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
 
     let (status, body) = routes.send(event("numbers-redact", &writer, &[])).await;
     assert_eq!(status, 403, "redaction needs admin: {body}");
+
+    let (status, body) = routes.send(event("links-create", &checker, &[])).await;
+    assert_eq!(status, 403, "a check key cannot hand out links: {body}");
 
     // A trailing slash routes like the path without it.
     let (status, body) = routes

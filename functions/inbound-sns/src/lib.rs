@@ -2,8 +2,8 @@
 //! Lambda subscription on the topic): a thin shell around `stopgate::api::webhook`.
 //!
 //! AWS authenticates the invocation, so there is no signature to check. The topic names the
-//! tenant (`Store::tenant_for_topic`, written by `stopgate provider set <tenant> aws
-//! topic_arn=...`) and must still be one of that tenant's `topic_arn`s. An error makes Lambda
+//! tenant (`Store::tenant_for_topic`, written by `stopgate provider set <tenant> aws` with
+//! `topic_arn=...` on stdin) and must still be one of that tenant's `topic_arn`s. An error makes Lambda
 //! retry the event and then hand it to the function's on-failure destination, so a STOP is
 //! never dropped here: it is committed, captured for replay, or returned as an error.
 
@@ -61,7 +61,7 @@ impl InboundSns {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {
-                format!("no tenant takes topic {topic}: stopgate provider set <tenant> aws topic_arn={topic}")
+                format!("no tenant takes topic {topic}: echo topic_arn={topic} | stopgate provider set <tenant> aws")
             })?;
         let incoming = IncomingWebhook {
             provider: "aws".into(),

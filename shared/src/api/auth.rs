@@ -71,7 +71,13 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Authenticates `Authorization: Bearer <key>` headers, caching keys for up to 60 s.
+/// How long a key is cached in a warm function: a revocation takes effect within this bound.
+pub const KEY_CACHE: Duration = Duration::from_secs(60);
+/// How often a key's last use is written down (once per cache refresh at most, and not more
+/// often than this).
+const NOTE_USE_EVERY: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Authenticates `Authorization: Bearer <key>` headers, caching keys for up to [`KEY_CACHE`].
 pub struct Authenticator {
     store: Store,
     cache: TtlCache<String, ApiKeyRecord>,
@@ -79,9 +85,14 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store) -> Authenticator {
+        Authenticator::with_cache_for(store, KEY_CACHE)
+    }
+
+    /// Caching keys for `ttl` instead of [`KEY_CACHE`] (tests of revocation use a short one).
+    pub fn with_cache_for(store: Store, ttl: Duration) -> Authenticator {
         Authenticator {
             store,
-            cache: TtlCache::new(Duration::from_secs(60), Duration::ZERO),
+            cache: TtlCache::new(ttl, Duration::ZERO),
         }
     }
 
@@ -113,6 +124,15 @@ impl Authenticator {
                     .find_api_key(&hash)
                     .await?
                     .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+                if record.usable(chrono::Utc::now())
+                    && let Err(e) = self
+                        .store
+                        .note_api_key_use(&hash, chrono::Utc::now(), NOTE_USE_EVERY)
+                        .await
+                {
+                    // Bookkeeping only: a key that works is not refused for it.
+                    tracing::warn!(error = %e, "could not note an API key's use");
+                }
                 let record = Arc::new(record);
                 self.cache.put(hash, record.clone());
                 record
@@ -120,6 +140,9 @@ impl Authenticator {
         };
         if record.revoked {
             return Err(ApiError::Unauthorized("this API key was revoked".into()));
+        }
+        if !record.usable(chrono::Utc::now()) {
+            return Err(ApiError::Unauthorized("this API key has expired".into()));
         }
         if !any_of
             .iter()

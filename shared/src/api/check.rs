@@ -43,12 +43,29 @@ pub struct CheckRequest {
 }
 
 pub const MAX_BATCH: usize = 1000;
-const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub checks: Vec<CheckRequest>,
+}
+
+impl BatchRequest {
+    /// Reads the body of `POST /v1/check/batch`: at most 1 MiB, 1 to [`MAX_BATCH`] checks,
+    /// each validated on its own afterwards. Pure: the handler calls it before anything is
+    /// loaded.
+    pub fn read(body: &[u8]) -> Result<BatchRequest, ApiError> {
+        let request: BatchRequest = super::http::parse_json_limited(body, MAX_BATCH_BODY_BYTES)?;
+        if request.checks.is_empty() || request.checks.len() > MAX_BATCH {
+            return Err(ApiError::invalid(
+                "invalid_batch",
+                "checks",
+                format!("checks must hold 1 to {MAX_BATCH} entries"),
+            ));
+        }
+        Ok(request)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,7 +441,9 @@ impl CheckService {
         let response = answer(check, tenant, state, now);
         if !matches!(
             response.reason,
-            CheckReason::HelpReply | CheckReason::OptOutConfirmation
+            CheckReason::HelpReply
+                | CheckReason::OptOutConfirmation
+                | CheckReason::DoubleOptInRequest
         ) {
             return Ok(response);
         }
@@ -451,14 +470,7 @@ impl CheckService {
         body: &[u8],
     ) -> Result<serde_json::Value, ApiError> {
         let key = self.auth.authenticate(headers, &[KeyScope::Check]).await?;
-        let request: BatchRequest = super::http::parse_json_limited(body, MAX_BATCH_BODY_BYTES)?;
-        if request.checks.is_empty() || request.checks.len() > MAX_BATCH {
-            return Err(ApiError::invalid(
-                "invalid_batch",
-                "checks",
-                format!("checks must hold 1 to {MAX_BATCH} entries"),
-            ));
-        }
+        let request = BatchRequest::read(body)?;
         let tenant = self.tenant(&key.tenant_id).await?;
         let now = (self.clock)();
         let validated: Vec<Result<ValidCheck, ApiError>> = request
@@ -507,5 +519,36 @@ impl CheckService {
         self.tenants.get(tenant_id).await?.ok_or_else(|| {
             ApiError::Unauthorized("the tenant of this API key no longer exists".into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_read_within_its_limits_before_anything_is_loaded() {
+        let check = r#"{"from": "+14155550100", "to": "+14155550142", "category": "promotional"}"#;
+        let batch = |n: usize| format!(r#"{{"checks": [{}]}}"#, vec![check; n].join(","));
+        assert_eq!(
+            BatchRequest::read(batch(3).as_bytes())
+                .unwrap()
+                .checks
+                .len(),
+            3
+        );
+        for n in [0, MAX_BATCH + 1] {
+            let err = BatchRequest::read(batch(n).as_bytes()).unwrap_err();
+            assert_eq!((err.status(), err.code()), (400, "invalid_batch"), "{n}");
+        }
+        // Over 1 MiB it is refused for its size, valid or not.
+        let mut padded = batch(1).into_bytes();
+        padded.resize(MAX_BATCH_BODY_BYTES + 1, b' ');
+        assert_eq!(
+            BatchRequest::read(&padded).unwrap_err(),
+            ApiError::TooLarge {
+                limit: MAX_BATCH_BODY_BYTES
+            }
+        );
     }
 }

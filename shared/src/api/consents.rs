@@ -13,7 +13,9 @@ use super::auth::{Authenticator, KeyScope};
 use super::cursor::Cursors;
 use super::tenants::{TenantContext, Tenants};
 use crate::consent::ordering::Mark;
-use crate::consent::record::{ConsentRequest, MissingDisclosure, opt_out_only_an_override_lifts};
+use crate::consent::record::{
+    ConsentRequest, Invalid, MissingDisclosure, opt_out_only_an_override_lifts,
+};
 use crate::consent::standing::{Status, standings};
 use crate::consent::state::{FacetScope, SuppressionFacet};
 use crate::consent::{Actor, ConsentEvent, NumberState, TenantPolicy};
@@ -26,12 +28,57 @@ const HISTORY_PAGE: i32 = 50;
 const LIST_PAGE: usize = 100;
 pub(super) const READERS: &[KeyScope] = &[KeyScope::ConsentsWrite, KeyScope::Admin];
 
+/// The body of `POST /v1/numbers/lookup`, `/history` and `/redact`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PhoneRequest {
-    phone: String,
+pub struct PhoneRequest {
+    pub phone: String,
     #[serde(default)]
-    cursor: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Whether a route reads `cursor` from a [`PhoneRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorUse {
+    /// Paginated (history): a cursor is read.
+    Read,
+    /// A single answer (lookup): a cursor is refused.
+    Refuse,
+    /// Redact: a cursor is accepted and ignored, as it always was.
+    Ignore,
+}
+
+impl PhoneRequest {
+    /// Reads the body of a number route. Pure: handlers call it before anything is loaded.
+    pub fn read(body: &[u8], cursor: CursorUse) -> Result<PhoneRequest, ApiError> {
+        let request: PhoneRequest = super::http::parse_json(body)?;
+        if cursor == CursorUse::Refuse && request.cursor.is_some() {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "cursor",
+                "lookup takes no cursor",
+            ));
+        }
+        Ok(request)
+    }
+
+    /// The number, read as the tenant's policy reads numbers.
+    pub fn phone(&self, policy: &TenantPolicy) -> Result<E164, ApiError> {
+        policy
+            .read_phone(&self.phone)
+            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
+    }
+}
+
+/// A consent that fails validation: 400 naming the field.
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::Invalid {
+            code: e.code,
+            message: e.message,
+            field: Some(e.field),
+        }
+    }
 }
 
 pub struct ConsentService {
@@ -39,6 +86,8 @@ pub struct ConsentService {
     pub(super) tenants: Arc<Tenants>,
     pub(super) auth: Authenticator,
     pub(super) cursors: Cursors,
+    /// Seals preference links (`POST /v1/links`), when the pages key is configured.
+    pub(super) links: Option<super::links::Links>,
 }
 
 fn latest_mark(facet: &SuppressionFacet) -> Option<&Mark> {
@@ -72,19 +121,20 @@ impl ConsentService {
             tenants,
             auth,
             cursors: Cursors::new(cursor_key),
+            links: None,
         }
+    }
+
+    /// With preference links sealed by `links` (`POST /v1/links`).
+    pub fn with_links(mut self, links: super::links::Links) -> ConsentService {
+        self.links = Some(links);
+        self
     }
 
     pub(super) async fn tenant(&self, key: &ApiKeyRecord) -> Result<Arc<TenantContext>, ApiError> {
         self.tenants.get(&key.tenant_id).await?.ok_or_else(|| {
             ApiError::Unauthorized("the tenant of this API key no longer exists".into())
         })
-    }
-
-    fn phone(&self, raw: &str, policy: &TenantPolicy) -> Result<E164, ApiError> {
-        policy
-            .read_phone(raw)
-            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
     }
 
     /// `POST /v1/consents` -> 201 with the stored event.
@@ -97,13 +147,7 @@ impl ConsentService {
         let tenant = self.tenant(&key).await?;
         let policy = &tenant.snapshot.tenant.policy;
         let now = Utc::now();
-        let valid = request
-            .validate(policy, now, MissingDisclosure::Refuse)
-            .map_err(|e| ApiError::Invalid {
-                code: e.code,
-                message: e.message,
-                field: Some(e.field),
-            })?;
+        let valid = request.validate(policy, now, MissingDisclosure::Refuse)?;
         let (event, private) = valid.event(
             &key.tenant_id,
             Actor::ApiKey {
@@ -177,17 +221,9 @@ impl ConsentService {
     /// `POST /v1/numbers/lookup`: the current state for every scope and category.
     pub async fn lookup(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, READERS).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
-        if request.cursor.is_some() {
-            return Err(ApiError::invalid(
-                "invalid_body",
-                "cursor",
-                "lookup takes no cursor",
-            ));
-        }
+        let request = PhoneRequest::read(body, CursorUse::Refuse)?;
         let tenant = self.tenant(&key).await?;
-        let policy = &tenant.snapshot.tenant.policy;
-        let phone = self.phone(&request.phone, policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &phone).await?;
         let review_ids: Vec<String> = state
             .pending_reviews
@@ -207,9 +243,9 @@ impl ConsentService {
     /// `POST /v1/numbers/history`: newest first, with evidence resolved, paginated.
     pub async fn history(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, READERS).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
+        let request = PhoneRequest::read(body, CursorUse::Read)?;
         let tenant = self.tenant(&key).await?;
-        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let binding = format!("{}|history|{}", key.tenant_id, phone.as_str());
         let after: Option<HistoryPosition> = request
             .cursor
@@ -229,15 +265,50 @@ impl ConsentService {
             .store
             .private_evidence_many(&key.tenant_id, &phone, &with_private)
             .await?;
+        // A confirmation shows the pending consent it confirmed in full (its IP and user agent
+        // are that event's), so one entry is the whole evidence of a double opt-in.
+        let mut confirmed = HashMap::new();
+        for confirmation in events.iter().filter_map(|e| e.confirms.as_ref()) {
+            let id = confirmation.pending_event_id.as_str();
+            if let Some(pending) = self.store.event(&key.tenant_id, &phone, id).await? {
+                confirmed.insert(id.to_string(), pending);
+            }
+        }
+        let private_of_confirmed: Vec<&str> = confirmed
+            .values()
+            .filter(|e| e.evidence.has_private_record && !private.contains_key(e.event_id.as_str()))
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let mut private = private;
+        if !private_of_confirmed.is_empty() {
+            private.extend(
+                self.store
+                    .private_evidence_many(&key.tenant_id, &phone, &private_of_confirmed)
+                    .await?,
+            );
+        }
         let hashes: HashSet<String> = events
             .iter()
+            .chain(confirmed.values())
             .filter_map(|e| e.evidence.disclosure_sha256.clone())
             .collect();
         let disclosures = self.store.disclosures(&key.tenant_id, &hashes).await?;
         let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
+        let entry = |e: &ConsentEvent| {
+            let mut value = event_json(e, &tenant, &disclosures, &private);
+            if let (Some(confirmation), Some(object)) = (&e.confirms, value.as_object_mut())
+                && let Some(pending) = confirmed.get(confirmation.pending_event_id.as_str())
+            {
+                object.insert(
+                    "pending_event".into(),
+                    event_json(pending, &tenant, &disclosures, &private),
+                );
+            }
+            value
+        };
         Ok(json!({
             "phone": phone.as_str(),
-            "events": events.iter().map(|e| event_json(e, &tenant, &disclosures, &private)).collect::<Vec<_>>(),
+            "events": events.iter().map(entry).collect::<Vec<_>>(),
             "next_cursor": next_cursor,
         }))
     }
@@ -347,9 +418,9 @@ impl ConsentService {
     /// every event and opt-out stays, and the redaction itself is recorded.
     pub async fn redact(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         let key = self.auth.authenticate(headers, &[KeyScope::Admin]).await?;
-        let request: PhoneRequest = super::http::parse_json(body)?;
+        let request = PhoneRequest::read(body, CursorUse::Ignore)?;
         let tenant = self.tenant(&key).await?;
-        let phone = self.phone(&request.phone, &tenant.snapshot.tenant.policy)?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let erased = self
             .store
             .delete_private_records(&key.tenant_id, &phone)
@@ -424,6 +495,17 @@ fn lookup_json(
         "scopes": scopes,
         "consents": consents,
         "last_inbound": inbound,
+        "pending_consents": state.pending_consents.iter().map(|p| json!({
+            "event_id": p.mark.event_id,
+            "received_at": p.mark.received_at,
+            "expires_at": p.expires_at(),
+            "open": p.open_at(now),
+            "scope": p.scope.to_string(),
+            "categories": p.consent.categories,
+            "level": p.consent.level,
+            "opt_in": p.consent.opt_in,
+            "confirm_to": p.consent.confirm_to.to_string(),
+        })).collect::<Vec<_>>(),
         "reviews": state.pending_reviews.iter().map(|r| {
             let due_at = policy.review_due(r.mark.received_at);
             let record = reviews.iter().find(|x| x.review_id == r.review_id);
@@ -456,13 +538,17 @@ fn event_json(
         "document_ref": refs.document_ref,
         "agent": refs.agent,
         "source_file_sha256": refs.source_file_sha256,
+        "form": refs.form,
+        "link_id": refs.link_id,
+        "number_verified": refs.number_verified,
+        "confirming_message_id": refs.confirming_message_id,
         "message_text": private_record.and_then(|p| p.message_text.clone()),
         "ip": private_record.and_then(|p| p.ip.clone()),
         "user_agent": private_record.and_then(|p| p.user_agent.clone()),
         // The record existed and is gone: erased by a privacy request.
         "redacted": refs.has_private_record && private_record.is_none(),
     });
-    json!({
+    let mut entry = json!({
         "event_id": event.event_id,
         "kind": event.kind,
         "phone": event.phone.as_str(),
@@ -478,5 +564,58 @@ fn event_json(
         "actor": event.actor,
         "override_opt_out": event.override_opt_out,
         "evidence": evidence,
-    })
+    });
+    // A double opt-in's request and confirmation (rule 9): what was asked for, and where the
+    // YES had to go.
+    if let Some(object) = entry.as_object_mut() {
+        if let Some(pending) = &event.pending {
+            object.insert("pending".into(), pending_json(pending, None));
+        }
+        if let Some(confirmation) = &event.confirms {
+            object.insert(
+                "confirms".into(),
+                pending_json(
+                    &confirmation.consent,
+                    Some(confirmation.pending_event_id.as_str()),
+                ),
+            );
+        }
+    }
+    entry
+}
+
+fn pending_json(consent: &crate::consent::PendingConsent, event_id: Option<&str>) -> Value {
+    let mut value = json!({
+        "categories": consent.categories,
+        "level": consent.level,
+        "opt_in": consent.opt_in,
+        "confirm_to": consent.confirm_to.to_string(),
+    });
+    if let (Some(id), Some(object)) = (event_id, value.as_object_mut()) {
+        object.insert("event_id".into(), json!(id));
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_request_reads_a_cursor_only_where_it_means_something() {
+        let body = br#"{"phone": "(415) 555-0142", "cursor": "abc"}"#;
+        let history = PhoneRequest::read(body, CursorUse::Read).unwrap();
+        assert_eq!(history.cursor.as_deref(), Some("abc"));
+        assert!(PhoneRequest::read(body, CursorUse::Ignore).is_ok());
+        let err = PhoneRequest::read(body, CursorUse::Refuse).unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_body"));
+        let phone = history.phone(&TenantPolicy::default()).unwrap();
+        assert_eq!(phone.as_str(), "+14155550142");
+        let strict = TenantPolicy {
+            strict_e164: true,
+            ..TenantPolicy::default()
+        };
+        let err = history.phone(&strict).unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_phone_number"));
+    }
 }

@@ -45,16 +45,23 @@ pub fn request_path(req: &lambda_http::Request) -> &str {
     }
 }
 
-/// The query string as name -> value (the first value of a repeated name).
+/// The query string as name -> value (the first value of a repeated name): as the Lambda
+/// event parsed it, else from the URI (a request the local gateway built from a socket).
 pub fn query_map(req: &lambda_http::Request) -> std::collections::BTreeMap<String, String> {
     use lambda_http::RequestExt;
-    req.query_string_parameters_ref()
-        .map(|q| {
-            q.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    match req.query_string_parameters_ref() {
+        Some(q) => q
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        None => {
+            let mut map = std::collections::BTreeMap::new();
+            for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()) {
+                map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            }
+            map
+        }
+    }
 }
 
 pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
@@ -104,4 +111,30 @@ pub fn parse_json_limited<T: serde::de::DeserializeOwned>(
             field,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        // Valid JSON, padded over the limit: refused for its size, not read.
+        let mut valid = br#"{"phone": "+14155550100"}"#.to_vec();
+        valid.resize(MAX_BODY_BYTES + 1, b' ');
+        let too_large = ApiError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        };
+        assert_eq!(too_large.status(), 413);
+        assert_eq!(
+            parse_json::<serde_json::Value>(&valid),
+            Err(too_large.clone())
+        );
+        // Invalid JSON over the limit is the same 413, not a 400 from the parser.
+        let garbage = vec![b'{'; MAX_BODY_BYTES + 1];
+        assert_eq!(parse_json::<serde_json::Value>(&garbage), Err(too_large));
+        // At the limit it is read.
+        valid.truncate(MAX_BODY_BYTES);
+        assert!(parse_json::<serde_json::Value>(&valid).is_ok());
+    }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::ApiError;
 use super::auth::{Authenticator, KeyScope};
 use super::consents::READERS;
+use super::http::MAX_BODY_BYTES;
 use super::tenants::Tenants;
 use crate::consent::Actor;
 use crate::flows::imports::{ApplyOptions, ImportError, ImportRun, RunEnd, fail, run_import};
@@ -51,13 +52,55 @@ pub fn job_json(job: &ImportJob) -> Value {
     })
 }
 
+/// `POST /v1/imports` asking for an upload URL: `{"filename"?, "size"?}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UploadRequest {
+pub struct UploadRequest {
     #[serde(default)]
-    filename: Option<String>,
+    pub filename: Option<String>,
     #[serde(default)]
-    size: Option<u64>,
+    pub size: Option<u64>,
+}
+
+impl UploadRequest {
+    /// Reads a body that is not `text/csv`: empty (or blank) is `{}`, anything else must be
+    /// this JSON. Pure: the handler calls it before anything is loaded.
+    pub fn read(body: &[u8]) -> Result<UploadRequest, ApiError> {
+        // A blank body is `{}`, but not one of any size.
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let request: UploadRequest = if body.iter().all(u8::is_ascii_whitespace) {
+            UploadRequest::default()
+        } else {
+            super::http::parse_json(body).map_err(|e| match e {
+                ApiError::Invalid {
+                    code,
+                    message,
+                    field,
+                } => ApiError::Invalid {
+                    code,
+                    message: format!("{message}; a CSV file goes with Content-Type: text/csv"),
+                    field,
+                },
+                other => other,
+            })?
+        };
+        if request
+            .filename
+            .as_ref()
+            .is_some_and(|f| f.len() > 255 || f.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(
+                "invalid_filename",
+                "filename",
+                "filename must be at most 255 bytes without control characters",
+            ));
+        }
+        Ok(request)
+    }
 }
 
 /// `POST /v1/imports` and `GET /v1/imports/{id}`, served by the consent function.
@@ -121,35 +164,7 @@ impl ImportService {
             }
             // Like every other route, anything else is read as JSON (`curl -d` says form data).
             _ => {
-                let request: UploadRequest = if body.iter().all(u8::is_ascii_whitespace) {
-                    UploadRequest::default()
-                } else {
-                    super::http::parse_json(body).map_err(|e| match e {
-                        ApiError::Invalid {
-                            code,
-                            message,
-                            field,
-                        } => ApiError::Invalid {
-                            code,
-                            message: format!(
-                                "{message}; a CSV file goes with Content-Type: text/csv"
-                            ),
-                            field,
-                        },
-                        other => other,
-                    })?
-                };
-                if request
-                    .filename
-                    .as_ref()
-                    .is_some_and(|f| f.len() > 255 || f.chars().any(char::is_control))
-                {
-                    return Err(ApiError::invalid(
-                        "invalid_filename",
-                        "filename",
-                        "filename must be at most 255 bytes without control characters",
-                    ));
-                }
+                let request = UploadRequest::read(body)?;
                 Ok((
                     202,
                     self.awaiting_upload(&key.tenant_id, actor, request).await?,
@@ -255,5 +270,38 @@ impl ImportService {
             .await?
             .ok_or_else(not_found)?;
         Ok(job_json(&job))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_request_is_read_within_the_body_limit() {
+        for blank in [&b""[..], b" \n\t"] {
+            let request = UploadRequest::read(blank).unwrap();
+            assert_eq!((request.filename, request.size), (None, None));
+        }
+        let request = UploadRequest::read(br#"{"filename": "a.csv", "size": 12}"#).unwrap();
+        assert_eq!(
+            (request.filename.as_deref(), request.size),
+            (Some("a.csv"), Some(12))
+        );
+        let err = UploadRequest::read(b"phone_number,status").unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_body"));
+        assert!(err.to_string().contains("Content-Type: text/csv"), "{err}");
+        let err = UploadRequest::read(br#"{"filename": "a\u0000.csv"}"#).unwrap_err();
+        assert_eq!(err.code(), "invalid_filename");
+        // Blank or not, a body over the limit is refused before it is read.
+        for pad in [b' ', b'x'] {
+            let body = vec![pad; MAX_BODY_BYTES + 1];
+            assert_eq!(
+                UploadRequest::read(&body).unwrap_err(),
+                ApiError::TooLarge {
+                    limit: MAX_BODY_BYTES
+                }
+            );
+        }
     }
 }

@@ -9,6 +9,8 @@ pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod imports;
+pub mod links;
+pub mod pages;
 pub mod reviews;
 pub mod sns;
 pub mod tenants;

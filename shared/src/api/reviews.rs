@@ -28,6 +28,61 @@ struct ReviewUpdate {
     owner: Option<String>,
 }
 
+/// A checked `POST /v1/reviews/{id}` body: at least a resolution or an owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewChange {
+    pub resolution: Option<ReviewResolution>,
+    pub note: Option<String>,
+    /// Trimmed.
+    pub owner: Option<String>,
+}
+
+impl ReviewChange {
+    /// Reads and checks the body. Pure: the handler calls it before anything is loaded.
+    pub fn read(body: &[u8]) -> Result<ReviewChange, ApiError> {
+        let request: ReviewUpdate = super::http::parse_json(body)?;
+        let resolution = match request.resolution.as_deref() {
+            None => None,
+            Some("opt_out") => Some(ReviewResolution::OptOut),
+            Some("not_a_revocation") => Some(ReviewResolution::NotARevocation),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "invalid_resolution",
+                    "resolution",
+                    "resolution must be opt_out or not_a_revocation",
+                ));
+            }
+        };
+        let owner = request.owner.as_deref().map(str::trim);
+        if owner.is_some_and(|o| o.is_empty() || o.len() > 200 || o.chars().any(char::is_control)) {
+            return Err(ApiError::invalid(
+                "invalid_owner",
+                "owner",
+                "owner must be 1 to 200 characters without control characters",
+            ));
+        }
+        if resolution.is_none() && owner.is_none() {
+            return Err(ApiError::invalid(
+                "missing_resolution",
+                "resolution",
+                "give a resolution (opt_out or not_a_revocation), an owner, or both",
+            ));
+        }
+        if request.note.as_ref().is_some_and(|n| n.len() > 2000) {
+            return Err(ApiError::invalid(
+                "invalid_note",
+                "note",
+                "note is longer than 2000 bytes",
+            ));
+        }
+        Ok(ReviewChange {
+            resolution,
+            owner: owner.map(str::to_string),
+            note: request.note,
+        })
+    }
+}
+
 /// Text for a reviewer without the `admin` scope: the shape of the message, not its words.
 fn mask_text(text: &str) -> String {
     text.split_whitespace()
@@ -108,41 +163,7 @@ impl ConsentService {
             .auth
             .authenticate(headers, &[KeyScope::ConsentsWrite, KeyScope::Admin])
             .await?;
-        let request: ReviewUpdate = super::http::parse_json(body)?;
-        let resolution = match request.resolution.as_deref() {
-            None => None,
-            Some("opt_out") => Some(ReviewResolution::OptOut),
-            Some("not_a_revocation") => Some(ReviewResolution::NotARevocation),
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "invalid_resolution",
-                    "resolution",
-                    "resolution must be opt_out or not_a_revocation",
-                ));
-            }
-        };
-        let owner = request.owner.as_deref().map(str::trim);
-        if owner.is_some_and(|o| o.is_empty() || o.len() > 200 || o.chars().any(char::is_control)) {
-            return Err(ApiError::invalid(
-                "invalid_owner",
-                "owner",
-                "owner must be 1 to 200 characters without control characters",
-            ));
-        }
-        if resolution.is_none() && owner.is_none() {
-            return Err(ApiError::invalid(
-                "missing_resolution",
-                "resolution",
-                "give a resolution (opt_out or not_a_revocation), an owner, or both",
-            ));
-        }
-        if request.note.as_ref().is_some_and(|n| n.len() > 2000) {
-            return Err(ApiError::invalid(
-                "invalid_note",
-                "note",
-                "note is longer than 2000 bytes",
-            ));
-        }
+        let change = ReviewChange::read(body)?;
         if !crate::ids::valid_id(review_id) {
             return Err(ApiError::NotFound {
                 code: "unknown_review",
@@ -152,11 +173,11 @@ impl ConsentService {
         let tenant = self.tenant(&key).await?;
         let policy = &tenant.snapshot.tenant.policy;
         let mut record = None;
-        if let Some(owner) = owner {
+        if let Some(owner) = change.owner.as_deref() {
             record = Some(reviews::assign(&self.store, &key.tenant_id, review_id, owner).await?);
             tracing::info!(tenant = %key.tenant_id, review = %review_id, "review assigned");
         }
-        if let Some(resolution) = resolution {
+        if let Some(resolution) = change.resolution {
             let actor = Actor::ApiKey {
                 key_id: key.key_id.clone(),
             };
@@ -167,7 +188,7 @@ impl ConsentService {
                     policy,
                     review_id,
                     resolution,
-                    request.note,
+                    change.note,
                     actor,
                 )
                 .await?,
@@ -232,6 +253,32 @@ impl From<ResolveError> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_review_change_is_checked_before_anything_is_loaded() {
+        let change = ReviewChange::read(br#"{"resolution": "opt_out", "owner": " ana "}"#).unwrap();
+        assert_eq!(change.resolution, Some(ReviewResolution::OptOut));
+        assert_eq!(change.owner.as_deref(), Some("ana"));
+        for (body, code) in [
+            (r#"{"resolution": "maybe"}"#, "invalid_resolution"),
+            (r#"{"owner": "  "}"#, "invalid_owner"),
+            (r#"{"note": "only a note"}"#, "missing_resolution"),
+            (r#"{"resolution": "opt_out", "colour": 1}"#, "invalid_body"),
+        ] {
+            let err = ReviewChange::read(body.as_bytes()).unwrap_err();
+            assert_eq!((err.status(), err.code()), (400, code), "{body}");
+        }
+        let long_note = format!(
+            r#"{{"resolution": "opt_out", "note": "{}"}}"#,
+            "n".repeat(2001)
+        );
+        assert_eq!(
+            ReviewChange::read(long_note.as_bytes()).unwrap_err().code(),
+            "invalid_note"
+        );
+    }
+
     #[test]
     fn masked_text_keeps_shape_not_words() {
         assert_eq!(

@@ -18,8 +18,11 @@ pub struct TenantContext {
     pub fresh_for: Duration,
     /// Built once per load from the tenant's keyword settings.
     pub classifier: crate::keywords::Classifier,
-    /// provider -> secret name -> values (current first), opened. Empty where not needed.
+    /// provider -> secret name -> values still accepted (current first), opened. Empty where
+    /// not needed.
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<SecretString>>>,
+    /// Providers with a secret of which no value could be opened (a key service outage).
+    pub unopened: std::collections::BTreeSet<String>,
 }
 
 /// How old a configuration may be and still decide "allowed" (a stale one still serves to
@@ -49,7 +52,19 @@ impl TenantContext {
                     .collect()
             })
             .unwrap_or_default();
-        crate::providers::ProviderSecrets::new(values)
+        let settings = self
+            .snapshot
+            .providers
+            .get(provider)
+            .map(|p| p.settings.clone())
+            .unwrap_or_default();
+        crate::providers::ProviderSecrets::new(values).with_settings(settings)
+    }
+
+    /// Whether a secret of `provider` is configured but none of its values could be opened:
+    /// then nothing can be verified, and a request is kept for replay instead.
+    pub fn secrets_unopened(&self, provider: &str) -> bool {
+        self.unopened.contains(provider)
     }
 
     pub fn secret_values(&self, provider: &str, name: &str) -> Vec<&str> {
@@ -86,6 +101,12 @@ impl Tenants {
         }
     }
 
+    /// What seals provider secrets (and the credentials of unverified captures), when this
+    /// function may open them.
+    pub fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
+    }
+
     pub async fn get(&self, tenant: &str) -> Result<Option<Arc<TenantContext>>, StoreError> {
         let stale = match self.cache.get(&tenant.to_string()) {
             Lookup::Fresh(ctx) => return Ok(Some(ctx)),
@@ -95,7 +116,11 @@ impl Tenants {
         match self.load(tenant).await {
             Ok(Some(ctx)) => {
                 let ctx = Arc::new(ctx);
-                self.cache.put(tenant.to_string(), ctx.clone());
+                // A configuration with unopened secrets is not kept: the next request tries the
+                // key service again rather than refusing webhooks for a minute.
+                if ctx.unopened.is_empty() {
+                    self.cache.put(tenant.to_string(), ctx.clone());
+                }
                 Ok(Some(ctx))
             }
             Ok(None) => {
@@ -117,12 +142,15 @@ impl Tenants {
             return Ok(None);
         };
         let mut secrets = BTreeMap::new();
+        let mut unopened = std::collections::BTreeSet::new();
+        let now = chrono::Utc::now();
         if let Some(sealer) = &self.sealer {
             for (provider, sealed) in &snapshot.providers {
                 let mut opened = BTreeMap::new();
-                for (name, values) in &sealed.values {
+                for name in sealed.values.keys() {
+                    let accepted = sealed.accepted(name, now);
                     let mut plain = Vec::new();
-                    for value in values {
+                    for value in &accepted {
                         match sealer.open(tenant, provider, value).await {
                             Ok(secret) => plain.push(secret),
                             // One unreadable value must not hide the other during a rotation.
@@ -130,6 +158,9 @@ impl Tenants {
                                 tracing::error!(provider = %provider, secret = %name, error = %e, "cannot open provider secret")
                             }
                         }
+                    }
+                    if plain.is_empty() && !accepted.is_empty() {
+                        unopened.insert(provider.clone());
                     }
                     opened.insert(name.clone(), plain);
                 }
@@ -143,6 +174,7 @@ impl Tenants {
             fresh_for: self.fresh_for,
             classifier,
             secrets,
+            unopened,
         }))
     }
 }

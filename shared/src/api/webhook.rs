@@ -2,6 +2,7 @@
 //! verify -> parse -> classify -> commit, or capture when the ledger cannot take it in time.
 //! A verified webhook is answered 2xx only once it is committed or captured.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +14,7 @@ use super::ApiError;
 use super::http::MAX_BODY_BYTES;
 use super::sns::SnsHttps;
 use super::tenants::{TenantContext, Tenants};
-use crate::consent::inbound::yes_out_of_context;
-use crate::consent::inbound::{InboundFacts, inbound_event};
+use crate::consent::inbound::{InboundFacts, Settlement, inbound_event, settle};
 use crate::consent::policy::ReplyKind;
 use crate::consent::{ConsentEvent, NumberState, PrivateEvidence, ReplyMode};
 use crate::keywords::{self, Intent};
@@ -23,11 +23,16 @@ use crate::providers::{
     self, InboundMessage, Parsed, Provider, ProviderReply, SigningCertificate, WebhookError,
     WebhookRequest,
 };
-use crate::store::quarantine::QuarantinedRequest;
+use crate::store::quarantine::{self, QuarantinedRequest};
 use crate::store::{
-    CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, Settled, Store, StoreError,
+    CaptureQueue, CapturedWebhook, Commit, CommitOutcome, DedupeClaim, NonceClaim, Settled, Store,
+    StoreError,
 };
 use crate::telemetry;
+use sha2::Digest as _;
+
+/// Header (name, value) pairs as text.
+type Headers = Vec<(String, String)>;
 
 /// A webhook request as it arrived at `/v1/webhooks/{provider}/{tenant}`.
 #[derive(Debug, Clone)]
@@ -60,27 +65,46 @@ impl IncomingWebhook {
         }
     }
 
-    fn captured(&self, verified: bool, reason: String) -> CapturedWebhook {
+    /// The headers as text, split into (credentials, the rest): credentials are never stored
+    /// in the clear (providers::is_credential_header).
+    fn split_headers(&self) -> (Headers, Headers) {
+        self.headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .partition(|(name, _)| providers::is_credential_header(name))
+    }
+
+    /// The request as the capture queue keeps it: a verified one without its credentials
+    /// (replay does not verify again); an unverified one with them sealed in
+    /// `sealed_credentials`, which replay opens to verify.
+    fn captured(
+        &self,
+        verified: bool,
+        reason: String,
+        sealed_credentials: Option<String>,
+    ) -> CapturedWebhook {
         CapturedWebhook {
             tenant: self.tenant.clone(),
             provider: self.provider.clone(),
             method: self.method.clone(),
             url: self.url.clone(),
-            headers: self
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect(),
+            headers: self.split_headers().1,
             body_base64: B64.encode(&self.body),
             received_at: self.received_at,
             verified,
             reason,
+            sealed_credentials,
         }
     }
 
-    pub fn from_captured(captured: &CapturedWebhook) -> Result<IncomingWebhook, String> {
+    /// The request a capture holds, with the credentials of an unverified one (opened by the
+    /// caller) put back.
+    pub fn from_captured(
+        captured: &CapturedWebhook,
+        credentials: Vec<(String, String)>,
+    ) -> Result<IncomingWebhook, String> {
         let mut headers = http::HeaderMap::new();
-        for (k, v) in &captured.headers {
+        for (k, v) in captured.headers.iter().chain(&credentials) {
             let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
             let value = http::HeaderValue::from_str(v).map_err(|e| e.to_string())?;
             headers.append(name, value);
@@ -150,7 +174,8 @@ impl PreparedMessage {
     }
 }
 
-/// Commits one message as it stands on the number's state when recorded: a YES out of context
+/// Commits one message as it stands on the number's state when recorded: a YES or START that a
+/// pending consent waits for confirms it in the same transaction (rule 9); a YES out of context
 /// becomes an ordinary message (rule 2), with the answer an ordinary message gets.
 async fn commit_message(
     store: &Store,
@@ -158,19 +183,20 @@ async fn commit_message(
     message: &PreparedMessage,
 ) -> Result<CommitOutcome, StoreError> {
     let snapshot = &tenant.snapshot;
-    let settle = |state: &NumberState| match yes_out_of_context(
+    let settled = |state: &NumberState| match settle(
         state,
         &message.event,
         &snapshot.tenant.policy,
         &snapshot.directory,
     ) {
-        Some(ordinary) => Settled::Instead {
-            event: Box::new(ordinary),
+        Settlement::AsIs => Settled::Keep,
+        Settlement::Confirms(confirmations) => Settled::With(confirmations),
+        Settlement::Ordinary(ordinary) => Settled::Instead {
+            event: ordinary,
             reply: Some(message.ordinary_reply.clone()),
         },
-        None => Settled::Keep,
     };
-    store.commit_settled(&message.commit(), &settle).await
+    store.commit_settled(&message.commit(), &settled).await
 }
 
 /// A verified webhook: messages to commit and the answer to give once they are safe, or an
@@ -195,6 +221,7 @@ pub struct WebhookService {
     capture: Option<CaptureQueue>,
     budget: Duration,
     sns: SnsHttps,
+    quarantine_budget: QuarantineBudget,
 }
 
 impl WebhookService {
@@ -210,6 +237,7 @@ impl WebhookService {
             capture,
             budget,
             sns: SnsHttps::process(),
+            quarantine_budget: QuarantineBudget::default(),
         }
     }
 
@@ -233,11 +261,12 @@ impl WebhookService {
         }
         let tenant = match self.tenants.get(&req.tenant).await {
             Ok(Some(tenant)) => tenant,
+            // Answered exactly as a bad signature for a known tenant, so the answer tells no
+            // one which tenants exist; nothing is stored for a tenant that does not.
             Ok(None) => {
-                return WebhookAnswer::error(&ApiError::NotFound {
-                    code: "unknown_tenant",
-                    message: format!("unknown tenant {:?}", req.tenant),
-                });
+                tracing::warn!(provider = %provider, "webhook for an unknown tenant refused");
+                telemetry::count("WebhooksUnknownTenant", &[("Provider", provider.as_str())]);
+                return WebhookAnswer::error(&rejected());
             }
             // Without the tenant's secrets we cannot verify now: keep the request for replay,
             // which verifies it before anything reaches the ledger.
@@ -248,6 +277,19 @@ impl WebhookService {
                     .await;
             }
         };
+        // A key service outage left every value of a secret unopened: the request may be a
+        // genuine STOP, so it is kept for replay (which verifies it) rather than refused.
+        if tenant.secrets_unopened(provider.as_str()) {
+            let reply = providers::reply(provider, None);
+            return self
+                .capture_or_fail(
+                    &req,
+                    false,
+                    "provider secrets could not be opened".into(),
+                    reply,
+                )
+                .await;
+        }
         let secrets = tenant.provider_secrets(provider.as_str());
         let certificate = match self
             .sns
@@ -281,7 +323,8 @@ impl WebhookService {
                 if let Some(url) = confirm_url
                     && let Err(e) = self.sns.confirm(&url).await
                 {
-                    tracing::error!(tenant = %req.tenant, provider = %provider, url = %url, error = %e, "subscription not confirmed");
+                    // The URL carries the subscription's token: it never reaches a log.
+                    tracing::error!(tenant = %req.tenant, provider = %provider, error = %e, "subscription not confirmed");
                     // The provider asks again on an error; a 2xx would leave it unconfirmed.
                     return WebhookAnswer::error(&ApiError::Unavailable(
                         "could not confirm the subscription; retry".into(),
@@ -294,10 +337,9 @@ impl WebhookService {
                 };
             }
             Err(Rejection::Signature(reason)) => {
+                // Why stays in the quarantine and the log: the answer names no secret.
                 self.quarantine(&req, &reason).await;
-                return WebhookAnswer::error(&ApiError::Unauthorized(format!(
-                    "webhook signature rejected: {reason}"
-                )));
+                return WebhookAnswer::error(&rejected());
             }
             Err(Rejection::Invalid(err)) => return WebhookAnswer::error(&err),
         };
@@ -367,6 +409,14 @@ impl WebhookService {
         match tokio::time::timeout(self.budget, self.commit_all(req, tenant, messages)).await {
             Ok(Ok(Some(first_reply))) => WebhookAnswer::reply(first_reply),
             Ok(Ok(None)) => WebhookAnswer::reply(reply),
+            Ok(Err(StoreError::NonceReused)) => {
+                self.quarantine(
+                    req,
+                    "the signature nonce was already used with another body",
+                )
+                .await;
+                WebhookAnswer::error(&rejected())
+            }
             Ok(Err(e)) => {
                 self.capture_or_fail(req, true, format!("ledger error: {e}"), reply)
                     .await
@@ -419,7 +469,14 @@ impl WebhookService {
         reply: ProviderReply,
     ) -> WebhookAnswer {
         let captured = match &self.capture {
-            Some(queue) => queue.capture(&req.captured(verified, reason.clone())).await,
+            Some(queue) => {
+                let captured = if verified {
+                    req.captured(true, reason.clone(), None)
+                } else {
+                    self.unverified_capture(req, reason.clone()).await
+                };
+                queue.capture(&captured).await
+            }
             None => Err(StoreError::Unavailable(
                 "no capture queue configured".into(),
             )),
@@ -440,17 +497,111 @@ impl WebhookService {
         }
     }
 
+    /// The request as an unverified capture keeps it: its credentials sealed for the tenant and
+    /// provider, for replay to open and verify. When they cannot be sealed (the key service is
+    /// down, which is also why the request could not be verified) they stay in the headers,
+    /// on the encrypted queue only, rather than lose what may be a STOP: docs/providers.md,
+    /// "What is stored".
+    async fn unverified_capture(&self, req: &IncomingWebhook, reason: String) -> CapturedWebhook {
+        let credentials = req.split_headers().0;
+        if credentials.is_empty() {
+            return req.captured(false, reason, None);
+        }
+        let sealed = match self.tenants.sealer() {
+            Some(sealer) => match serde_json::to_string(&credentials) {
+                Ok(json) => sealer
+                    .seal(&req.tenant, &req.provider, &json)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            None => Err("no secrets key".to_string()),
+        };
+        match sealed {
+            Ok(sealed) => req.captured(false, reason, Some(sealed)),
+            Err(e) => {
+                tracing::warn!(provider = %req.provider, error = %e, "credentials of a captured request could not be sealed; kept on the queue only");
+                telemetry::count(
+                    "CapturedCredentialsUnsealed",
+                    &[("Provider", &req.provider)],
+                );
+                let mut captured = req.captured(false, reason, None);
+                captured.headers.extend(credentials);
+                captured
+            }
+        }
+    }
+
     async fn quarantine(&self, req: &IncomingWebhook, reason: &str) {
-        tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; quarantined");
-        telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
-        if let Err(e) = self.store.quarantine(&quarantine_record(req, reason)).await {
-            tracing::error!(error = %e, "could not store quarantined webhook");
+        // This instance's own share first: a flood costs no storage write past it.
+        if self.quarantine_budget.spend(&req.tenant, req.received_at) {
+            quarantine_within_limit(&self.store, req, reason).await;
+        } else {
+            refused_unstored(req, reason);
         }
     }
 }
 
+/// What one warm instance may quarantine per tenant and minute before it stops writing (the
+/// table's counter bounds all instances together).
+#[derive(Default)]
+struct QuarantineBudget {
+    spent: std::sync::Mutex<(i64, HashMap<String, u32>)>,
+}
+
+impl QuarantineBudget {
+    fn spend(&self, tenant: &str, at: DateTime<Utc>) -> bool {
+        let minute = at.timestamp().div_euclid(60);
+        let Ok(mut spent) = self.spent.lock() else {
+            return true;
+        };
+        if spent.0 != minute {
+            *spent = (minute, HashMap::new());
+        }
+        let count = spent.1.entry(tenant.to_string()).or_insert(0);
+        *count += 1;
+        *count <= quarantine::MAX_PER_MINUTE
+    }
+}
+
+/// Stores a refused request, unless its tenant already had its minute's share (then it is only
+/// logged and counted): a flood of forgeries must not cost money or bury the real failures.
+async fn quarantine_within_limit(store: &Store, req: &IncomingWebhook, reason: &str) {
+    match store.quarantine_allowed(&req.tenant, req.received_at).await {
+        Ok(true) => {
+            tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; quarantined");
+            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+            if let Err(e) = store.quarantine(&quarantine_record(req, reason)).await {
+                tracing::error!(error = %e, "could not store quarantined webhook");
+            }
+        }
+        Ok(false) => refused_unstored(req, reason),
+        Err(e) => {
+            tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook signature rejected; could not quarantine");
+            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+        }
+    }
+}
+
+/// A refused request past its tenant's quarantine share: logged and counted, not stored.
+fn refused_unstored(req: &IncomingWebhook, reason: &str) {
+    tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; over the quarantine share, not stored");
+    telemetry::count("WebhooksQuarantineSkipped", &[("Provider", &req.provider)]);
+}
+
+/// A refused request as the quarantine keeps it: credentials removed (their size noted), the
+/// body cut to its first [`quarantine::MAX_STORED_BODY`] bytes with its length and hash.
 pub fn quarantine_record(req: &IncomingWebhook, reason: &str) -> QuarantinedRequest {
-    let captured = req.captured(false, reason.to_string());
+    let (credentials, mut headers) = req.split_headers();
+    headers.extend(
+        credentials
+            .into_iter()
+            .map(|(name, value)| (name, format!("<removed: {} bytes>", value.len()))),
+    );
+    let kept = req
+        .body
+        .get(..quarantine::MAX_STORED_BODY)
+        .unwrap_or(&req.body);
     QuarantinedRequest {
         id: ulid::Ulid::new().to_string(),
         tenant: req.tenant.clone(),
@@ -458,9 +609,17 @@ pub fn quarantine_record(req: &IncomingWebhook, reason: &str) -> QuarantinedRequ
         reason: reason.to_string(),
         received_at: req.received_at,
         url: req.url.clone(),
-        headers: captured.headers,
-        body_base64: captured.body_base64,
+        headers,
+        body_base64: B64.encode(kept),
+        body_bytes: req.body.len(),
+        body_sha256: hex::encode(sha2::Sha256::digest(&req.body)),
     }
+}
+
+/// The one answer to a webhook that is not provably from its provider, whatever the reason:
+/// the reason is quarantined and logged, never told to the caller.
+fn rejected() -> ApiError {
+    ApiError::Unauthorized("webhook signature rejected".into())
 }
 
 pub enum Rejection {
@@ -520,8 +679,9 @@ pub fn prepare(
             });
         }
         Parsed::Handshake(handshake) => {
+            // The confirmation URL carries the subscription's token: it is never logged.
             let note = match &handshake.confirm_url {
-                Some(url) => format!("subscription confirmation requested at {url}"),
+                Some(_) => "subscription confirmation requested".to_string(),
                 None => "handshake answered".to_string(),
             };
             return Ok(Prepared::Answer {
@@ -588,6 +748,12 @@ pub fn prepare(
             providers::reply(provider, None),
         ),
     };
+    // The request's nonce is claimed with its first message: a nonce seen once never carries
+    // another body.
+    let mut nonce = providers::nonce(provider, &request).map(|nonce| NonceClaim {
+        nonce,
+        body_sha256: hex::encode(sha2::Sha256::digest(&req.body)),
+    });
     let messages = prepared
         .into_iter()
         .map(|(event, private, message_id)| PreparedMessage {
@@ -597,6 +763,7 @@ pub fn prepare(
                 provider: provider.as_str().to_string(),
                 message_id,
                 reply: Some(reply.clone()),
+                nonce: nonce.take(),
             },
             ordinary_reply: ordinary_reply.clone(),
         })
@@ -628,7 +795,21 @@ pub async fn replay(
     tenants: &Tenants,
     captured: &CapturedWebhook,
 ) -> Result<ReplayOutcome, StoreError> {
-    let req = IncomingWebhook::from_captured(captured)
+    let credentials = match &captured.sealed_credentials {
+        None => Vec::new(),
+        Some(sealed) => {
+            let sealer = tenants.sealer().ok_or_else(|| {
+                StoreError::Unavailable("no secrets key to open captured credentials".into())
+            })?;
+            let opened = sealer
+                .open(&captured.tenant, &captured.provider, sealed)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("captured credentials: {e}")))?;
+            serde_json::from_str(opened.expose())
+                .map_err(|e| StoreError::Corrupt(format!("captured credentials: {e}")))?
+        }
+    };
+    let req = IncomingWebhook::from_captured(captured, credentials)
         .map_err(|e| StoreError::Corrupt(format!("captured webhook: {e}")))?;
     let Some(provider) = Provider::parse(&req.provider) else {
         return Ok(ReplayOutcome::Dropped("unknown provider".into()));
@@ -636,6 +817,12 @@ pub async fn replay(
     let Some(tenant) = tenants.get(&req.tenant).await? else {
         return Ok(ReplayOutcome::Dropped("unknown tenant".into()));
     };
+    if !captured.verified && tenant.secrets_unopened(provider.as_str()) {
+        // Still nothing to verify with: the queue delivers it again later.
+        return Err(StoreError::Unavailable(
+            "provider secrets could not be opened".into(),
+        ));
+    }
     let signature = if captured.verified {
         Signature::AlreadyVerified
     } else {
@@ -662,8 +849,7 @@ pub async fn replay(
             return Ok(ReplayOutcome::Dropped(note));
         }
         Err(Rejection::Signature(reason)) => {
-            store.quarantine(&quarantine_record(&req, &reason)).await?;
-            telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+            quarantine_within_limit(store, &req, &reason).await;
             return Ok(ReplayOutcome::Quarantined(reason));
         }
         Err(Rejection::Invalid(err)) => return Ok(ReplayOutcome::Dropped(err.to_string())),
@@ -671,9 +857,15 @@ pub async fn replay(
     let mut recorded = Vec::new();
     let mut duplicates = Vec::new();
     for message in &messages {
-        match commit_message(store, &tenant, message).await? {
-            CommitOutcome::Recorded { .. } => recorded.push(message.event.event_id.to_string()),
-            CommitOutcome::Duplicate(record) => duplicates.push(record.event_id),
+        match commit_message(store, &tenant, message).await {
+            Ok(CommitOutcome::Recorded { .. }) => recorded.push(message.event.event_id.to_string()),
+            Ok(CommitOutcome::Duplicate(record)) => duplicates.push(record.event_id),
+            Err(StoreError::NonceReused) => {
+                let reason = "the signature nonce was already used with another body";
+                quarantine_within_limit(store, &req, reason).await;
+                return Ok(ReplayOutcome::Quarantined(reason.into()));
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(if recorded.is_empty() {

@@ -30,6 +30,8 @@ pub enum CheckReason {
     HelpReply,
     /// Allowed: the single confirmation of an opt-out, sent by the business (rule 6).
     OptOutConfirmation,
+    /// Allowed: the one request to confirm a pending consent ("reply YES"), rules 6 and 9.
+    DoubleOptInRequest,
     /// Denied: the exemption named was already used for another message (rule 6).
     ExemptionUsed,
     /// Denied (promotional): outside the recipient's permitted hours; `retry_at` says when.
@@ -271,8 +273,10 @@ fn decide_consent(input: &DecisionInput<'_>) -> CheckDecision {
 /// Rule 6: a HELP reply to the inbound HELP it names (`reply_to`), sent to this sender group
 /// within 24 hours; the single opt-out confirmation of the opt-out it names, in force here,
 /// within 5 minutes of its receipt, only where the tenant says the business (not the provider,
-/// the network or Stopgate) sends confirmations. Never promotional. That each is used for one
-/// message only (`message_key`) is for the caller to hold: it takes a write.
+/// the network or Stopgate) sends confirmations; the request to confirm the pending consent it
+/// names (rule 9), from the sender group the YES must go to, while the consent is open and no
+/// opt-out holds the send. Never promotional. That each is used for one message only
+/// (`message_key`) is for the caller to hold: it takes a write.
 fn exemption(input: &DecisionInput<'_>) -> Option<CheckDecision> {
     if input.category == Category::Promotional {
         return None;
@@ -316,8 +320,19 @@ fn exemption(input: &DecisionInput<'_>) -> Option<CheckDecision> {
                     allow(CheckReason::OptOutConfirmation, scope.to_string(), mark)
                 })
         }
-        // Pending double opt-ins are not recorded yet, so there is nothing this can answer.
-        Purpose::DoubleOptInRequest => None,
+        Purpose::DoubleOptInRequest => {
+            // Not an answer to anything the person texted: an opt-out in force stands (the
+            // person can still text START or YES themselves).
+            if unlifted_opt_out(input).is_some() {
+                return None;
+            }
+            let group = &input.send.placement.group;
+            input
+                .state
+                .open_pending(group, input.now)
+                .find(|p| p.mark.event_id.as_str() == reply_to)
+                .map(|p| allow(CheckReason::DoubleOptInRequest, group.to_string(), &p.mark))
+        }
     }
 }
 

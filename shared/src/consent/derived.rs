@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 
 use super::event::{
-    Actor, ConsentEvent, EventId, EventKind, EvidenceRefs, ReviewRef, ReviewResolution, Source,
-    TimeSource,
+    Actor, Confirmation, ConsentEvent, EventId, EventKind, EvidenceRefs, ReviewRef,
+    ReviewResolution, Source, TimeSource,
 };
+use super::state::PendingFacet;
 use crate::keywords::Classification;
 use crate::phone::E164;
 
@@ -97,6 +98,38 @@ impl ConsentEvent {
         opt_out_as_of(message, origin, actor, None, now)
     }
 
+    /// The confirmation of a pending consent by `message`, the person's YES (or START) from the
+    /// number (rule 9): the consent asked for, in force as of the message, with the pending
+    /// consent's evidence (disclosure, form, link) and the confirming message's id, and the
+    /// number verified. Its source stays the page's, so it lifts only what that page may.
+    pub fn consent_confirmed(pending: &PendingFacet, message: &ConsentEvent) -> ConsentEvent {
+        ConsentEvent {
+            event_id: EventId::new(message.recorded_at),
+            kind: EventKind::ConsentConfirmed,
+            category: None,
+            level: None,
+            scope: Some(pending.scope.clone()),
+            source: pending.mark.source,
+            actor: Actor::Person,
+            evidence: EvidenceRefs {
+                number_verified: true,
+                confirming_message_id: message.origin.provider_message_id.clone(),
+                has_private_record: false,
+                ..pending.evidence.clone()
+            },
+            override_opt_out: false,
+            review: None,
+            location: None,
+            pending: None,
+            confirms: Some(Confirmation {
+                pending_event_id: pending.mark.event_id.clone(),
+                pending_received_at: pending.mark.received_at,
+                consent: pending.consent.clone(),
+            }),
+            ..message.clone()
+        }
+    }
+
     /// The record that a number's message text, IP and user agent were erased; every other
     /// fact, and every opt-out, stays.
     pub fn redaction(tenant: &str, phone: &E164, actor: Actor, now: DateTime<Utc>) -> ConsentEvent {
@@ -125,6 +158,8 @@ fn opt_out_as_of(
         override_opt_out: false,
         review,
         location: None,
+        pending: None,
+        confirms: None,
         ..message.clone()
     }
 }
@@ -156,6 +191,8 @@ fn recorded_now(
         override_opt_out: false,
         review: None,
         location: None,
+        pending: None,
+        confirms: None,
     }
 }
 

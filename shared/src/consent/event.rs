@@ -31,6 +31,12 @@ pub enum EventKind {
     ReviewResolved,
     /// A number's message text, IP and user agent were erased; every other fact remains.
     Redacted,
+    /// Consent given on a hosted form or preference page, waiting for the person's YES from the
+    /// number (double opt-in, docs/rules.md rule 9). It never allows a send.
+    PendingConsent,
+    /// A pending consent confirmed by the person's YES (or START) from the number: the consent
+    /// it asked for, now in force, with the confirming message as evidence.
+    ConsentConfirmed,
 }
 
 impl EventKind {
@@ -45,6 +51,8 @@ impl EventKind {
             EventKind::PossibleRevocation => "possible_revocation",
             EventKind::ReviewResolved => "review_resolved",
             EventKind::Redacted => "redacted",
+            EventKind::PendingConsent => "pending_consent",
+            EventKind::ConsentConfirmed => "consent_confirmed",
         }
     }
 
@@ -162,7 +170,8 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Actor {
-    /// The person themselves, by text message through a provider webhook.
+    /// The person themselves: by text message through a provider webhook, or on a hosted form
+    /// or preference page.
     Person,
     /// An API key, by its public id (never the key).
     ApiKey { key_id: String },
@@ -187,9 +196,57 @@ pub struct EvidenceRefs {
     /// SHA-256 of an import's source file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_file_sha256: Option<String>,
+    /// The hosted form the consent was given on, as it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<FormRef>,
+    /// The preference link an action was taken through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<String>,
+    /// The person showed control of the number in this act: a YES from it, or a preference link
+    /// that was texted to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub number_verified: bool,
+    /// The provider's id of the message that confirmed a pending consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirming_message_id: Option<String>,
     /// Whether a redactable private record (text, IP, user agent) exists for this event.
     #[serde(default)]
     pub has_private_record: bool,
+}
+
+/// A hosted form as the person saw it: which form, which version of its configuration, and in
+/// which language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormRef {
+    pub form_id: String,
+    pub version: u64,
+    pub language: String,
+}
+
+/// What a pending consent asks for once the person confirms it (docs/rules.md rule 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingConsent {
+    /// The categories consented to, each at `level` once confirmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<ConsentLevel>,
+    /// Whether it also asks to lift the number's opt-outs in its scope (a preference page's
+    /// "resume" from a link not known to reach the number).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opt_in: bool,
+    /// Where the YES must be sent: the sender group the request to confirm comes from.
+    pub confirm_to: super::scope::Scope,
+}
+
+/// The pending consent a `consent_confirmed` event confirms, and what it put in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub pending_event_id: EventId,
+    /// When Stopgate received the pending consent: its 24 hours ran from then.
+    pub pending_received_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub consent: PendingConsent,
 }
 
 /// The redactable part of an event: erased by a privacy request, the event stays.
@@ -283,4 +340,10 @@ pub struct ConsentEvent {
     /// Where the person is, as recorded with a consent: it decides their quiet hours (rule 7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<super::quiet_hours::Location>,
+    /// On `pending_consent` events: what the person asked for, to be confirmed (rule 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingConsent>,
+    /// On `consent_confirmed` events: the pending consent confirmed (rule 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<Confirmation>,
 }

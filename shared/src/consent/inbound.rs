@@ -11,7 +11,7 @@ use super::event::{
 use super::ordering::{Mark, YES, lifts};
 use super::policy::TenantPolicy;
 use super::scope::{Scope, SendContext, SenderDirectory};
-use super::state::NumberState;
+use super::state::{FacetScope, NumberState};
 use crate::keywords::{Classification, Intent};
 use crate::phone::E164;
 
@@ -134,6 +134,8 @@ pub fn inbound_event(
             note: None,
         }),
         location: None,
+        pending: None,
+        confirms: None,
     };
     let private = PrivateEvidence {
         message_text: Some(message.text.clone()).filter(|t| !t.is_empty()),
@@ -142,11 +144,60 @@ pub fn inbound_event(
     (event, private)
 }
 
+/// What an inbound message becomes on the number's state as it stands when it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Record it as it is.
+    AsIs,
+    /// A YES out of context: record this ordinary message instead (rule 2).
+    Ordinary(Box<ConsentEvent>),
+    /// An opt-in keyword (YES, START, ...) that confirms the pending consents waiting for it
+    /// (rule 9): record it as the opt-in it is, together with these confirmations.
+    Confirms(Vec<ConsentEvent>),
+}
+
+/// Rules 2 and 9 for one inbound message, judged on `state`: an opt-in keyword sent to the sender
+/// group a pending consent waits on, within its 24 hours, confirms it (and a YES is then in
+/// context); otherwise a YES out of context is an ordinary message.
+pub fn settle(
+    state: &NumberState,
+    event: &ConsentEvent,
+    policy: &TenantPolicy,
+    directory: &SenderDirectory,
+) -> Settlement {
+    let confirmations = confirmations(state, event);
+    if !confirmations.is_empty() {
+        return Settlement::Confirms(confirmations);
+    }
+    match yes_out_of_context(state, event, policy, directory) {
+        Some(ordinary) => Settlement::Ordinary(Box::new(ordinary)),
+        None => Settlement::AsIs,
+    }
+}
+
+/// The confirmations `message` makes: one for every pending consent open when Stopgate
+/// received it (and received before it) whose YES must go to the group it was sent to. Only a
+/// keyword the person texted counts, never a provider's report.
+fn confirmations(state: &NumberState, message: &ConsentEvent) -> Vec<ConsentEvent> {
+    if message.kind != EventKind::OptIn || message.source != Source::SmsKeyword {
+        return Vec::new();
+    }
+    let Some(FacetScope::Keyword { group, .. }) = FacetScope::of(message) else {
+        return Vec::new();
+    };
+    state
+        .open_pending(&group, message.received_at)
+        .filter(|p| p.mark.received_at < message.received_at)
+        .map(|p| ConsentEvent::consent_confirmed(p, message))
+        .collect()
+}
+
 /// Rule 2: a YES is an opt-in only in context — while an opt-out it would lift is in force for
-/// the sender group it was sent to (or, later, a double opt-in is pending there). Otherwise it
-/// is an ordinary inbound message: recorded as `inbound`, it lifts nothing, joins no opt-in
-/// list and answers no review. Returns that ordinary event when `event` is a YES out of
-/// context, judged on `state` as it stands when the YES is recorded.
+/// the sender group it was sent to, or a double opt-in is pending there (rule 9, which
+/// [`settle`] judges first). Otherwise it is an ordinary inbound message: recorded as
+/// `inbound`, it lifts nothing, joins no opt-in list and answers no review. Returns that
+/// ordinary event when `event` is a YES out of context, judged on `state` as it stands when
+/// the YES is recorded.
 pub fn yes_out_of_context(
     state: &NumberState,
     event: &ConsentEvent,

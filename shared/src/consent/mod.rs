@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod decision;
 pub mod derived;
 pub mod event;
+pub mod forms;
 pub mod inbound;
 pub mod ordering;
 pub mod policy;
@@ -17,8 +18,9 @@ pub mod state;
 
 pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};
 pub use event::{
-    Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin,
-    PrivateEvidence, ReviewRef, ReviewResolution, Source, TimeSource,
+    Actor, Category, Confirmation, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs,
+    FormRef, Origin, PendingConsent, PrivateEvidence, ReviewRef, ReviewResolution, Source,
+    TimeSource,
 };
 pub use inbound::InboundMessage;
 pub use policy::{ReplyMode, TenantPolicy};

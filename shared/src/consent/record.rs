@@ -459,12 +459,14 @@ impl ValidConsent {
                 form_url: non_empty(&evidence.form_url),
                 document_ref: non_empty(&evidence.document_ref),
                 agent: non_empty(&evidence.agent),
-                source_file_sha256: None,
                 has_private_record: !private.is_empty(),
+                ..EvidenceRefs::default()
             },
             override_opt_out: self.override_opt_out,
             review: None,
             location: self.location.clone(),
+            pending: None,
+            confirms: None,
         };
         (event, private)
     }

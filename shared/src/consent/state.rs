@@ -5,9 +5,10 @@
 //! the same value. Scope is not resolved here; facets keep their origin and the decision
 //! resolves it under the tenant's current policy.
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{Category, ConsentEvent, ConsentLevel, EventKind};
+use super::event::{Category, ConsentEvent, ConsentLevel, EventKind, EvidenceRefs, PendingConsent};
 use super::ordering::{Mark, opt_in_covers, opt_out_covers};
 use super::policy::TenantPolicy;
 use super::scope::{Placement, Scope, SendContext, SenderDirectory};
@@ -189,6 +190,48 @@ pub struct PendingReview {
     pub mark: Mark,
 }
 
+/// How long a pending consent waits for the person's YES (docs/rules.md rule 9).
+pub const PENDING_WINDOW: Duration = Duration::hours(24);
+
+/// A consent given on a hosted page, waiting for the person's YES from the number (rule 9).
+/// Whether it is still open is judged at read time, by time: nothing needs to sweep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFacet {
+    /// The pending consent event; the window runs from when Stopgate received it.
+    pub mark: Mark,
+    /// The scope the consent is for once confirmed.
+    pub scope: Scope,
+    pub consent: PendingConsent,
+    /// Its evidence references (disclosure, form, link): the confirmation carries them.
+    pub evidence: EvidenceRefs,
+}
+
+impl PendingFacet {
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.mark.received_at + PENDING_WINDOW
+    }
+
+    /// Waiting for the YES at `at`: received by then, and not expired.
+    pub fn open_at(&self, at: DateTime<Utc>) -> bool {
+        self.mark.received_at <= at && at <= self.expires_at()
+    }
+
+    /// Expired before another pending consent was even received (at `other_received_at`): it
+    /// can never be open again at any time a state holding that one is judged (never before
+    /// what it holds arrived), so the state need not keep it.
+    fn superseded_at(&self, other_received_at: DateTime<Utc>) -> bool {
+        other_received_at > self.expires_at()
+    }
+}
+
+/// A pending consent already confirmed: so a late-arriving copy is not opened again, and its
+/// receipt still retires the ones that expired before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmedPending {
+    pub event_id: String,
+    pub received_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NumberState {
@@ -199,6 +242,10 @@ pub struct NumberState {
     pub pending_reviews: Vec<PendingReview>,
     /// Reviews already resolved, so a late-arriving opening cannot reopen one.
     pub resolved_reviews: Vec<String>,
+    /// Consents waiting for the person's YES (rule 9), oldest first.
+    pub pending_consents: Vec<PendingFacet>,
+    /// Pending consents already confirmed, by event id.
+    pub confirmed_pending: Vec<ConfirmedPending>,
     /// How many events were folded in.
     pub event_count: u64,
 }
@@ -321,7 +368,113 @@ impl NumberState {
                 FoldOutcome::Changed
             }
             EventKind::Redacted => FoldOutcome::NoFacet,
+            EventKind::PendingConsent => {
+                let (Some(consent), Some(scope)) = (&event.pending, &event.scope) else {
+                    return FoldOutcome::NoFacet;
+                };
+                let id = event.event_id.as_str();
+                if self
+                    .confirmed_pending
+                    .binary_search_by(|c| c.event_id.as_str().cmp(id))
+                    .is_ok()
+                {
+                    return FoldOutcome::StaleFacet;
+                }
+                let evidence = EvidenceRefs {
+                    has_private_record: false,
+                    ..event.evidence.clone()
+                };
+                self.apply_pending(PendingFacet {
+                    mark,
+                    scope: scope.clone(),
+                    consent: consent.clone(),
+                    evidence,
+                })
+            }
+            EventKind::ConsentConfirmed => {
+                let Some(confirmation) = &event.confirms else {
+                    return FoldOutcome::NoFacet;
+                };
+                let id = confirmation.pending_event_id.as_str();
+                let received_at = confirmation.pending_received_at;
+                self.pending_consents
+                    .retain(|p| p.mark.event_id.as_str() != id && !p.superseded_at(received_at));
+                if let Err(i) = self
+                    .confirmed_pending
+                    .binary_search_by(|c| c.event_id.as_str().cmp(id))
+                {
+                    self.confirmed_pending.insert(
+                        i,
+                        ConfirmedPending {
+                            event_id: id.to_string(),
+                            received_at,
+                        },
+                    );
+                }
+                let Some(scope) = &event.scope else {
+                    return FoldOutcome::Changed;
+                };
+                if let Some(level) = confirmation.consent.level {
+                    for category in &confirmation.consent.categories {
+                        self.apply_consent(ConsentFacet {
+                            category: *category,
+                            scope: scope.clone(),
+                            level: Some(level),
+                            mark: mark.clone(),
+                            location: event.location.clone(),
+                        });
+                    }
+                }
+                // A confirmed "resume" is the person's own act from the number (rule 2).
+                if confirmation.consent.opt_in {
+                    self.apply_suppression(
+                        FacetScope::Named {
+                            scope: scope.clone(),
+                        },
+                        false,
+                        mark,
+                    );
+                }
+                FoldOutcome::Changed
+            }
         }
+    }
+
+    /// Keeps the pending consents that can still be open, sorted by receipt, whatever the order
+    /// they arrive in: one that expired before another (open or confirmed) was received is
+    /// dropped, so a number's state stays small however often a page is used.
+    fn apply_pending(&mut self, incoming: PendingFacet) -> FoldOutcome {
+        let known = self
+            .pending_consents
+            .iter()
+            .any(|p| p.mark.event_id == incoming.mark.event_id);
+        let superseded = self
+            .pending_consents
+            .iter()
+            .map(|p| p.mark.received_at)
+            .chain(self.confirmed_pending.iter().map(|c| c.received_at))
+            .any(|at| incoming.superseded_at(at));
+        if known || superseded {
+            return FoldOutcome::StaleFacet;
+        }
+        let received_at = incoming.mark.received_at;
+        self.pending_consents
+            .retain(|p| !p.superseded_at(received_at));
+        self.pending_consents.push(incoming);
+        self.pending_consents
+            .sort_by(|a, b| a.mark.canonical_key().cmp(&b.mark.canonical_key()));
+        FoldOutcome::Changed
+    }
+
+    /// The pending consents open at `at` whose YES must go to `group`.
+    pub fn open_pending<'a>(
+        &'a self,
+        group: &'a Scope,
+        at: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a PendingFacet> + 'a {
+        self.pending_consents
+            .iter()
+            .filter(move |p| p.consent.confirm_to == *group && p.open_at(at))
     }
 
     fn apply_suppression(

@@ -123,6 +123,7 @@ impl ImportRun {
             provider: DEDUPE_PROVIDER.to_string(),
             message_id: line.dedupe_key.clone(),
             reply: None,
+            nonce: None,
         };
         let disclosure = line
             .consent

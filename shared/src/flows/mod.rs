@@ -3,5 +3,7 @@
 //! workers call these; the domain builds every event; the store only persists.
 
 pub mod imports;
+pub mod pages;
+pub mod provider_secrets;
 pub mod reclassify;
 pub mod reviews;

@@ -94,6 +94,7 @@ async fn record_opt_out(
                 provider: RECLASSIFY_CLAIMS.into(),
                 message_id: message.event_id.to_string(),
                 reply: None,
+                nonce: None,
             }),
             disclosure: None,
         })

@@ -170,6 +170,7 @@ async fn close(
                     provider: REVIEW_CLAIMS.into(),
                     message_id: review_id.clone(),
                     reply: None,
+                    nonce: None,
                 }),
                 disclosure: None,
             })

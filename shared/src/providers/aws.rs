@@ -38,6 +38,8 @@ use super::{
 
 /// The secret names `stopgate provider set <tenant> aws` accepts.
 pub const SECRET_NAMES: &[&str] = &["topic_arn"];
+/// The tenant setting that refuses SNS SignatureVersion 1 (SHA1) messages.
+pub const REQUIRE_SIGNATURE_VERSION_2: &str = "require_signature_version_2";
 
 /// What the body-size limit calls a request.
 const REQUEST_KIND: &str = "an SMS notification";
@@ -64,7 +66,39 @@ pub fn verify(
         })?;
     let allowed = secrets.get("topic_arn");
     verify_with_certificate(req.body, &certificate.bytes, &allowed)?;
-    check_validity(&read_certificate(&certificate.bytes)?, now)
+    check_validity(&read_certificate(&certificate.bytes)?, now)?;
+    let envelope = Envelope::read(req.body).map_err(|e| bad_signature(&e))?;
+    if secrets.enabled(REQUIRE_SIGNATURE_VERSION_2) && envelope.required("SignatureVersion")? != "2"
+    {
+        return Err(bad_signature(
+            "SignatureVersion 1, but this tenant requires 2 (require_signature_version_2=true)",
+        ));
+    }
+    check_freshness(envelope.required("Timestamp")?, now)
+}
+
+/// SNS signs its `Timestamp` (the time of publication) and redelivers within minutes by default
+/// (an hour at most with a custom delivery policy): a signed message older than that is a
+/// replay, not a delivery.
+pub const MAX_MESSAGE_AGE: chrono::Duration = chrono::Duration::hours(1);
+/// Clocks disagree; a message slightly ahead of ours is not from the future.
+const MAX_CLOCK_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+
+fn check_freshness(timestamp: &str, now: DateTime<Utc>) -> Result<(), WebhookError> {
+    let published = DateTime::parse_from_rfc3339(timestamp)
+        .map_err(|_| bad_signature("Timestamp is not an RFC 3339 time"))?
+        .with_timezone(&Utc);
+    if now - published > MAX_MESSAGE_AGE {
+        return Err(bad_signature(&format!(
+            "the message was published at {timestamp}, more than an hour before it arrived: a replay"
+        )));
+    }
+    if published - now > MAX_CLOCK_AHEAD {
+        return Err(bad_signature(&format!(
+            "the message says it was published at {timestamp}, in the future"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the signature of an SNS message (the HTTPS body) with `certificate` (PEM or DER), and
@@ -533,6 +567,7 @@ mod tests {
     use crate::providers::common::MAX_BODY_BYTES;
     use crate::providers::test_support::{malformed_field, rejection, request};
     use crate::testing::sns::{self as test_sns, CERT_URL, TOPIC_ARN};
+    use chrono::TimeZone;
 
     /// Real messages AWS signed, and the certificate they name (tests/fixtures/sns/README.md).
     const FIXTURES: &str = include_str!("../../tests/fixtures/sns/sns-fixtures.json");
@@ -905,6 +940,66 @@ mod tests {
         .into_bytes()
     }
 
+    /// Shortly after the test messages' `Timestamp` (2026-11-28T12:00:00Z): when SNS would
+    /// have delivered them.
+    fn published() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 5)
+            .single()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_message_published_over_an_hour_ago_or_in_the_future_is_refused() {
+        let h = http::HeaderMap::new();
+        let body = signed_sms("2", "STOP");
+        let req = post(&h, &body);
+        assert_eq!(
+            verify(
+                &req,
+                &test_secrets(),
+                published() + chrono::Duration::minutes(59)
+            ),
+            Ok(())
+        );
+        let late = rejection(verify(
+            &req,
+            &test_secrets(),
+            published() + chrono::Duration::minutes(61),
+        ));
+        assert!(late.contains("more than an hour"), "{late}");
+        let early = rejection(verify(
+            &req,
+            &test_secrets(),
+            published() - chrono::Duration::minutes(10),
+        ));
+        assert!(early.contains("future"), "{early}");
+    }
+
+    #[test]
+    fn a_tenant_may_require_signature_version_2() {
+        let h = http::HeaderMap::new();
+        let strict = test_secrets()
+            .with_settings([(REQUIRE_SIGNATURE_VERSION_2.to_string(), "true".to_string())].into());
+        assert_eq!(
+            verify(&post(&h, &signed_sms("2", "STOP")), &strict, published()),
+            Ok(())
+        );
+        let reason = rejection(verify(
+            &post(&h, &signed_sms("1", "STOP")),
+            &strict,
+            published(),
+        ));
+        assert!(reason.contains("requires 2"), "{reason}");
+        assert_eq!(
+            verify(
+                &post(&h, &signed_sms("1", "STOP")),
+                &test_secrets(),
+                published()
+            ),
+            Ok(())
+        );
+    }
+
     fn test_secrets() -> ProviderSecrets {
         secrets(
             &[TOPIC_ARN],
@@ -919,7 +1014,7 @@ mod tests {
             let body = signed_sms(version, "Stop texting me");
             let req = post(&h, &body);
             assert_eq!(
-                verify(&req, &test_secrets(), Utc::now()),
+                verify(&req, &test_secrets(), published()),
                 Ok(()),
                 "v{version}"
             );
@@ -945,7 +1040,7 @@ mod tests {
             let reason = rejection(verify(
                 &post(&h, forged.as_bytes()),
                 &test_secrets(),
-                Utc::now(),
+                published(),
             ));
             assert!(reason.contains("does not match"), "{reason}");
         }
@@ -967,7 +1062,7 @@ mod tests {
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let body = event["body"].as_str().unwrap().as_bytes();
             assert_eq!(
-                verify(&post(&h, body), &test_secrets(), Utc::now()),
+                verify(&post(&h, body), &test_secrets(), published()),
                 Ok(()),
                 "{name}"
             );
@@ -975,15 +1070,15 @@ mod tests {
         let path = format!("{}/../events/aws-forged.json", env!("CARGO_MANIFEST_DIR"));
         let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let body = event["body"].as_str().unwrap().as_bytes();
-        assert!(verify(&post(&h, body), &test_secrets(), Utc::now()).is_err());
+        assert!(verify(&post(&h, body), &test_secrets(), published()).is_err());
     }
 
     #[test]
     fn a_subscription_confirmation_is_a_handshake_on_the_topics_host() {
         let h = http::HeaderMap::new();
-        let (body, url) = test_sns::subscription_confirmation(TOPIC_ARN);
+        let (body, url) = test_sns::subscription_confirmation(TOPIC_ARN, published());
         let req = post(&h, body.as_bytes());
-        assert_eq!(verify(&req, &test_secrets(), Utc::now()), Ok(()));
+        assert_eq!(verify(&req, &test_secrets(), published()), Ok(()));
         assert_eq!(
             parse(&req),
             Ok(Parsed::Handshake(Handshake {
@@ -994,7 +1089,7 @@ mod tests {
         );
         // The signature covers SubscribeURL and Token.
         let moved = body.replace("t0k3n", "other");
-        assert!(verify(&post(&h, moved.as_bytes()), &test_secrets(), Utc::now()).is_err());
+        assert!(verify(&post(&h, moved.as_bytes()), &test_secrets(), published()).is_err());
 
         let topic = parse_topic_arn(TOPIC_ARN).unwrap();
         assert_eq!(check_subscribe_url(&url, &topic), Ok(()));
@@ -1019,7 +1114,7 @@ mod tests {
         envelope.remove("Signature");
         let resigned = test_sns::signed(envelope, "2");
         let req = post(&h, resigned.as_bytes());
-        assert_eq!(verify(&req, &test_secrets(), Utc::now()), Ok(()));
+        assert_eq!(verify(&req, &test_secrets(), published()), Ok(()));
         assert!(matches!(
             parse(&req),
             Err(WebhookError::Malformed { ref field, .. }) if field == "SubscribeURL"
@@ -1045,7 +1140,7 @@ mod tests {
             "1",
         );
         let req = post(&h, body.as_bytes());
-        assert_eq!(verify(&req, &test_secrets(), Utc::now()), Ok(()));
+        assert_eq!(verify(&req, &test_secrets(), published()), Ok(()));
         assert!(matches!(parse(&req), Ok(Parsed::Ignored(_))));
     }
 

@@ -221,18 +221,28 @@ pub(crate) fn secret_matches(candidate: &[u8], configured: &[&str]) -> Choice {
 }
 
 /// Refuses a signed time more than `max_skew` seconds from `now` either way; `what` names it.
+/// Checks a signed time: at most `max_age` seconds old (how long the provider keeps
+/// redelivering with the same signature) and at most `max_ahead` seconds in the future (clocks
+/// out of step).
 pub(crate) fn check_fresh(
     signed_at: i64,
     now: DateTime<Utc>,
     what: &str,
-    max_skew: i64,
+    max_age: i64,
+    max_ahead: i64,
 ) -> Result<(), WebhookError> {
     // A signed but absurd timestamp must be refused, not overflow.
-    let skew = now.timestamp().saturating_sub(signed_at);
-    if skew.saturating_abs() > max_skew {
+    let age = now.timestamp().saturating_sub(signed_at);
+    if age > max_age {
         return Err(bad_signature(&format!(
-            "{what} is {skew} s from now, outside the {max_skew} s window (a replay, or a clock \
-             out of step)"
+            "{what} is {age} s old, outside the {max_age} s window (a replay, or a delivery \
+             held up longer than the provider retries)"
+        )));
+    }
+    if age < -max_ahead {
+        return Err(bad_signature(&format!(
+            "{what} is {} s in the future, more than the {max_ahead} s clocks may differ",
+            -age
         )));
     }
     Ok(())
@@ -295,9 +305,12 @@ mod freshness_tests {
             .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
             .single()
             .unwrap();
-        assert!(super::check_fresh(i64::MIN, now, "the timestamp", 300).is_err());
-        assert!(super::check_fresh(i64::MAX, now, "the timestamp", 300).is_err());
-        assert!(super::check_fresh(now.timestamp() - 299, now, "the timestamp", 300).is_ok());
-        assert!(super::check_fresh(now.timestamp() + 301, now, "the timestamp", 300).is_err());
+        let fresh = |at: i64| super::check_fresh(at, now, "the timestamp", 86_400, 300);
+        assert!(fresh(i64::MIN).is_err());
+        assert!(fresh(i64::MAX).is_err());
+        assert!(fresh(now.timestamp() - 86_400).is_ok(), "a day-old retry");
+        assert!(fresh(now.timestamp() - 86_401).is_err());
+        assert!(fresh(now.timestamp() + 300).is_ok());
+        assert!(fresh(now.timestamp() + 301).is_err());
     }
 }

@@ -84,6 +84,33 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// The settings (not secret) `stopgate provider set` accepts, each `true`/`false`.
+    pub fn setting_names(self) -> &'static [&'static str] {
+        match self {
+            Provider::Plivo => &[plivo::REQUIRE_V3],
+            Provider::Aws => &[aws::REQUIRE_SIGNATURE_VERSION_2],
+            _ => &[],
+        }
+    }
+
+    /// The secrets that prove a request came from the provider without binding the tenant it is
+    /// for (the signature does not cover the URL, or there is none): one such value may serve
+    /// one tenant only, or a request for one tenant could be replayed to another.
+    pub fn unbound_secret_names(self) -> &'static [&'static str] {
+        match self {
+            // Twilio and Plivo sign the URL, which names the tenant; AWS topics map to one
+            // tenant through their own item.
+            Provider::Twilio | Provider::Plivo | Provider::Aws => &[],
+            Provider::Telnyx => &["public_key"],
+            Provider::Bandwidth => &["password"],
+            Provider::Ringcentral => &["verification_token"],
+            Provider::Sinch => &["password", "webhook_secret"],
+            Provider::Vonage => &["signature_secret"],
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -135,6 +162,8 @@ pub struct Handshake {
 pub struct ProviderSecrets {
     values: BTreeMap<String, Vec<String>>,
     signing_certificate: Option<SigningCertificate>,
+    /// The tenant's settings for this provider (not secret): `require_v3`, ...
+    settings: BTreeMap<String, String>,
 }
 
 /// A signing certificate as fetched from `url` (PEM or DER), for a request that names it.
@@ -149,7 +178,18 @@ impl ProviderSecrets {
         ProviderSecrets {
             values,
             signing_certificate: None,
+            settings: BTreeMap::new(),
         }
+    }
+
+    pub fn with_settings(mut self, settings: BTreeMap<String, String>) -> ProviderSecrets {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether the tenant turned the setting `name` on.
+    pub fn enabled(&self, name: &str) -> bool {
+        self.settings.get(name).is_some_and(|v| v == "true")
     }
 
     pub fn with_signing_certificate(mut self, certificate: SigningCertificate) -> ProviderSecrets {
@@ -211,6 +251,32 @@ pub fn verify(
         Provider::Sinch => sinch::verify(req, secrets, now),
         Provider::Vonage => vonage::verify(req, secrets, now),
         Provider::Aws => aws::verify(req, secrets, now),
+    }
+}
+
+/// Headers that carry a credential (a password, a token, a reusable signature) rather than a
+/// proof bound to one request: they are never stored in the clear (docs/providers.md).
+pub fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization"
+            | "proxy-authorization"
+            | "cookie"
+            | "x-api-key"
+            | "verification-token"
+            | "validation-token"
+    ) || (name.starts_with("x-plivo-signature") && !name.ends_with("-nonce"))
+}
+
+/// The nonce (or token id) that proves this request unique, for schemes that send one: Stopgate
+/// stores it, so a nonce seen once is never accepted with another body.
+pub fn nonce(provider: Provider, req: &WebhookRequest) -> Option<String> {
+    match provider {
+        Provider::Plivo => plivo::nonce(req),
+        Provider::Sinch => sinch::nonce(req),
+        Provider::Vonage => vonage::nonce(req),
+        _ => None,
     }
 }
 

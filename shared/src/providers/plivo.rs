@@ -36,6 +36,9 @@ use super::{
 
 /// The secret names `stopgate provider set <tenant> plivo` accepts.
 pub const SECRET_NAMES: &[&str] = &["auth_token"];
+/// The tenant setting that refuses V2 signatures (they sign no body, so only the stored nonce
+/// stops a replay of one with another body).
+pub const REQUIRE_V3: &str = "require_v3";
 
 const V3_SIGNATURE_HEADERS: [&str; 2] = ["x-plivo-signature-v3", "x-plivo-signature-ma-v3"];
 const V3_NONCE_HEADER: &str = "x-plivo-signature-v3-nonce";
@@ -65,6 +68,10 @@ pub fn verify(
         })?;
         let signed = format!("{}.{nonce}", v3_signing_url(req.method, req.url, req.body));
         ("V3", signatures(req, &V3_SIGNATURE_HEADERS), signed)
+    } else if has_any_header(req, &V2_SIGNATURE_HEADERS) && secrets.enabled(REQUIRE_V3) {
+        return Err(bad_signature(
+            "a V2 signature, but this tenant requires V3 (require_v3=true)",
+        ));
     } else if has_any_header(req, &V2_SIGNATURE_HEADERS) {
         let nonce = req.header(V2_NONCE_HEADER).ok_or_else(|| {
             bad_signature("X-Plivo-Signature-V2 without X-Plivo-Signature-V2-Nonce")
@@ -90,6 +97,17 @@ pub fn verify(
              is the URL configured in Plivo and that the token is the one of the (sub)account \
              that owns the number (or the main account's, for -Ma- signatures)"
         )))
+    }
+}
+
+/// The nonce of the scheme that signed `req` (V3 when present, else V2): Stopgate stores it so
+/// no nonce is accepted twice with another body. A V2 signature covers no body, so one seen
+/// pair of (nonce, signature) would otherwise carry any text.
+pub fn nonce(req: &WebhookRequest) -> Option<String> {
+    if has_any_header(req, &V3_SIGNATURE_HEADERS) {
+        req.header(V3_NONCE_HEADER).map(|n| format!("v3:{n}"))
+    } else {
+        req.header(V2_NONCE_HEADER).map(|n| format!("v2:{n}"))
     }
 }
 
@@ -597,6 +615,35 @@ mod tests {
             Ok(())
         );
         assert_eq!(verify(&req, &tokens(&[TOKEN]), Utc::now()), Ok(()));
+    }
+
+    #[test]
+    fn a_tenant_may_refuse_v2() {
+        let body = inbound("STOP");
+        let h = headers(&[
+            ("x-plivo-signature-v2", &sign_v2(TOKEN, URL, "55")),
+            ("x-plivo-signature-v2-nonce", "55"),
+        ]);
+        let strict =
+            tokens(&[TOKEN]).with_settings([(REQUIRE_V3.to_string(), "true".to_string())].into());
+        let reason = rejection(verify(
+            &request("POST", URL, &h, &body),
+            &strict,
+            Utc::now(),
+        ));
+        assert!(reason.contains("requires V3"), "{reason}");
+        let nonce = "31413783521562917491";
+        let v3 = headers(&[
+            (
+                "x-plivo-signature-v3",
+                &sign_v3(TOKEN, "POST", URL, &body, nonce),
+            ),
+            ("x-plivo-signature-v3-nonce", nonce),
+        ]);
+        assert_eq!(
+            verify(&request("POST", URL, &v3, &body), &strict, Utc::now()),
+            Ok(())
+        );
     }
 
     #[test]

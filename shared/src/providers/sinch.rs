@@ -8,9 +8,10 @@
 //!   timestamp))`, with the nonce and timestamp in `x-sinch-webhook-signature-nonce` and
 //!   `-timestamp` and the hash named by `-algorithm` (always `HmacSHA256`). The timestamp says when
 //!   the signature was computed and Sinch asks receivers to check it is "within an acceptable
-//!   time window"; five minutes is allowed either way. Nonces are not remembered: this module
-//!   holds no state, and a replay inside the window is a redelivery the ledger's dedupe on the
-//!   message id absorbs. Sources: Sinch Conversation docs ("Validating callbacks"), and
+//!   time window". Sinch retries a callback for almost a day with the signature it first sent,
+//!   so a timestamp up to a day old is accepted (five minutes ahead); beyond the dedupe on the
+//!   message id, each nonce is stored with the message it came with (`nonce`), so a nonce seen
+//!   once never carries another body. Sources: Sinch Conversation docs ("Validating callbacks"), and
 //!   sinch-sdk-python `validate_webhook_signature_with_nonce` / `compute_signed_data`.
 //! - **HTTP Basic** (SMS REST callbacks configured by Sinch with a username and password):
 //!   compared in constant time against every configured pair.
@@ -40,7 +41,19 @@ const NONCE_HEADER: &str = "x-sinch-webhook-signature-nonce";
 const TIMESTAMP_HEADER: &str = "x-sinch-webhook-signature-timestamp";
 const ALGORITHM_HEADER: &str = "x-sinch-webhook-signature-algorithm";
 
-/// How far a signature's timestamp may be from our clock, either way.
+/// The nonce of a signed (Conversation API or HMAC) callback, stored so that no nonce is
+/// accepted twice with another body; Basic-authenticated callbacks carry none.
+pub fn nonce(req: &WebhookRequest) -> Option<String> {
+    req.header(SIGNATURE_HEADER)?;
+    req.header(NONCE_HEADER).map(str::to_string)
+}
+
+/// How old a signature's timestamp may be. Sinch retries callbacks for almost a day (5 s
+/// doubling, about 22 h 45 min) and does not say that a retry is signed again; a narrower window
+/// would refuse a genuine STOP retried after an outage. The replay defence is the dedupe on the
+/// message id and the stored nonce (docs/providers.md, "Freshness").
+pub const MAX_AGE_SECONDS: i64 = 24 * 3600;
+/// How far ahead of our clock a signature's timestamp may be.
 pub const MAX_SKEW_SECONDS: i64 = 300;
 
 /// What the body-size limit calls a request.
@@ -163,7 +176,13 @@ fn verify_signature(
         ));
     }
     // Checked after the signature, so a stale but genuine request says so.
-    check_fresh(signed_at, now, TIMESTAMP_HEADER, MAX_SKEW_SECONDS)
+    check_fresh(
+        signed_at,
+        now,
+        TIMESTAMP_HEADER,
+        MAX_AGE_SECONDS,
+        MAX_SKEW_SECONDS,
+    )
 }
 
 fn verify_basic(
@@ -479,16 +498,18 @@ mod tests {
     }
 
     #[test]
-    fn stale_and_future_signatures_are_rejected() {
+    fn a_retry_within_a_day_is_accepted_and_stale_or_future_signatures_are_not() {
         let s = secrets(&[("webhook_secret", DOTNET_SECRET)]);
         let h = dotnet_headers(DOTNET_SIGNATURE, DOTNET_NONCE, DOTNET_TIMESTAMP);
         let req = post(&h, DOTNET_BODY.as_bytes());
         let signed_at = 1_634_579_353;
-        assert_eq!(verify(&req, &s, at(signed_at + MAX_SKEW_SECONDS)), Ok(()));
+        // Sinch retries for almost a day with the signature it first sent.
+        assert_eq!(verify(&req, &s, at(signed_at + MAX_AGE_SECONDS)), Ok(()));
         assert_eq!(verify(&req, &s, at(signed_at - MAX_SKEW_SECONDS)), Ok(()));
-        let reason = rejection(verify(&req, &s, at(signed_at + MAX_SKEW_SECONDS + 1)));
-        assert!(reason.contains("301 s from now"), "{reason}");
-        rejection(verify(&req, &s, at(signed_at - MAX_SKEW_SECONDS - 1)));
+        let reason = rejection(verify(&req, &s, at(signed_at + MAX_AGE_SECONDS + 1)));
+        assert!(reason.contains("86401 s old"), "{reason}");
+        let reason = rejection(verify(&req, &s, at(signed_at - MAX_SKEW_SECONDS - 1)));
+        assert!(reason.contains("301 s in the future"), "{reason}");
         // The SDK vector replayed today.
         rejection(verify(&req, &s, Utc::now()));
     }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
-/// A verified webhook, exactly as received, with the time it arrived (ordering uses it).
+/// A webhook kept for replay: as received, with the time it arrived (ordering uses it), less
+/// its credential headers (a verified one needs them no more; an unverified one keeps them
+/// sealed in `sealed_credentials`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapturedWebhook {
     pub tenant: String,
@@ -19,6 +21,10 @@ pub struct CapturedWebhook {
     /// False when the tenant's secrets could not be read at arrival: replay verifies first.
     pub verified: bool,
     pub reason: String,
+    /// The credential headers (Basic credentials, tokens) of an unverified capture, sealed like
+    /// provider secrets: replay opens them to verify. A verified capture keeps none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_credentials: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +87,31 @@ impl CaptureQueue {
             .iter()
             .filter_map(|m| Some((m.receipt_handle()?.to_string(), m.body()?.to_string())))
             .collect())
+    }
+
+    /// How many captured webhooks wait, visible or being replayed (SQS's approximate counts).
+    pub async fn backlog(&self) -> Result<u64, StoreError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(out
+            .attributes()
+            .map(|attributes| {
+                attributes
+                    .values()
+                    .filter_map(|count| count.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0))
     }
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError> {

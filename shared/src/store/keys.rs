@@ -23,12 +23,28 @@ pub fn provider_sk(provider: &str) -> String {
 pub fn tenant_key_sk(key_id: &str) -> String {
     format!("APIKEY#{key_id}")
 }
+/// A hosted form's configuration, beside the rest of the tenant's.
+pub fn form_sk(form: &str) -> String {
+    format!("FORM#{form}")
+}
+
+/// A rate-limit counter: one per limit, hashed key and window; it expires after the window.
+pub fn rate_pk(tenant: &str, limit: &str, key_sha256: &str, window: i64) -> String {
+    format!("RL#{tenant}#{limit}#{key_sha256}#{window}")
+}
+pub const RATE_SK: &str = "RATE";
 
 /// An Amazon SNS topic's tenant, found from the topic alone (functions/inbound-sns).
 pub fn sns_topic_pk(topic_arn: &str) -> String {
     format!("SNS#{topic_arn}")
 }
 pub const SNS_TOPIC_SK: &str = "TENANT";
+
+/// A provider secret's keyed fingerprint, held by one tenant.
+pub fn secret_fingerprint_pk(provider: &str, fingerprint: &str) -> String {
+    format!("SF#{provider}#{fingerprint}")
+}
+pub const SECRET_FINGERPRINT_SK: &str = "TENANT";
 
 pub fn api_key_pk(key_sha256: &str) -> String {
     format!("K#{key_sha256}")
@@ -47,6 +63,12 @@ pub const EVENT_PREFIX: &str = "EV#";
 pub fn private_sk(event_id: &str) -> String {
     format!("PII#{event_id}")
 }
+
+/// A provider signature nonce a tenant's webhooks used, kept for good.
+pub fn nonce_pk(tenant: &str, provider: &str, nonce: &str) -> String {
+    format!("NONCE#{tenant}#{provider}#{nonce}")
+}
+pub const NONCE_SK: &str = "NONCE";
 
 pub fn dedupe_pk(tenant: &str, provider: &str, message_id: &str) -> String {
     format!("D#{tenant}#{provider}#{message_id}")
@@ -67,6 +89,12 @@ pub const IMPORT_SK: &str = "IMPORT";
 pub fn quarantine_pk(tenant: &str, day: &str) -> String {
     format!("Q#{tenant}#{day}")
 }
+
+/// How many requests a tenant had quarantined in one minute (`YYYYMMDDHHMM`), with a TTL.
+pub fn quarantine_counter_pk(tenant: &str, minute: &str) -> String {
+    format!("QC#{tenant}#{minute}")
+}
+pub const QUARANTINE_COUNTER_SK: &str = "COUNT";
 
 /// The change index partition for a number: the shard comes from a hash of the number so a
 /// number's changes stay in order within one shard.
@@ -100,7 +128,7 @@ pub fn event_index_pk(event: &crate::consent::ConsentEvent) -> Option<String> {
         Inbound | Help | PossibleRevocation => {
             Some(inbound_shard_pk(&event.tenant, shard_of(&event.phone)))
         }
-        Grant | Revoke | ReviewResolved | Redacted => None,
+        Grant | Revoke | ReviewResolved | Redacted | PendingConsent | ConsentConfirmed => None,
     }
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {

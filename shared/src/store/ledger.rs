@@ -26,6 +26,16 @@ pub struct DedupeClaim {
     pub message_id: String,
     /// The answer a webhook gave, for its redeliveries; other claims have none.
     pub reply: Option<ProviderReply>,
+    /// The signature nonce the delivery carried, claimed in the same transaction: a nonce is
+    /// never accepted twice with another body (a redelivery of the same body is a duplicate).
+    pub nonce: Option<NonceClaim>,
+}
+
+/// A provider's signature nonce (or token id), with the SHA-256 of the body it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    pub nonce: String,
+    pub body_sha256: String,
 }
 
 /// A permanent record that a key was claimed, with the answer given.
@@ -70,6 +80,9 @@ pub enum Settled {
         event: Box<ConsentEvent>,
         reply: Option<ProviderReply>,
     },
+    /// Record it as it is, and these events it gives rise to (a double opt-in's confirmations)
+    /// in the same transaction.
+    With(Vec<ConsentEvent>),
     /// Record nothing: the commit fails with `GuardFailed`.
     Refuse,
 }
@@ -78,6 +91,7 @@ pub enum Settled {
 #[derive(Debug)]
 enum Cancelled {
     Duplicate(Option<Item>),
+    NonceReused,
     GuardFailed,
     StateConflict,
     Throttled,
@@ -221,8 +235,12 @@ impl Store {
                 .await?;
             let settled = settle(&state);
             let replaced;
+            let also: &[ConsentEvent] = match &settled {
+                Settled::With(also) => also,
+                _ => &[],
+            };
             let commit = match &settled {
-                Settled::Keep => commit,
+                Settled::Keep | Settled::With(_) => commit,
                 Settled::Refuse => return Err(StoreError::GuardFailed),
                 Settled::Instead { event, reply } => {
                     replaced = Commit {
@@ -239,7 +257,10 @@ impl Store {
             };
             let event = commit.event;
             let fold = state.apply(event);
-            let mut items = self.transaction(commit, &state, version)?;
+            for derived in also {
+                state.apply(derived);
+            }
+            let mut items = self.transaction(commit, also, &state, version)?;
             if let Some(extra) = &guarded {
                 // Just before the state item, which stays last for `classify`.
                 items.insert(items.len().saturating_sub(1), extra.clone());
@@ -259,7 +280,8 @@ impl Store {
                         reply: commit.dedupe.as_ref().and_then(|c| c.reply.clone()),
                     });
                 }
-                Err(err) => match classify(err, commit.dedupe.is_some(), guarded.is_some()) {
+                Err(err) => match classify(err, commit, guarded.is_some()) {
+                    Ok(Cancelled::NonceReused) => return Err(StoreError::NonceReused),
                     Ok(Cancelled::Duplicate(item)) => {
                         let record = match item {
                             Some(item) => get_doc(&item)?,
@@ -315,6 +337,7 @@ impl Store {
     fn transaction(
         &self,
         commit: &Commit<'_>,
+        also: &[ConsentEvent],
         state: &NumberState,
         version: u64,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
@@ -343,23 +366,32 @@ impl Store {
             item.insert("type".into(), s("dedupe"));
             item.insert("doc".into(), to_doc(&record)?);
             items.push(self.put(item, Some("attribute_not_exists(pk)"), true)?);
+
+            if let Some(nonce) = &claim.nonce {
+                // Kept for good: a V2 Plivo signature carries no time, so a nonce that expired
+                // could be replayed with any body.
+                let mut item = Item::new();
+                item.insert(
+                    "pk".into(),
+                    s(keys::nonce_pk(&event.tenant, &claim.provider, &nonce.nonce)),
+                );
+                item.insert("sk".into(), s(keys::NONCE_SK));
+                item.insert("type".into(), s("nonce"));
+                item.insert("body_sha256".into(), s(nonce.body_sha256.clone()));
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk) OR body_sha256 = :body")
+                    .expression_attribute_values(":body", s(nonce.body_sha256.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
         }
 
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk.clone()));
-        item.insert("sk".into(), s(keys::event_sk(event_id)));
-        item.insert("type".into(), s("event"));
-        item.insert("kind".into(), s(event.kind.as_str()));
-        item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
-        item.insert("doc".into(), to_doc(event)?);
-        if let Some(index_pk) = keys::event_index_pk(event) {
-            item.insert("gsi1pk".into(), s(index_pk));
-            item.insert(
-                "gsi1sk".into(),
-                s(keys::change_sk(&event.recorded_at, event_id)),
-            );
+        for event in std::iter::once(event).chain(also) {
+            items.push(self.put(event_item(event)?, Some("attribute_not_exists(pk)"), false)?);
         }
-        items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
 
         if let Some(review) = reviews::opened_by(event)? {
             items.push(self.put(review, None, false)?);
@@ -576,15 +608,35 @@ impl Store {
     }
 }
 
+/// An event's own item, in its number's partition, and in a sparse index if it belongs to one.
+fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
+    let event_id = event.event_id.as_str();
+    let mut item = Item::new();
+    item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
+    item.insert("sk".into(), s(keys::event_sk(event_id)));
+    item.insert("type".into(), s("event"));
+    item.insert("kind".into(), s(event.kind.as_str()));
+    item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
+    item.insert("doc".into(), to_doc(event)?);
+    if let Some(index_pk) = keys::event_index_pk(event) {
+        item.insert("gsi1pk".into(), s(index_pk));
+        item.insert(
+            "gsi1sk".into(),
+            s(keys::change_sk(&event.recorded_at, event_id)),
+        );
+    }
+    Ok(item)
+}
+
 /// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a
-/// duplicate; the state item (last) means a concurrent writer; throttling and transaction
-/// conflicts are retried.
+/// duplicate; the nonce (right after it) a replay; the state item (last) a concurrent writer;
+/// throttling and transaction conflicts are retried.
 fn classify(
     err: aws_sdk_dynamodb::error::SdkError<
         TransactWriteItemsError,
         aws_sdk_dynamodb::config::http::HttpResponse,
     >,
-    claimed: bool,
+    commit: &Commit<'_>,
     guarded: bool,
 ) -> Result<Cancelled, StoreError> {
     let service = match err {
@@ -595,6 +647,7 @@ fn classify(
         TransactWriteItemsError::TransactionCanceledException(e) => {
             let reasons: &[CancellationReason] = e.cancellation_reasons();
             let code = |r: &CancellationReason| r.code().unwrap_or("None").to_string();
+            let claimed = commit.dedupe.is_some();
             if claimed
                 && reasons
                     .first()
@@ -603,6 +656,14 @@ fn classify(
                 return Ok(Cancelled::Duplicate(
                     reasons.first().and_then(|r| r.item().cloned()),
                 ));
+            }
+            let nonce_claimed = commit.dedupe.as_ref().is_some_and(|c| c.nonce.is_some());
+            if nonce_claimed
+                && reasons
+                    .get(1)
+                    .is_some_and(|r| code(r) == "ConditionalCheckFailed")
+            {
+                return Ok(Cancelled::NonceReused);
             }
             let guard = reasons.len().checked_sub(2).and_then(|i| reasons.get(i));
             if guarded && guard.is_some_and(|r| code(r) == "ConditionalCheckFailed") {

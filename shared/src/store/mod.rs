@@ -8,11 +8,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
 pub mod exemptions;
+pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod keys;
 pub mod ledger;
 pub mod quarantine;
+pub mod rate_limits;
 pub mod reviews;
 pub mod tenants;
 pub mod topics;
@@ -20,8 +22,8 @@ pub mod uploads;
 
 pub use aws_config::SdkConfig;
 pub use capture::{CaptureQueue, CapturedWebhook};
-pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord, Settled};
-pub use tenants::{ApiKeyRecord, SealedSecrets, TenantRecord, TenantSnapshot};
+pub use ledger::{Commit, CommitOutcome, DedupeClaim, DedupeRecord, NonceClaim, Settled};
+pub use tenants::{ApiKeyRecord, Rotation, SealedSecrets, TenantRecord, TenantSnapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +40,9 @@ pub enum StoreError {
     /// A guarded write's condition no longer held (e.g. the review was already resolved).
     #[error("the item changed since it was read")]
     GuardFailed,
+    /// A webhook's signature nonce was already used with another body: a replay.
+    #[error("the signature nonce was already used with another body")]
+    NonceReused,
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
 }

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Item, Store, StoreError, get_doc, get_s, keys, s, sdk_error, to_doc};
+use crate::consent::forms::FormConfig;
 use crate::consent::{SenderDirectory, SenderGroup, TenantPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,12 +21,46 @@ pub struct TenantRecord {
     pub policy: TenantPolicy,
 }
 
-/// A provider's secrets, sealed. Each name holds the current value first and, during a
-/// rotation, the previous one second.
+/// A provider's secrets, sealed, and its settings. Each name holds the current value first
+/// and, during a rotation, the previous one second, accepted until `previous_until`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedSecrets {
     pub values: BTreeMap<String, Vec<String>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// When each name's previous value stops being accepted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_until: BTreeMap<String, DateTime<Utc>>,
+    /// Settings that are not secret (`require_v3`), shown by `stopgate tenant show`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+}
+
+impl SealedSecrets {
+    /// The sealed values of `name` still accepted at `now`: the current one, and the previous
+    /// one until it expires (a previous value stored before expiries existed never expires
+    /// by itself; `stopgate provider drop-previous` removes it).
+    pub fn accepted(&self, name: &str, now: DateTime<Utc>) -> Vec<&String> {
+        let values = self.values.get(name).map(Vec::as_slice).unwrap_or_default();
+        let previous_valid = self
+            .previous_until
+            .get(name)
+            .is_none_or(|until| now < *until);
+        values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || previous_valid)
+            .map(|(_, v)| v)
+            .collect()
+    }
+}
+
+/// What happens to the value a new secret replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Still accepted for this long, so webhooks signed with it during the switch are not lost.
+    KeepPrevious(chrono::Duration),
+    /// Dropped at once.
+    Replace,
 }
 
 /// Everything a function needs to know about a tenant, loaded in one Query.
@@ -34,6 +69,8 @@ pub struct TenantSnapshot {
     pub tenant: TenantRecord,
     pub directory: SenderDirectory,
     pub providers: BTreeMap<String, SealedSecrets>,
+    /// Hosted forms by id.
+    pub forms: BTreeMap<String, FormConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +81,42 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
     #[serde(default)]
     pub revoked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// After this the key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the key was last seen: kept as its own attribute of the key's hash item (updated at
+    /// most every few minutes), filled in when the record is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRecord {
+    /// A fresh key record, never used and not revoked.
+    pub fn new(
+        key_id: String,
+        tenant_id: &str,
+        scopes: Vec<String>,
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            key_id,
+            tenant_id: tenant_id.to_string(),
+            scopes,
+            created_at,
+            revoked: false,
+            revoked_at: None,
+            expires_at,
+            last_used_at: None,
+        }
+    }
+
+    /// Usable at `now`: neither revoked nor expired.
+    pub fn usable(&self, now: DateTime<Utc>) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|expires| now < expires)
+    }
 }
 
 impl Store {
@@ -87,6 +160,7 @@ impl Store {
         let mut tenant = None;
         let mut groups = Vec::new();
         let mut providers = BTreeMap::new();
+        let mut forms = BTreeMap::new();
         let query = self
             .ddb
             .query()
@@ -102,12 +176,15 @@ impl Store {
                 groups.push(get_doc::<SenderGroup>(item)?);
             } else if let Some(provider) = sk.strip_prefix("PROVIDER#") {
                 providers.insert(provider.to_string(), get_doc::<SealedSecrets>(item)?);
+            } else if let Some(form) = sk.strip_prefix("FORM#") {
+                forms.insert(form.to_string(), get_doc::<FormConfig>(item)?);
             }
         }
         Ok(tenant.map(|tenant| TenantSnapshot {
             tenant,
             directory: SenderDirectory { groups },
             providers,
+            forms,
         }))
     }
 
@@ -225,13 +302,77 @@ impl Store {
         Ok(())
     }
 
-    /// Sets sealed secret values for a provider, keeping the previous value of each name so
-    /// webhooks signed with it still verify during a rotation.
+    /// Sets sealed secret values for a provider. The value each replaces stays accepted as
+    /// `rotation` says, so webhooks signed with it during a rotation are not lost.
     pub async fn put_provider_secrets(
         &self,
         tenant_id: &str,
         provider: &str,
         sealed: BTreeMap<String, String>,
+        rotation: Rotation,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        self.update_provider(tenant_id, provider, |secrets| {
+            for (name, value) in sealed {
+                let values = secrets.values.entry(name.clone()).or_default();
+                match rotation {
+                    Rotation::KeepPrevious(keep) if !values.is_empty() => {
+                        values.insert(0, value);
+                        values.truncate(2);
+                        secrets.previous_until.insert(name, now + keep);
+                    }
+                    _ => {
+                        *values = vec![value];
+                        secrets.previous_until.remove(&name);
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Stops accepting every previous value of a provider's secrets now.
+    pub async fn drop_previous_secrets(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+    ) -> Result<usize, StoreError> {
+        let mut dropped = 0;
+        self.update_provider(tenant_id, provider, |secrets| {
+            for values in secrets.values.values_mut() {
+                dropped += values.len().saturating_sub(1);
+                values.truncate(1);
+            }
+            secrets.previous_until.clear();
+        })
+        .await?;
+        Ok(dropped)
+    }
+
+    /// Sets a provider's settings (not secret); an empty value removes a setting.
+    pub async fn put_provider_settings(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        settings: BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        self.update_provider(tenant_id, provider, |secrets| {
+            for (name, value) in settings {
+                if value.is_empty() {
+                    secrets.settings.remove(&name);
+                } else {
+                    secrets.settings.insert(name, value);
+                }
+            }
+        })
+        .await
+    }
+
+    async fn update_provider(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        change: impl FnOnce(&mut SealedSecrets),
     ) -> Result<(), StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
         let mut secrets = snapshot
@@ -239,11 +380,7 @@ impl Store {
             .get(provider)
             .cloned()
             .unwrap_or_default();
-        for (name, value) in sealed {
-            let values = secrets.values.entry(name).or_default();
-            values.insert(0, value);
-            values.truncate(2);
-        }
+        change(&mut secrets);
         secrets.updated_at = Some(Utc::now());
         self.ddb
             .put_item()
@@ -256,6 +393,41 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         Ok(())
+    }
+
+    /// Claims a secret's keyed fingerprint for `tenant_id`: a provider secret that does not
+    /// bind the tenant (the URL) may serve one tenant only, or a request for one tenant could
+    /// be replayed to another. `AlreadyExists` when another tenant holds it.
+    pub async fn claim_secret_fingerprint(
+        &self,
+        provider: &str,
+        fingerprint: &str,
+        tenant_id: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::secret_fingerprint_pk(provider, fingerprint)))
+            .item("sk", s(keys::SECRET_FINGERPRINT_SK))
+            .item("type", s("secret_fingerprint"))
+            .item("tenant_id", s(tenant_id))
+            .condition_expression("attribute_not_exists(pk) OR tenant_id = :tenant")
+            .expression_attribute_values(":tenant", s(tenant_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists(format!(
+                    "this {provider} secret for another tenant"
+                )))
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// Stores a new API key by its hash, with a reference in the tenant's partition, atomically.
@@ -295,7 +467,128 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_api_key(&self, key_sha256: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    /// A tenant's keys (never the keys themselves), each with when it was last used.
+    pub async fn api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
+            .expression_attribute_values(":prefix", s(keys::tenant_key_sk("")))
+            .consistent_read(true);
+        let refs = self.query_all(query).await?;
+        // Last use is kept on the hash item, which authentication reads.
+        let by_hash: Vec<Item> = refs
+            .iter()
+            .map(|r| -> Result<Item, StoreError> {
+                Ok(Item::from([
+                    (
+                        "pk".to_string(),
+                        s(keys::api_key_pk(get_s(r, "key_sha256")?)),
+                    ),
+                    ("sk".to_string(), s(keys::API_KEY_SK)),
+                ]))
+            })
+            .collect::<Result<_, _>>()?;
+        let (found, unread) = self.batch_get(by_hash, true).await?;
+        if !unread.is_empty() {
+            return Err(StoreError::Unavailable("API keys left unread".into()));
+        }
+        let mut records: Vec<ApiKeyRecord> = found
+            .iter()
+            .map(api_key_from_item)
+            .collect::<Result<_, _>>()?;
+        records.sort_by_key(|r| r.created_at);
+        Ok(records)
+    }
+
+    /// Revokes a key of a tenant, on both of its items at once. `NotFound` for a key id the
+    /// tenant does not have.
+    pub async fn revoke_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKeyRecord, StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant_pk(tenant_id)))
+            .key("sk", s(keys::tenant_key_sk(key_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let reference = out
+            .item()
+            .ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))?;
+        let hash = get_s(reference, "key_sha256")?.to_string();
+        let mut by_hash = self
+            .api_key_item(&hash)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))?;
+        let mut record = api_key_from_item(&by_hash)?;
+        record.revoked = true;
+        record.revoked_at = Some(now);
+        by_hash.insert("doc".into(), to_doc(&record)?);
+        let mut by_tenant = reference.clone();
+        by_tenant.insert("doc".into(), to_doc(&record)?);
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        self.ddb
+            .transact_write_items()
+            .transact_items(put(by_hash)?)
+            .transact_items(put(by_tenant)?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(record)
+    }
+
+    /// Notes that a key was used at `now`, unless it was noted less than `every` ago: one
+    /// small write per key every few minutes, never one per request. It sets one attribute of
+    /// the key's hash item, which is all the functions that authenticate may write there.
+    pub async fn note_api_key_use(
+        &self,
+        key_sha256: &str,
+        now: DateTime<Utc>,
+        every: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let stamp = |at: DateTime<Utc>| s(at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::api_key_pk(key_sha256)))
+            .key("sk", s(keys::API_KEY_SK))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :since)",
+            )
+            .expression_attribute_values(":now", stamp(now))
+            .expression_attribute_values(":since", stamp(now - every))
+            .send()
+            .await
+            .map(drop)
+            .or_else(|e| {
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(())
+                } else {
+                    Err(sdk_error(e))
+                }
+            })
+    }
+
+    async fn api_key_item(&self, key_sha256: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .ddb
             .get_item()
@@ -305,6 +598,25 @@ impl Store {
             .send()
             .await
             .map_err(sdk_error)?;
-        out.item().map(get_doc).transpose()
+        Ok(out.item)
     }
+
+    pub async fn find_api_key(&self, key_sha256: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.api_key_item(key_sha256)
+            .await?
+            .as_ref()
+            .map(api_key_from_item)
+            .transpose()
+    }
+}
+
+/// A key's record, with its last use (kept beside the record, see `note_api_key_use`).
+fn api_key_from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
+    let mut record: ApiKeyRecord = get_doc(item)?;
+    if let Ok(stamp) = get_s(item, "last_used_at") {
+        let at = DateTime::parse_from_rfc3339(stamp)
+            .map_err(|e| StoreError::Corrupt(format!("last_used_at: {e}")))?;
+        record.last_used_at = Some(at.with_timezone(&Utc));
+    }
+    Ok(record)
 }

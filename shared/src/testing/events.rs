@@ -52,6 +52,8 @@ pub fn event(kind: EventKind) -> EventBuilder {
         override_opt_out: false,
         review: None,
         location: None,
+        pending: None,
+        confirms: None,
     })
 }
 

@@ -75,8 +75,9 @@ pub fn notification(topic: &str, message: &str, message_id: &str, at: DateTime<U
     )
 }
 
-/// A signed `SubscriptionConfirmation` for `topic`, confirmed by GETting the returned URL.
-pub fn subscription_confirmation(topic: &str) -> (String, String) {
+/// A signed `SubscriptionConfirmation` for `topic` published at `at`, confirmed by GETting the
+/// returned URL.
+pub fn subscription_confirmation(topic: &str, at: DateTime<Utc>) -> (String, String) {
     let region = aws::parse_topic_arn(topic).expect("topic ARN").region;
     let url = format!(
         "https://sns.{region}.amazonaws.com/?Action=ConfirmSubscription&TopicArn={topic}&Token=t0k3n"
@@ -89,7 +90,10 @@ pub fn subscription_confirmation(topic: &str) -> (String, String) {
             ("TopicArn", topic),
             ("Message", "You have chosen to subscribe to the topic."),
             ("SubscribeURL", &url),
-            ("Timestamp", "2026-11-28T12:00:00.000Z"),
+            (
+                "Timestamp",
+                &at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
         ]),
         "2",
     );

@@ -532,6 +532,8 @@ pub fn sign(request: &mut IncomingWebhook, proof: &Proof, at: DateTime<Utc>) {
             let mut envelope: Map<String, Value> =
                 serde_json::from_slice(&request.body).expect("SNS envelope");
             envelope.remove("Signature");
+            // SNS signs the time it published the message.
+            envelope.insert("Timestamp".into(), rfc3339(at).into());
             let version = envelope
                 .get("SignatureVersion")
                 .and_then(Value::as_str)
