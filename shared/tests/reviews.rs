@@ -201,10 +201,11 @@ async fn a_possible_revocation_opens_a_review_that_blocks_marketing_until_resolv
 #[tokio::test]
 async fn an_unresolved_review_becomes_an_opt_out_at_its_due_date() {
     let f = fixture("expiry", TenantPolicy::default()).await;
-    // Received three weeks ago: ten business days have passed.
+    // Received three weeks ago: ten business days have passed. (A dismissal; "I don't want
+    // these messages" was one too, until the classifier read it as the revocation it is.)
     f.text(
         "+14155550183",
-        "I don't want these messages",
+        "no me interesa",
         "SMexp1",
         Utc::now() - Duration::days(21),
     )

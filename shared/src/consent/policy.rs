@@ -139,46 +139,113 @@ impl TenantPolicy {
         crate::phone::normalize(raw, &self.default_region, self.phone_mode())
     }
 
-    /// The reply for `kind` in `language` (falling back to English, then to the defaults).
-    /// The default HELP follows CTIA: brand, contact, frequency, rates, how to stop.
+    /// The reply for `kind` in `language`: the tenant's own text in that language, else
+    /// Stopgate's default in that language (English, Spanish, Portuguese, French), else the
+    /// tenant's English text, else the English default. A person who wrote BAJA is answered
+    /// in Spanish even when the tenant only wrote English texts. The default HELP follows
+    /// CTIA: brand, contact, frequency, rates, how to stop.
     pub fn reply_text(&self, kind: ReplyKind, language: Option<&str>) -> String {
         let pick = |texts: &ReplyTexts| match kind {
             ReplyKind::OptOut => texts.opt_out.clone(),
             ReplyKind::OptIn => texts.opt_in.clone(),
             ReplyKind::Help => texts.help.clone(),
         };
-        let configured = language
-            .and_then(|l| self.replies.get(l))
-            .and_then(pick)
-            .or_else(|| self.replies.get("en").and_then(pick))
-            .filter(|t| !t.trim().is_empty());
-        if let Some(text) = configured {
+        let configured = |language: &str| {
+            self.replies
+                .get(language)
+                .and_then(pick)
+                .filter(|t| !t.trim().is_empty())
+        };
+        if let Some(text) = language.and_then(configured) {
             return text;
         }
+        let default_language = language.and_then(DefaultLanguage::of);
+        if let Some(default) = default_language {
+            return self.default_reply(kind, default);
+        }
+        configured("en").unwrap_or_else(|| self.default_reply(kind, DefaultLanguage::En))
+    }
+
+    fn default_reply(&self, kind: ReplyKind, language: DefaultLanguage) -> String {
         let brand = self.brand_name.as_deref().filter(|b| !b.trim().is_empty());
         let prefix = brand.map(|b| format!("{b}: ")).unwrap_or_default();
+        let texts = language.texts();
         match kind {
-            ReplyKind::OptOut => format!(
-                "{prefix}You are unsubscribed and will receive no more messages. Reply START to resubscribe."
-            ),
-            ReplyKind::OptIn => format!(
-                "{prefix}You are resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel."
-            ),
+            ReplyKind::OptOut => format!("{prefix}{}", texts.opt_out),
+            ReplyKind::OptIn => format!("{prefix}{}", texts.opt_in),
             ReplyKind::Help => {
                 let contact = self
                     .support_contact
                     .as_deref()
-                    .map(|c| format!("Help: {c}. "))
+                    .map(|c| format!("{}{c}. ", texts.help_contact))
                     .unwrap_or_default();
                 let frequency = self
                     .message_frequency
                     .as_deref()
                     .map(|f| format!("{f}. "))
                     .unwrap_or_default();
-                format!(
-                    "{prefix}{contact}{frequency}Msg&data rates may apply. Reply STOP to cancel."
-                )
+                format!("{prefix}{contact}{frequency}{}", texts.help)
             }
+        }
+    }
+}
+
+/// The languages Stopgate has default replies in: those its classifier reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefaultLanguage {
+    En,
+    Es,
+    Pt,
+    Fr,
+}
+
+/// One language's default replies. Each names the keywords of that language that the
+/// classifier knows (BAJA/ALTA/AYUDA, SAIR/INICIAR/AJUDA, ARRET/AIDE).
+struct DefaultTexts {
+    opt_out: &'static str,
+    opt_in: &'static str,
+    /// Introduces the tenant's support contact in the HELP reply.
+    help_contact: &'static str,
+    help: &'static str,
+}
+
+impl DefaultLanguage {
+    fn of(tag: &str) -> Option<DefaultLanguage> {
+        match tag {
+            "en" => Some(DefaultLanguage::En),
+            "es" => Some(DefaultLanguage::Es),
+            "pt" => Some(DefaultLanguage::Pt),
+            "fr" => Some(DefaultLanguage::Fr),
+            _ => None,
+        }
+    }
+
+    fn texts(self) -> DefaultTexts {
+        match self {
+            DefaultLanguage::En => DefaultTexts {
+                opt_out: "You are unsubscribed and will receive no more messages. Reply START to resubscribe.",
+                opt_in: "You are resubscribed. Msg&data rates may apply. Reply HELP for help, STOP to cancel.",
+                help_contact: "Help: ",
+                help: "Msg&data rates may apply. Reply STOP to cancel.",
+            },
+            DefaultLanguage::Es => DefaultTexts {
+                opt_out: "Te has dado de baja y no recibirás más mensajes. Responde ALTA para volver a suscribirte.",
+                opt_in: "Te has vuelto a suscribir. Pueden aplicarse tarifas de mensajes y datos. Responde AYUDA para obtener ayuda o BAJA para cancelar.",
+                help_contact: "Ayuda: ",
+                help: "Pueden aplicarse tarifas de mensajes y datos. Responde BAJA para cancelar.",
+            },
+            DefaultLanguage::Pt => DefaultTexts {
+                opt_out: "Inscrição cancelada: você não receberá mais mensagens. Responda INICIAR para voltar a recebê-las.",
+                opt_in: "Inscrição reativada. Podem ser cobradas tarifas de mensagens e dados. Responda AJUDA para obter ajuda ou SAIR para cancelar.",
+                help_contact: "Ajuda: ",
+                help: "Podem ser cobradas tarifas de mensagens e dados. Responda SAIR para cancelar.",
+            },
+            DefaultLanguage::Fr => DefaultTexts {
+                opt_out: "Vous êtes désabonné et ne recevrez plus de messages. Répondez START pour vous réabonner.",
+                opt_in: "Vous êtes réabonné. Des frais de messagerie et de données peuvent s'appliquer. Répondez AIDE pour de l'aide, ARRET pour annuler.",
+                help_contact: "Aide : ",
+                help: "Des frais de messagerie et de données peuvent s'appliquer. Répondez ARRET pour annuler.",
+            },
         }
     }
 }
@@ -210,15 +277,80 @@ mod tests {
             policy.reply_text(ReplyKind::OptOut, Some("es")),
             "Acme: No recibirás más mensajes."
         );
+        // Where the tenant wrote nothing for a language, the default in that language.
         assert!(
             policy
                 .reply_text(ReplyKind::OptOut, Some("fr"))
-                .starts_with("Acme: You are unsubscribed")
+                .starts_with("Acme: Vous êtes désabonné")
         );
         assert!(
             policy
                 .reply_text(ReplyKind::OptIn, Some("es"))
-                .contains("Reply HELP")
+                .contains("Responde AYUDA")
+        );
+        // A language without defaults falls back to English.
+        assert!(
+            policy
+                .reply_text(ReplyKind::OptOut, Some("it"))
+                .starts_with("Acme: You are unsubscribed")
+        );
+    }
+
+    #[test]
+    fn default_replies_in_portuguese_and_spanish_name_their_keywords() {
+        let policy = TenantPolicy {
+            brand_name: Some("Acme".into()),
+            support_contact: Some("0800 555 0100".into()),
+            ..TenantPolicy::default()
+        };
+        assert_eq!(
+            policy.reply_text(ReplyKind::OptOut, Some("pt")),
+            "Acme: Inscrição cancelada: você não receberá mais mensagens. Responda INICIAR para voltar a recebê-las."
+        );
+        assert_eq!(
+            policy.reply_text(ReplyKind::Help, Some("pt")),
+            "Acme: Ajuda: 0800 555 0100. Podem ser cobradas tarifas de mensagens e dados. Responda SAIR para cancelar."
+        );
+        assert!(
+            policy
+                .reply_text(ReplyKind::OptOut, Some("es"))
+                .contains("Responde ALTA")
+        );
+        assert!(
+            policy
+                .reply_text(ReplyKind::Help, Some("es"))
+                .contains("Responde BAJA")
+        );
+        // A tenant's English text still answers a language without defaults, and the
+        // tenant's own text in a language wins over the default.
+        let mut policy = policy;
+        policy.replies.insert(
+            "en".into(),
+            ReplyTexts {
+                opt_out: Some("Acme: bye.".into()),
+                ..Default::default()
+            },
+        );
+        policy.replies.insert(
+            "pt".into(),
+            ReplyTexts {
+                opt_out: Some("Acme: tchau.".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            policy.reply_text(ReplyKind::OptOut, Some("it")),
+            "Acme: bye."
+        );
+        assert_eq!(policy.reply_text(ReplyKind::OptOut, None), "Acme: bye.");
+        assert_eq!(
+            policy.reply_text(ReplyKind::OptOut, Some("pt")),
+            "Acme: tchau."
+        );
+        assert!(
+            policy
+                .reply_text(ReplyKind::OptOut, Some("es"))
+                .starts_with("Acme: Te has dado de baja")
         );
     }
 }

@@ -17,12 +17,27 @@
 //!   (https://docs.aws.amazon.com/sms-voice/latest/userguide/keywords-required.html):
 //!   ARRET, CANCEL, END, OPT-OUT, OPTOUT, QUIT, REMOVE, STOP, TD, UNSUBSCRIBE.
 //! - Sinch toll-free network keywords: ARRET to opt out, NONARRET to opt back in.
+//! - Infobip's default keywords as Adobe Journey Optimizer documents them, in Spanish
+//!   (https://experienceleague.adobe.com/es/docs/journey-optimizer/using/channels/sms/configure-sms/sms-configuration-infobip:
+//!   DETENER, SALIR, CANCELAR, FINALIZAR, CANCELAR SUSCRIPCIÓN, NO; INICIAR; AYUDA) and in
+//!   Portuguese (https://experienceleague.adobe.com/pt-br/docs/journey-optimizer/using/channels/sms/configure-sms/sms-configuration-infobip:
+//!   PARAR, SAIR, CANCELAR, ENCERRAR, CANCELAR INSCRIÇÃO, NÃO; INICIAR; AJUDA).
+//! - Anatel's 2012 order to Brazilian carriers: reply SAIR to stop advertising texts
+//!   (https://link.estadao.com.br/noticias/geral,publicidade-via-sms-podera-ser-bloqueada,10000035375).
+//! - Aivo's opt-out help for SMS and WhatsApp in Brazil
+//!   (https://helpaivopt.aivohelp.com/article/gestao-de-opt-out-para-sms-e-whatsapp-no-engage/806214):
+//!   parar, cancelar, remover, descadastrar; "Iniciar" to come back.
+//! - Arcotel (Ecuador): reply "salir" to leave a text subscription
+//!   (https://achiras.net.ec/?p=7209&post_type=post).
 //! - docs/rules.md, "The classifier": STOP2QUIT, the Spanish PARAR, DETENER, CANCELAR, BAJA,
-//!   ALTO, the strong/weak split, filler, messaging nouns, revocation phrases and dismissals.
+//!   ALTO, the strong/weak split, filler, messaging nouns, revocation phrases and dismissals,
+//!   and why each Spanish and Portuguese one-word opt-out is strong or weak.
 //!
 //! The Spanish and French words beyond those named above are ours: the usual imperative or
 //! infinitive for stop/unsubscribe/cancel in each language. Entries are written as people
 //! type them (accents, apostrophes); they pass through the same normalisation as messages.
+//! A spelling listed in several languages (`parar`, `cancelar`) is one entry that reports
+//! the language the rest of the message is written in, the first listed when it says none.
 
 /// Strong opt-out words (classifier rule 2): an opt-out even with filler around them.
 pub(super) const STRONG_OPT_OUT: &[(&str, &str)] = &[
@@ -41,6 +56,10 @@ pub(super) const STRONG_OPT_OUT: &[(&str, &str)] = &[
     ("alto", "es"),
     ("desuscribir", "es"),
     ("desuscribirme", "es"),
+    // Anatel's SAIR: the word every Brazilian carrier asks for.
+    ("sair", "pt"),
+    ("parar", "pt"),
+    ("descadastrar", "pt"),
     ("arrêt", "fr"),
     ("arrêter", "fr"),
     ("td", "fr"),
@@ -48,22 +67,33 @@ pub(super) const STRONG_OPT_OUT: &[(&str, &str)] = &[
     ("désinscrire", "fr"),
 ];
 
-/// Weak opt-out words (classifier rule 3): everyday words that revoke alone, with filler, or
-/// followed by a messaging noun, but merely suggest a revocation inside other text.
+/// Weak opt-out words (classifier rule 3): everyday words that revoke alone, with filler,
+/// or followed by a messaging noun, but merely suggest a revocation inside other text.
 pub(super) const WEAK_OPT_OUT: &[(&str, &str)] = &[
     ("end", "en"),
     ("quit", "en"),
     ("cancel", "en"),
     ("remove", "en"),
     ("cancelar", "es"),
-    // "fin" is the same word in French; one entry serves both and reports Spanish.
+    ("salir", "es"),
+    ("finalizar", "es"),
+    // "fin" is the same word in French; one entry serves both.
     ("fin", "es"),
+    ("fin", "fr"),
     ("annuler", "fr"),
+    // `pare` alone is Brazilian "stop!" (and the Spanish formal imperative).
+    ("pare", "pt"),
+    ("pare", "es"),
+    ("cancelar", "pt"),
+    ("remover", "pt"),
+    ("remove", "pt"),
+    ("encerrar", "pt"),
 ];
 
-/// Opt-in words (classifier rule 7). Kept narrow, because an opt-in can lift an opt-out. No
-/// "sí"/"oui": the ledger gates YES by its keyword (docs/rules.md rule 2), and another word for yes
-/// would be taken for START; tenants can add them once the ledger knows them.
+/// Opt-in words (classifier rule 7). Kept narrow, because an opt-in can lift an opt-out.
+/// No "sí"/"sim"/"oui": the ledger gates YES by its keyword (docs/rules.md rule 2), and
+/// another word for yes would be taken for START; tenants can add them once the ledger knows
+/// them. INICIAR is the Spanish and Portuguese START of Infobip's defaults and of Aivo's help.
 pub(super) const OPT_IN: &[(&str, &str)] = &[
     ("start", "en"),
     ("unstop", "en"),
@@ -76,6 +106,8 @@ pub(super) const OPT_IN: &[(&str, &str)] = &[
     ("suscribir", "es"),
     ("nonarrêt", "fr"),
     ("non arrêt", "fr"),
+    ("iniciar", "es"),
+    ("iniciar", "pt"),
 ];
 
 pub(super) const HELP: &[(&str, &str)] = &[
@@ -83,19 +115,30 @@ pub(super) const HELP: &[(&str, &str)] = &[
     ("info", "en"),
     ("ayuda", "es"),
     ("aide", "fr"),
+    ("ajuda", "pt"),
 ];
 
 // The lists below are patterns: words separated by spaces, `(a|b c)` for alternatives
 // (each may be several words) and `[a|b]` for an optional group. See `expand`.
 
-/// Filler (classifier rule 2): politeness and the two phrases the rule names. Digits are
+/// Filler (classifier rule 2): politeness, `wrong number` and `who is this`. Digits are
 /// filler too, recognised by shape rather than listed.
 pub(super) const FILLER: &[(&str, &str)] = &[
-    ("(please|pls|plz|thanks|thank you|thank u|thx|ty)", "en"),
+    (
+        "(please|pls|plz|thanks|thank you|thank u|thx|ty|kindly|ok|okay)",
+        "en",
+    ),
     ("wrong number", "en"),
     ("(who is|who's) this", "en"),
-    ("(por favor|porfa|gracias|muchas gracias)", "es"),
+    ("(por favor|porfa|porfavor|gracias|muchas gracias)", "es"),
     ("número equivocado", "es"),
+    ("(quién es|quién habla)", "es"),
+    (
+        "(por favor|pf|pfv|pfvr|obrigado|obrigada|muito obrigado|muito obrigada|obg|valeu|vlw)",
+        "pt",
+    ),
+    ("número errado", "pt"),
+    ("(quem é|quem fala)", "pt"),
     (
         "(s'il vous plaît|s'il te plaît|svp|stp|merci|merci beaucoup)",
         "fr",
@@ -109,13 +152,22 @@ pub(super) const MESSAGING_NOUNS: &[(&str, &str)] = &[
         "(text|texts|txt|txts|message|messages|msg|msgs|sms|alert|alerts|subscription|notifications)",
         "en",
     ),
-    ("(mensaje|mensajes|textos|alertas|suscripción)", "es"),
+    (
+        "(mensaje|mensajes|textos|alertas|suscripción|sms|notificaciones|promociones)",
+        "es",
+    ),
+    (
+        "(mensagem|mensagens|msg|msgs|sms|alertas|notificações|promoções|inscrição)",
+        "pt",
+    ),
     ("(alertes|abonnement)", "fr"),
 ];
 
 /// Revocation phrases (classifier rule 4): an opt-out wherever they appear in a message.
 /// Beyond the rule's wording we accept a few spellings of the same request (`txting`,
-/// `contacting`, `msgs`, `the`/`ur` list) and the Spanish and French equivalents.
+/// `contacting`, `msgs`, `the`/`ur` list) and the French equivalents. Spanish and
+/// Portuguese requests in their own words are the grammar's (`grammar.rs`), which reads
+/// them by structure with every inflection rather than as fixed phrases.
 pub(super) const REVOCATION_PHRASES: &[(&str, &str)] = &[
     (
         "(stop|quit) (texting|txting|messaging|sending|contacting) [me]",
@@ -134,34 +186,45 @@ pub(super) const REVOCATION_PHRASES: &[(&str, &str)] = &[
     ("opt me out", "en"),
     ("(don't|do not) (text|message|msg) me", "en"),
     ("no more (texts|txts|messages|msgs|alerts)", "en"),
+    ("cease and desist", "en"),
     ("no más (mensajes|textos)", "es"),
-    (
-        "no me (envíes|envíe|envíen|mandes|mande|manden) más (mensajes|textos)",
-        "es",
-    ),
-    ("(darme|dame|darse) de baja", "es"),
     ("(désabonnez|désinscrivez|retirez) moi", "fr"),
     ("me (désabonner|désinscrire)", "fr"),
     ("(arrêtez|arrête) de m'envoyer", "fr"),
 ];
 
 /// Dismissals (classifier rule 5): at least a possible revocation wherever they appear.
+/// (`I don't want these messages` was one; the grammar now reads it as the revocation it
+/// is, `negated_wanting`.)
 pub(super) const DISMISSALS: &[(&str, &str)] = &[
     ("wrong number", "en"),
     ("leave me alone", "en"),
     ("(not|no longer) interested", "en"),
-    (
-        "(don't|do not) want (these|this|your|any|any more) (messages|texts|msgs|txts)",
-        "en",
-    ),
     ("número equivocado", "es"),
-    ("no me interesa", "es"),
+    ("no me (interesa|interesan)", "es"),
     ("no estoy (interesado|interesada)", "es"),
-    ("(déjame|déjenme) en paz", "es"),
+    ("(déjame|déjenme|déjeme) en paz", "es"),
+    ("(déjame|déjenme|déjeme) (tranquilo|tranquila)", "es"),
+    ("no me (molestes|molesten|moleste)", "es"),
+    ("(deja|dejen|deje) de (molestar|molestarme)", "es"),
+    ("número errado", "pt"),
+    ("(não|nao) tenho interesse", "pt"),
+    ("sem interesse", "pt"),
+    ("(não|nao) me interessa", "pt"),
+    ("(não|nao) estou (interessado|interessada)", "pt"),
+    ("me (deixe|deixa|deixem) em paz", "pt"),
+    ("(para|pare|parem) de me (incomodar|perturbar|encher)", "pt"),
+    ("(não|nao) me (incomode|incomodem|perturbe|perturbem)", "pt"),
+    ("(não|nao) (perturbe|incomode)", "pt"),
+    ("sai fora", "pt"),
     ("(mauvais|faux) numéro", "fr"),
     ("pas (intéressé|intéressée)", "fr"),
     ("(laissez|laisse) moi tranquille", "fr"),
 ];
+
+/// Everyday words that are also a misspelling of an opt-out word (`alot` of `alto`): never
+/// sent to review as a misspelling.
+pub(super) const NOT_MISSPELLINGS: &[&str] = &["alot", "lato", "asir", "sari"];
 
 /// Every phrase a pattern stands for. The syntax is ours and the lists are fixed, so an
 /// unbalanced bracket is a typo caught by the tests rather than an input error.
