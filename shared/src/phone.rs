@@ -226,6 +226,11 @@ fn validated(compact: &str, region: Option<country::Id>) -> Result<E164, PhoneEr
         ParseError::MalformedInteger(_) => PhoneError::NotANumber,
     })?;
     let e164 = number.format().mode(Mode::E164).to_string();
+    // The numbering plans allow some national numbers (German fixed lines, up to 15 digits)
+    // that no country code leaves room for in E.164: such a number could not be stored.
+    if e164.len() - 1 > MAX_E164_DIGITS {
+        return Err(PhoneError::TooLong);
+    }
     if !number.is_valid() {
         return Err(why_invalid(&number, &e164));
     }
@@ -343,6 +348,9 @@ mod tests {
             ("41555501000", "US", PhoneError::TooLong),
             ("+1 415 555 0100 12", "US", PhoneError::TooLong),
             ("4155550100 4155550100", "US", PhoneError::TooLong),
+            // Valid in Germany's plan, but 17 digits with its country code.
+            ("(415(415(415(415(415)", "DE", PhoneError::TooLong),
+            ("0415 415 415 415 415", "DE", PhoneError::TooLong),
             (long_input.as_str(), "US", PhoneError::TooLong),
             ("+999 1234 5678", "US", PhoneError::UnknownCountryCode),
             ("+1 123 555 0100", "US", PhoneError::InvalidForRegion),
