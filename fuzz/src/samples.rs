@@ -131,6 +131,10 @@ const WEBHOOKS: &[(&str, &str)] = &[
 /// The JSON API requests (and the inline CSV import).
 const API: &[(&str, &str)] = &[
     (
+        "links-create",
+        include_str!("../../events/links-create.json"),
+    ),
+    (
         "check-conversational",
         include_str!("../../events/check-conversational.json"),
     ),

@@ -170,8 +170,13 @@ const RULES: &[&str] = &[
     rule::STRONG_WORD_WITH_FILLER,
     rule::WEAK_WORD,
     rule::REVOCATION_PHRASE,
+    rule::STOP_IMPERATIVE,
+    rule::REMOVE_FROM_LIST,
+    rule::NEGATED_WANTING,
+    rule::UNSUBSCRIBE_PHRASE,
     rule::DISMISSAL,
     rule::KEYWORD_IN_TEXT,
+    rule::MISSPELLED_KEYWORD,
     rule::KEYWORD_WITH_FILLER,
     rule::NONE,
 ];

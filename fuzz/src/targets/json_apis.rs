@@ -1,8 +1,8 @@
 //! `json_apis`: the request bodies of every JSON API, read and validated exactly as the handlers
 //! do before anything is loaded or stored: `POST /v1/check` (and its answer over an empty
 //! ledger), `/v1/check/batch`, `/v1/consents` (and the event it becomes), `/v1/numbers/lookup`,
-//! `/history` (with its cursor), `/redact`, `/v1/reviews/{id}` and `/v1/imports`; under a lenient
-//! and a strict tenant policy. Bodies: arbitrary bytes, arbitrary JSON with the APIs' field
+//! `/history` (with its cursor), `/redact`, `/v1/reviews/{id}`, `/v1/imports` and `/v1/links`;
+//! under a lenient and a strict tenant policy. Bodies: arbitrary bytes, arbitrary JSON with the APIs' field
 //! names, the sample requests in events/ mutated as bytes and as JSON, and bodies over the size
 //! limit.
 //! Properties: no panic; a body is accepted or refused with a 4xx (never a 5xx) whose JSON names
@@ -21,6 +21,7 @@ use stopgate::api::consents::{CursorUse, PhoneRequest};
 use stopgate::api::cursor::Cursors;
 use stopgate::api::http::{MAX_BODY_BYTES, parse_json};
 use stopgate::api::imports::UploadRequest;
+use stopgate::api::links::LinkRequest;
 use stopgate::api::reviews::ReviewChange;
 use stopgate::api::tenants::TenantContext;
 use stopgate::consent::record::{ConsentRequest, MissingDisclosure};
@@ -42,9 +43,10 @@ enum Api {
     Redact,
     Review,
     Upload,
+    Links,
 }
 
-const APIS: [Api; 8] = [
+const APIS: [Api; 9] = [
     Api::Check,
     Api::Batch,
     Api::Consents,
@@ -53,6 +55,7 @@ const APIS: [Api; 8] = [
     Api::Redact,
     Api::Review,
     Api::Upload,
+    Api::Links,
 ];
 
 impl Api {
@@ -75,7 +78,7 @@ struct Case {
 
 /// Valid bodies of every route: the samples in events/, and what they lack.
 fn valid_bodies() -> Vec<Value> {
-    let mut bodies: Vec<Value> = ["check", "consents", "numbers", "reviews"]
+    let mut bodies: Vec<Value> = ["check", "consents", "numbers", "reviews", "links"]
         .into_iter()
         .flat_map(samples::api)
         .filter_map(|r| serde_json::from_slice(&r.body).ok())
@@ -213,6 +216,9 @@ impl Checker {
             Api::Upload => {
                 UploadRequest::read(body)?;
             }
+            Api::Links => {
+                LinkRequest::read(body)?.phone(policy)?;
+            }
         }
         Ok(())
     }
@@ -293,6 +299,7 @@ mod tests {
             ("numbers-history", Api::History),
             ("numbers-redact", Api::Redact),
             ("reviews-resolve", Api::Review),
+            ("links-create", Api::Links),
         ] {
             for sample in samples::api(prefix) {
                 assert_eq!(

@@ -19,6 +19,7 @@ mod classifier;
 mod cursors;
 mod import_csv;
 mod json_apis;
+mod links;
 mod phone;
 mod webhooks;
 
@@ -73,6 +74,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "cursors",
         run: cursors::run,
+    },
+    Target {
+        name: "links",
+        run: links::run,
     },
     Target {
         name: "json_apis",

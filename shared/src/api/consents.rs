@@ -64,10 +64,15 @@ impl PhoneRequest {
 
     /// The number, read as the tenant's policy reads numbers.
     pub fn phone(&self, policy: &TenantPolicy) -> Result<E164, ApiError> {
-        policy
-            .read_phone(&self.phone)
-            .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
+        phone_field(policy, &self.phone)
     }
+}
+
+/// A request's `phone`, read as the tenant's policy reads numbers: 400 naming `phone` if not.
+pub(super) fn phone_field(policy: &TenantPolicy, raw: &str) -> Result<E164, ApiError> {
+    policy
+        .read_phone(raw)
+        .map_err(|e| ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}")))
 }
 
 /// A consent that fails validation: 400 naming the field.

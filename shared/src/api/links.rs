@@ -10,6 +10,7 @@ use super::ApiError;
 use super::auth::KeyScope;
 use super::consents::ConsentService;
 use super::cursor::Cursors;
+use crate::consent::TenantPolicy;
 use crate::consent::forms::PreferenceLink;
 use crate::phone::E164;
 
@@ -150,14 +151,39 @@ pub fn pick_form<'a>(
 /// `POST /v1/links` as received.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LinkRequest {
-    phone: String,
+pub struct LinkRequest {
+    pub phone: String,
     #[serde(default)]
-    form: Option<String>,
+    pub form: Option<String>,
     #[serde(default)]
-    sent_by_sms: Option<bool>,
+    pub sent_by_sms: Option<bool>,
     #[serde(default)]
-    expires_in_days: Option<i64>,
+    pub expires_in_days: Option<i64>,
+}
+
+impl LinkRequest {
+    /// Reads and checks the body. Pure: the handler calls it before anything is loaded.
+    pub fn read(body: &[u8]) -> Result<LinkRequest, ApiError> {
+        let request: LinkRequest = super::http::parse_json(body)?;
+        if !(1..=MAX_LINK_DAYS).contains(&request.days()) {
+            return Err(ApiError::invalid(
+                "invalid_expires_in_days",
+                "expires_in_days",
+                format!("expires_in_days must be 1 to {MAX_LINK_DAYS}"),
+            ));
+        }
+        Ok(request)
+    }
+
+    /// How long the link lasts.
+    pub fn days(&self) -> i64 {
+        self.expires_in_days.unwrap_or(DEFAULT_LINK_DAYS)
+    }
+
+    /// The number, read as the tenant's policy reads numbers.
+    pub fn phone(&self, policy: &TenantPolicy) -> Result<E164, ApiError> {
+        super::consents::phone_field(policy, &self.phone)
+    }
 }
 
 impl ConsentService {
@@ -172,31 +198,17 @@ impl ConsentService {
             .auth
             .authenticate(headers, &[KeyScope::ConsentsWrite])
             .await?;
-        let request: LinkRequest = super::http::parse_json(body)?;
+        let request = LinkRequest::read(body)?;
         let links = self.links.as_ref().ok_or_else(|| {
             ApiError::Unavailable(
                 "no pages key (PAGES_KEY_KMS_ID or PAGES_KEY): links cannot be sealed".into(),
             )
         })?;
         let tenant = self.tenant(&key).await?;
-        let phone = tenant
-            .snapshot
-            .tenant
-            .policy
-            .read_phone(&request.phone)
-            .map_err(|e| {
-                ApiError::invalid("invalid_phone_number", "phone", format!("phone: {e}"))
-            })?;
+        let phone = request.phone(&tenant.snapshot.tenant.policy)?;
         let form = pick_form(tenant.snapshot.forms.keys(), request.form.as_deref())
             .map_err(|message| ApiError::invalid("invalid_form", "form", message))?;
-        let days = request.expires_in_days.unwrap_or(DEFAULT_LINK_DAYS);
-        if !(1..=MAX_LINK_DAYS).contains(&days) {
-            return Err(ApiError::invalid(
-                "invalid_expires_in_days",
-                "expires_in_days",
-                format!("expires_in_days must be 1 to {MAX_LINK_DAYS}"),
-            ));
-        }
+        let days = request.days();
         let sent_by_sms = request.sent_by_sms.unwrap_or(false);
         let (claims, path) =
             links.issue(&key.tenant_id, &phone, &form, sent_by_sms, days, Utc::now())?;
