@@ -113,7 +113,11 @@ impl Gate {
     }
 
     /// `POST /v1/check` with a `check` key: the answer, which must be a 200.
-    async fn check(&self, body: Value) -> Value {
+    /// `POST /v1/check`, at [`stopgate::testing::daytime`] unless the body says when.
+    async fn check(&self, mut body: Value) -> Value {
+        if body.get("send_at").is_none() {
+            body["send_at"] = json!(stopgate::testing::daytime());
+        }
         let (status, answer) = self
             .call("POST", "/v1/check", &self.keys.check, Some(body))
             .await;

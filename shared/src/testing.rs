@@ -13,6 +13,23 @@ use crate::providers::Provider;
 use crate::secrets::Sealer;
 use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 
+/// A time within the next week at which quiet hours (docs/rules.md rule 7) allow a send
+/// everywhere in the United States: a weekday at 19:00 UTC (14:00 in New York, 11:00 in San
+/// Francisco, 09:00 in Honolulu). Checks that are not about quiet hours send it as `send_at`,
+/// so that they answer the same at any hour the tests run.
+pub fn daytime() -> String {
+    use chrono::{Datelike, Duration, Utc, Weekday};
+    let mut at = Utc::now()
+        .date_naive()
+        .and_hms_opt(19, 0, 0)
+        .expect("19:00 is a time")
+        .and_utc();
+    while at < Utc::now() || matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
+        at += Duration::days(1);
+    }
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Consent events built from what a test is about.
 pub mod events;
 /// One provider test harness: a fresh tenant with a provider's secrets and its webhook service.
@@ -326,7 +343,8 @@ impl TestEnv {
         }
     }
 
-    /// Answers a check as `POST /v1/check` would, with a fresh `check` key of the tenant.
+    /// Answers a check as `POST /v1/check` would, with a fresh `check` key of the tenant, for
+    /// a send at [`daytime`] (these checks are not about quiet hours).
     pub async fn check(
         &self,
         tenant: &str,
@@ -339,7 +357,9 @@ impl TestEnv {
             self.store.clone(),
             Arc::new(Tenants::new(self.store.clone(), None)),
         );
-        let body = serde_json::json!({"from": from, "to": to, "category": category}).to_string();
+        let body = serde_json::json!({"from": from, "to": to, "category": category,
+            "send_at": daytime()})
+        .to_string();
         serde_json::to_value(
             checks
                 .check(&bearer(&key), body.as_bytes())
