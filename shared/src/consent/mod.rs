@@ -18,7 +18,7 @@ pub mod state;
 pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};
 pub use event::{
     Actor, Category, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs, Origin,
-    PrivateEvidence, ReviewRef, ReviewResolution, Source, TimeSource,
+    PrivateEvidence, ReviewRef, ReviewResolution, Source, StandingChange, TimeSource,
 };
 pub use inbound::InboundMessage;
 pub use policy::{ReplyMode, TenantPolicy};

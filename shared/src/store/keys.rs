@@ -92,15 +92,19 @@ fn shard_of(phone: &E164) -> u8 {
         % CHANGE_SHARDS
 }
 
-/// Which sparse index partition an event joins, if any.
+/// Which sparse index partition an event joins, if any. Every event that may move a number's
+/// standing in a scope joins the change index, whatever its kind (an opt-out, an opt-in, a
+/// grant documented to override an opt-out), so a reader of changes misses none of them.
 pub fn event_index_pk(event: &crate::consent::ConsentEvent) -> Option<String> {
     use crate::consent::EventKind::*;
+    if event.standing_change().is_some() {
+        return Some(change_pk(&event.tenant, &event.phone));
+    }
     match event.kind {
-        OptOut | OptIn => Some(change_pk(&event.tenant, &event.phone)),
         Inbound | Help | PossibleRevocation => {
             Some(inbound_shard_pk(&event.tenant, shard_of(&event.phone)))
         }
-        Grant | Revoke | ReviewResolved | Redacted => None,
+        OptOut | OptIn | Grant | Revoke | ReviewResolved | Redacted => None,
     }
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
