@@ -285,6 +285,26 @@ impl TestEnv {
         )
     }
 
+    /// An exports bucket of the test's own, and an exports queue of its own.
+    pub async fn fresh_exports(
+        &self,
+    ) -> (
+        crate::store::export_files::ExportBucket,
+        crate::store::CaptureQueue,
+    ) {
+        let bucket = format!("exports-{}", ulid::Ulid::new().to_string().to_lowercase());
+        crate::store::uploads::s3_client(&self.sdk)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create test bucket");
+        (
+            crate::store::export_files::ExportBucket::new(&self.sdk, bucket),
+            self.fresh_queue().await,
+        )
+    }
+
     /// A capture queue that cannot be reached: capture fails too.
     pub fn unreachable_queue(&self) -> crate::store::CaptureQueue {
         let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)
@@ -417,5 +437,96 @@ impl TestEnv {
             .await
             .expect("api key");
         key
+    }
+}
+
+/// The number `n` of a bulk load: `+1415` and seven digits.
+pub fn bulk_number(n: u64) -> crate::phone::E164 {
+    crate::phone::E164::from_stored(&format!("+1415{:07}", n % 10_000_000))
+        .unwrap_or_else(|| unreachable!("digits"))
+}
+
+/// Writes a keyword STOP, recorded at `recorded_at`, for each number [`bulk_number`] of
+/// `numbers`: the event item (with its change-index entry) and the number's state item exactly
+/// as a commit writes them (`store::ledger::event_item`, `state_item`), but with
+/// `BatchWriteItem`, many at a time, and without the commit's conditions: for tests and
+/// benchmarks that need a long opt-out list of new numbers quickly. `progress` is told how many
+/// numbers are written so far.
+pub async fn bulk_opt_outs(
+    store: &Store,
+    tenant: &str,
+    numbers: std::ops::Range<u64>,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    progress: &mut dyn FnMut(u64),
+) {
+    use crate::consent::{EventKind, NumberState};
+    use crate::store::ledger::{event_item, state_item};
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+
+    const IN_FLIGHT: usize = 16;
+    // Two items per number, 25 items per request.
+    const NUMBERS_PER_REQUEST: u64 = 12;
+    let mut pending = tokio::task::JoinSet::new();
+    let mut done = 0u64;
+    let mut next = numbers.start;
+    while next < numbers.end || !pending.is_empty() {
+        while next < numbers.end && pending.len() < IN_FLIGHT {
+            let end = (next + NUMBERS_PER_REQUEST).min(numbers.end);
+            let mut requests = Vec::new();
+            for n in next..end {
+                let stop = events::event(EventKind::OptOut)
+                    .tenant(tenant)
+                    .phone(&bulk_number(n))
+                    .at(recorded_at)
+                    .keyword("stop")
+                    .build();
+                let mut state = NumberState::default();
+                state.apply(&stop);
+                for item in [
+                    event_item(&stop).expect("event item"),
+                    state_item(&stop, &state, 1).expect("state item"),
+                ] {
+                    requests.push(
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item))
+                                    .build()
+                                    .expect("put"),
+                            )
+                            .build(),
+                    );
+                }
+            }
+            let (ddb, table) = (store.ddb.clone(), store.table.clone());
+            let count = end - next;
+            pending.spawn(async move {
+                let mut requests = requests;
+                let mut backoff = std::time::Duration::from_millis(20);
+                while !requests.is_empty() {
+                    let out = ddb
+                        .batch_write_item()
+                        .request_items(&table, requests)
+                        .send()
+                        .await
+                        .expect("batch write");
+                    requests = out
+                        .unprocessed_items()
+                        .and_then(|u| u.get(&table))
+                        .cloned()
+                        .unwrap_or_default();
+                    if !requests.is_empty() {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
+                    }
+                }
+                count
+            });
+            next = end;
+        }
+        if let Some(written) = pending.join_next().await {
+            done += written.expect("bulk writer");
+            progress(done);
+        }
     }
 }

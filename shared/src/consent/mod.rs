@@ -21,7 +21,7 @@ pub use event::{
     PrivateEvidence, ReviewRef, ReviewResolution, Source, StandingChange, TimeSource,
 };
 pub use inbound::InboundMessage;
-pub use policy::{ReplyMode, TenantPolicy};
+pub use policy::{ExportSchedule, ReplyMode, TenantPolicy};
 pub use scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};
 pub use state::{FoldOutcome, NumberState};
 

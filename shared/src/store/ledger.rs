@@ -345,21 +345,7 @@ impl Store {
             items.push(self.put(item, Some("attribute_not_exists(pk)"), true)?);
         }
 
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk.clone()));
-        item.insert("sk".into(), s(keys::event_sk(event_id)));
-        item.insert("type".into(), s("event"));
-        item.insert("kind".into(), s(event.kind.as_str()));
-        item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
-        item.insert("doc".into(), to_doc(event)?);
-        if let Some(index_pk) = keys::event_index_pk(event) {
-            item.insert("gsi1pk".into(), s(index_pk));
-            item.insert(
-                "gsi1sk".into(),
-                s(keys::change_sk(&event.recorded_at, event_id)),
-            );
-        }
-        items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
+        items.push(self.put(event_item(event)?, Some("attribute_not_exists(pk)"), false)?);
 
         if let Some(review) = reviews::opened_by(event)? {
             items.push(self.put(review, None, false)?);
@@ -386,13 +372,7 @@ impl Store {
             items.push(self.put(item, None, false)?);
         }
 
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk));
-        item.insert("sk".into(), s(keys::STATE_SK));
-        item.insert("type".into(), s("state"));
-        item.insert("version".into(), n(version + 1));
-        item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
-        item.insert("doc".into(), to_doc(state)?);
+        let item = state_item(event, state, version + 1)?;
         let condition = if version == 0 {
             "attribute_not_exists(pk)"
         } else {
@@ -574,6 +554,42 @@ impl Store {
         }
         Ok(numbers)
     }
+}
+
+/// An event's item, with its index keys if it joins an index.
+pub(crate) fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
+    let event_id = event.event_id.as_str();
+    let mut item = Item::new();
+    item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
+    item.insert("sk".into(), s(keys::event_sk(event_id)));
+    item.insert("type".into(), s("event"));
+    item.insert("kind".into(), s(event.kind.as_str()));
+    item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
+    item.insert("doc".into(), to_doc(event)?);
+    if let Some(index_pk) = keys::event_index_pk(event) {
+        item.insert("gsi1pk".into(), s(index_pk));
+        item.insert(
+            "gsi1sk".into(),
+            s(keys::change_sk(&event.recorded_at, event_id)),
+        );
+    }
+    Ok(item)
+}
+
+/// The state item of `event`'s number after it, at `version`.
+pub(crate) fn state_item(
+    event: &ConsentEvent,
+    state: &NumberState,
+    version: u64,
+) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
+    item.insert("sk".into(), s(keys::STATE_SK));
+    item.insert("type".into(), s("state"));
+    item.insert("version".into(), n(version));
+    item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
+    item.insert("doc".into(), to_doc(state)?);
+    Ok(item)
 }
 
 /// Tells the cancellation reasons apart: the dedupe record (index 0 when claimed) means a
