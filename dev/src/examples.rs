@@ -67,6 +67,13 @@ pub fn print(base: &str) {
         "curl -s -X POST '{base}/v1/webhooks/twilio/demo' -H 'X-Twilio-Signature: Zm9yZ2VkIHNpZ25hdHVyZQ==' --data '{}'; echo",
         form("START", &sid(5))
     );
+    println!(
+        "\n# 6. Export the opt-out list: the gateway runs the export and prints where its files are"
+    );
+    println!(
+        "curl -s -X POST '{base}/v1/exports' -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data '{{\"kind\": \"full\"}}'; echo"
+    );
+    println!("curl -s '{base}/v1/exports' -H 'Authorization: Bearer {key}'; echo");
     println!("\n# Pasting a webhook command twice is a redelivery: one event, the same reply.\n");
 }
 

@@ -1040,3 +1040,114 @@ async fn a_location_decides_and_send_at_moves_only_the_quiet_hours_test() {
         "{body}"
     );
 }
+
+// --- Exports: asked for through the API, written by the export function, downloaded --------
+
+/// GET with a plain HTTP client, as a customer's script downloads a file.
+async fn download(url: &str) -> (u16, String) {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let response = client
+        .request(
+            http::Request::builder()
+                .uri(url)
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn an_export_asked_for_through_the_api_lists_every_change_and_downloads_from_its_url() {
+    let mut gate = Gate::new("gate-export").await;
+    let (bucket, queue) = gate.env.fresh_exports().await;
+    gate.gateway = Gateway::new(&gate.env.config, &gate.env.sdk)
+        .unwrap()
+        .with_exports(bucket.clone(), queue.clone());
+    let worker =
+        stopgate_export::ExportWorker::with(gate.env.store.clone(), bucket, Some(queue.clone()));
+    let (stays, returns, lifted) = ("+14155550341", "+14155550342", "+14155550343");
+    let now = Utc::now();
+    for (person, id) in [
+        (stays, "tx-exp-1"),
+        (returns, "tx-exp-2"),
+        (lifted, "tx-exp-3"),
+    ] {
+        let stop = sms_at(person, id, "STOP", now - Duration::minutes(30));
+        assert_eq!(gate.text(Provider::Telnyx, &stop).await, 200);
+    }
+    let start = sms_at(returns, "tx-exp-4", "START", now - Duration::minutes(20));
+    assert_eq!(gate.text(Provider::Telnyx, &start).await, 200);
+    let mut override_grant = written_grant(lifted);
+    override_grant["override_opt_out"] = json!(true);
+    gate.recorded(override_grant).await;
+
+    let (status, asked) = gate
+        .call(
+            "POST",
+            "/v1/exports",
+            &gate.keys.writer,
+            Some(json!({"kind": "incremental", "format": "csv"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{asked}");
+    let id = asked["export_id"].as_str().unwrap();
+    // The local gateway drains the queue into the export function the same way.
+    for (handle, body) in queue.receive(0, None).await.unwrap() {
+        let outcome = worker.process_message(&body, None).await;
+        let stopgate_export::Outcome::Done(job) = outcome else {
+            panic!("{outcome:?}")
+        };
+        let printed = stopgate_dev::export_written(worker.bucket().bucket(), &job);
+        assert!(
+            printed.contains(&format!("{}/opt-outs/", gate.tenant())),
+            "{printed}"
+        );
+        queue.delete(&handle).await.unwrap();
+    }
+    let (status, export) = gate
+        .call("GET", &format!("/v1/exports/{id}"), &gate.keys.writer, None)
+        .await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export["status"], "done");
+    assert_eq!(export["rows"], 3);
+    let (status, csv) = download(export["files"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let standing = |phone: &str| {
+        rows.iter()
+            .find(|r| r[0] == phone)
+            .map(|r| (r[1].clone(), r[2].clone(), r[4].clone()))
+            .unwrap_or_else(|| panic!("{phone} not in {csv}"))
+    };
+    assert_eq!(
+        standing(stays),
+        ("opted_out".into(), "tenant".into(), "sms_keyword".into())
+    );
+    assert_eq!(
+        standing(returns),
+        ("opted_in".into(), "tenant".into(), "sms_keyword".into())
+    );
+    assert_eq!(
+        standing(lifted),
+        ("opted_in".into(), "tenant".into(), "web_form".into())
+    );
+    let (status, manifest) = download(export["manifest"]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["files"][0]["sha256"], export["files"][0]["sha256"]);
+
+    let (_, listed) = gate
+        .call("GET", "/v1/exports", &gate.keys.writer, None)
+        .await;
+    assert_eq!(listed["exports"][0]["export_id"], id);
+}
