@@ -8,12 +8,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod export;
 mod import;
 mod ledger;
 mod progress;
 use stopgate::api::auth::{KeyScope, generate_key, hash_key};
 use stopgate::config::Config;
-use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
+use stopgate::consent::{ExportSchedule, ReplyMode, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::{self, PhoneMode};
 use stopgate::providers::Provider;
 use stopgate::secrets::Sealer;
@@ -66,6 +67,13 @@ enum Command {
     /// stdout. Exits 0 even when some lines were bad (they are listed); re-running records
     /// nothing twice.
     Import(import::ImportArgs),
+    /// Export the opt-out list: to the exports bucket as the export function does (the summary
+    /// as JSON on stdout), or with --out to a local file and <file>.manifest.json beside it.
+    /// Progress on stderr.
+    Export(export::ExportArgs),
+    /// A number's full history, newest first, with its evidence resolved: a table, or with
+    /// --json one object per event as POST /v1/numbers/history returns them.
+    History(export::HistoryArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -118,6 +126,10 @@ enum TenantCommand {
         /// unknown_location (the default).
         #[arg(long, value_parser = parse_outside_states)]
         quiet_hours_outside_states: Option<OutsideStates>,
+        /// How often the scheduled incremental export runs: hourly, daily (the default),
+        /// weekly or off.
+        #[arg(long, value_parser = parse_export_schedule)]
+        export_schedule: Option<ExportSchedule>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -222,6 +234,11 @@ fn parse_time_zone(s: &str) -> Result<String, String> {
         .map_err(|_| format!("{s:?} is not an IANA time zone name (e.g. America/Chicago)"))
 }
 
+fn parse_export_schedule(s: &str) -> Result<ExportSchedule, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected hourly, daily, weekly or off".to_string())
+}
+
 fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| "expected provider or stopgate".to_string())
@@ -241,8 +258,8 @@ async fn main() -> ExitCode {
 }
 
 pub(crate) struct Env {
-    config: Config,
-    sdk: SdkConfig,
+    pub(crate) config: Config,
+    pub(crate) sdk: SdkConfig,
     pub(crate) store: Store,
 }
 
@@ -291,6 +308,8 @@ async fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Import(args) => import::import(&env().await?, args).await,
+        Command::Export(args) => export::export(&env().await?, args).await,
+        Command::History(args) => export::history(&env().await?, args).await,
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
@@ -320,6 +339,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             time_zone,
             quiet_hours_outside_states,
             business_confirms,
+            export_schedule,
         }) => {
             let env = env().await?;
             let snapshot = env
@@ -367,6 +387,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = review_business_days {
                 policy.review_business_days = v;
+            }
+            if let Some(v) = export_schedule {
+                policy.export_schedule = v;
             }
             if let Some(groups) = business_confirms {
                 let groups: Vec<String> = groups

@@ -84,6 +84,7 @@ impl Fixture {
             self.store(),
             &self.tenant,
             kind,
+            None,
             formats.to_vec(),
             ExportVia::Api,
             Actor::System {

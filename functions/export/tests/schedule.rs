@@ -178,6 +178,7 @@ async fn the_sample_events_run_an_export_and_the_schedule() {
         &store,
         &tenant,
         stopgate::store::exports::ExportKind::Full,
+        None,
         vec![stopgate::store::exports::ExportFormat::Csv],
         stopgate::store::exports::ExportVia::Api,
         stopgate::consent::Actor::System {

@@ -142,6 +142,7 @@ impl ExportService {
             &self.store,
             &key.tenant_id,
             kind,
+            None,
             formats,
             ExportVia::Api,
             actor,

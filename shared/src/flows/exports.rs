@@ -631,10 +631,12 @@ async fn chain(
 }
 
 /// Asks for an export: the job, up to now. The export function (or `stopgate export`) runs it.
+/// An incremental export continues the tenant's chain unless it names its own `since`.
 pub async fn request(
     store: &Store,
     tenant: &str,
     kind: ExportKind,
+    since: Option<DateTime<Utc>>,
     formats: Vec<ExportFormat>,
     via: ExportVia,
     actor: Actor,
@@ -642,12 +644,13 @@ pub async fn request(
     let mut formats = formats;
     formats.sort();
     formats.dedup();
+    let since = since.filter(|_| kind == ExportKind::Incremental);
     let job = ExportJob::new(
         tenant,
         kind,
         formats,
-        kind == ExportKind::Incremental,
-        None,
+        kind == ExportKind::Incremental && since.is_none(),
+        since,
         via,
         actor,
         Utc::now(),
@@ -957,6 +960,7 @@ async fn schedule_one(
             store,
             tenant,
             ExportKind::Incremental,
+            None,
             ExportFormat::ALL.to_vec(),
             ExportVia::Schedule,
             Actor::System {
