@@ -168,7 +168,8 @@ pub async fn drain_imports_queue(queue: CaptureQueue, worker: ImportWorker) {
 /// stays on the queue and comes back after its visibility timeout.
 pub async fn drain_exports_queue(queue: CaptureQueue, worker: ExportWorker) {
     loop {
-        match queue.receive(1, Some(60)).await {
+        // Hidden from other receivers for as long as the export function may run.
+        match queue.receive(1, Some(900)).await {
             Ok(messages) => {
                 for (handle, body) in messages {
                     let finished = match worker.process_message(&body, None).await {

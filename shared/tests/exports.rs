@@ -479,6 +479,49 @@ async fn an_empty_tenant_exports_files_without_rows() {
     );
 }
 
+/// A run that moved the checkpoint and died before it published latest.json and marked the
+/// job done: its retry finds its own checkpoint and finishes, from its manifest, writing no
+/// file again and moving nothing twice.
+#[tokio::test]
+async fn a_run_that_died_after_moving_the_checkpoint_is_finished_by_its_retry() {
+    let f = fixture("export-after-checkpoint").await;
+    f.commit(&f.stop(&phone(40), Utc::now() - Duration::hours(1)))
+        .await;
+    let (done, rows, _) = f.export(ExportKind::Incremental).await;
+    assert_eq!(rows.len(), 1);
+    // As the job item and the bucket look when the run died right after the checkpoint moved.
+    let (mut job, version) = f
+        .store()
+        .load_export(&f.tenant, &done.export_id)
+        .await
+        .unwrap()
+        .unwrap();
+    job.status = ExportStatus::Running;
+    job.rows = 0;
+    job.files.clear();
+    job.manifest_key = None;
+    f.store().save_export(&job, version).await.unwrap();
+    f.bucket
+        .delete(&ExportJob::latest_key(&f.tenant))
+        .await
+        .unwrap();
+
+    let retried = f.run(&job).await;
+    assert_eq!(retried.status, ExportStatus::Done);
+    assert_eq!(retried.rows, 1);
+    assert_eq!(retried.files, done.files);
+    let latest = f
+        .bucket
+        .get(&ExportJob::latest_key(&f.tenant))
+        .await
+        .unwrap()
+        .unwrap();
+    let latest: Value = serde_json::from_slice(&latest).unwrap();
+    assert_eq!(latest["export_id"], done.export_id.as_str());
+    let checkpoint = f.store().export_checkpoint(&f.tenant).await.unwrap();
+    assert_eq!(checkpoint.1, 1, "moved once");
+}
+
 /// Enough JSON Lines for two parts of 5 MiB.
 const TWO_PARTS: u64 = 40_000;
 

@@ -247,9 +247,14 @@ async fn walk_shard(
     shard: u8,
     tx: &tokio::sync::mpsc::Sender<Batch>,
     overlap_ids: &mut Vec<String>,
+    failed: &AtomicBool,
 ) -> Result<(), ExportError> {
     let mut after: Option<ChangeKey> = None;
     loop {
+        if failed.load(Ordering::SeqCst) {
+            // Another walker failed: the run is lost, stop reading.
+            return Ok(());
+        }
         let (entries, next) = store
             .change_entries(
                 &walk.tenant,
@@ -312,7 +317,9 @@ async fn walk_all(
                 if shard >= keys::CHANGE_SHARDS || failed.load(Ordering::SeqCst) {
                     return Ok(overlap_ids);
                 }
-                if let Err(e) = walk_shard(&store, &walk, shard, &tx, &mut overlap_ids).await {
+                if let Err(e) =
+                    walk_shard(&store, &walk, shard, &tx, &mut overlap_ids, &failed).await
+                {
                     failed.store(true, Ordering::SeqCst);
                     return Err(e);
                 }
@@ -743,7 +750,9 @@ async fn attempt(
         let (checkpoint, version, overlap) = chain(store, &tenant).await?;
         if let Some(c) = &checkpoint {
             if c.export_id == job.export_id {
-                // An earlier run of this job moved the checkpoint and stopped before the end.
+                // An earlier run of this job moved the checkpoint and stopped before the end:
+                // its files and manifest are written; only latest.json may be missing.
+                restore_from_manifest(bucket, job).await?;
                 return publish_latest(bucket, job).await;
             }
             if c.until >= job.until {
@@ -820,7 +829,8 @@ async fn attempt(
             Err(StoreError::GuardFailed) => {
                 let (current, _) = store.export_checkpoint(&tenant).await?;
                 if current.is_some_and(|c| c.export_id == job.export_id) {
-                    // Another run of this same job got there first: its files are these.
+                    // Another run of this same job got there first, to the same keys.
+                    restore_from_manifest(bucket, job).await?;
                     return publish_latest(bucket, job).await;
                 }
                 // Not a link of the chain after all: take the files away so nobody syncs
@@ -843,6 +853,31 @@ async fn attempt(
         }
     }
     publish_latest(bucket, job).await
+}
+
+/// Fills the job's rows, window and files from the manifest a run of it wrote.
+async fn restore_from_manifest(
+    bucket: &ExportBucket,
+    job: &mut ExportJob,
+) -> Result<(), ExportError> {
+    let key = job.manifest_key_for();
+    let body = bucket
+        .get(&key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("manifest {key}")))?;
+    #[derive(serde::Deserialize)]
+    struct Written {
+        since: Option<DateTime<Utc>>,
+        rows: u64,
+        files: Vec<ExportFile>,
+    }
+    let written: Written = serde_json::from_slice(&body)
+        .map_err(|e| StoreError::Corrupt(format!("manifest {key}: {e}")))?;
+    job.since = written.since;
+    job.rows = written.rows;
+    job.files = written.files;
+    job.manifest_key = Some(key);
+    Ok(())
 }
 
 /// Copies the job's manifest to the tenant's `latest.json`.
