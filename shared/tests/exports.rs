@@ -479,6 +479,70 @@ async fn an_empty_tenant_exports_files_without_rows() {
     );
 }
 
+/// A full export lists every number with a standing when it was asked for. A number whose
+/// standing changes after that (while the request waits on the queue, or while the export
+/// runs) has its newest change past the export's window, so the walk meets it only at older
+/// changes: it is listed all the same, once, at its newest standing.
+#[tokio::test]
+async fn a_number_that_changes_after_a_full_export_was_asked_for_is_listed_once_at_its_newest_standing()
+ {
+    let f = fixture("export-full-late").await;
+    let (twice, lifted) = (phone(50), phone(51));
+    let long_ago = Utc::now() - Duration::hours(3);
+    // Two changes in the window: the walk meets this number twice.
+    f.commit(&f.stop(&twice, long_ago)).await;
+    f.commit(&f.start(&twice, long_ago + Duration::hours(1)))
+        .await;
+    f.commit(&f.stop(&lifted, long_ago)).await;
+    let job = f.request(ExportKind::Full, &ExportFormat::ALL).await;
+
+    let again = f.stop(&twice, Utc::now());
+    f.commit(&again).await;
+    let start = f.start(&lifted, Utc::now());
+    f.commit(&start).await;
+    let done = f.run(&job).await;
+    assert!(again.recorded_at > done.until && start.recorded_at > done.until);
+
+    let rows = f.csv(&done).await;
+    assert_eq!(f.jsonl(&done).await, rows);
+    assert_eq!(done.rows, 2, "{rows:#?}");
+    assert_eq!(
+        status(&rows, &twice),
+        vec![("tenant".into(), "opted_out".into())]
+    );
+    assert_eq!(at(&rows, &twice)[4], again.event_id.as_str());
+    assert_eq!(
+        status(&rows, &lifted),
+        vec![("tenant".into(), "opted_in".into())]
+    );
+    assert_eq!(at(&rows, &lifted)[4], start.event_id.as_str());
+}
+
+/// A link of the chain leaves a number whose standing changed after the link was asked for to
+/// the next link, whose window holds that change: the number is in the chain once, at its
+/// newest standing.
+#[tokio::test]
+async fn a_number_that_changes_after_a_link_was_asked_for_is_in_the_next_link_once() {
+    let f = fixture("export-link-late").await;
+    let person = phone(52);
+    f.commit(&f.stop(&person, Utc::now() - Duration::hours(3)))
+        .await;
+    let job = f.request(ExportKind::Incremental, &ExportFormat::ALL).await;
+    let start = f.start(&person, Utc::now());
+    f.commit(&start).await;
+    let first = f.run(&job).await;
+    assert!(f.csv(&first).await.is_empty());
+
+    let (_, rows, _) = f.export(ExportKind::Incremental).await;
+    assert_eq!(
+        status(&rows, &person),
+        vec![("tenant".into(), "opted_in".into())]
+    );
+    assert_eq!(at(&rows, &person)[4], start.event_id.as_str());
+    let (_, rows, _) = f.export(ExportKind::Incremental).await;
+    assert!(rows.is_empty(), "{rows:#?}");
+}
+
 /// A run that moved the checkpoint and died before it published latest.json and marked the
 /// job done: its retry finds its own checkpoint and finishes, from its manifest, writing no
 /// file again and moving nothing twice.

@@ -7,6 +7,10 @@
 //! from `since` less the overlap window. For each entry it reads the number's state (100 at a
 //! time, strongly consistent) and writes the rows whose latest change is that entry's event
 //! ([`by_scope`]): every row once, at its latest change, with nothing to remember in between.
+//! A row whose latest change was recorded after the window (while the request waited or the
+//! export ran) has its entry past the walk: a full or local export writes it where the walk
+//! first meets its number, at its newest standing, remembering only such rows; a link of the
+//! chain leaves it to the next link, whose window holds that entry.
 //! Shards are walked a few at a time and the rows reach one writer over a bounded channel;
 //! each file is uploaded a part at a time, hashed as it is written. Memory stays bounded by the
 //! parts and the channel, whatever the size of the list.
@@ -183,6 +187,10 @@ struct Walk {
     overlap_from: DateTime<Utc>,
     /// Entries the previous export of the chain already wrote.
     skip: HashSet<String>,
+    /// Whether a row whose latest change is past `through_key` (the walk never meets its
+    /// entry) is written where the walk first meets its number, at its newest standing: for
+    /// every export but a link of the chain, whose next link meets that entry.
+    beyond: bool,
 }
 
 /// What the walk found besides the rows.
@@ -191,6 +199,15 @@ struct Walked {
     /// Event ids of the entries rows were written at, within the overlap window before
     /// `until`: the next export of the chain skips them.
     overlap_ids: Vec<String>,
+}
+
+/// What one shard walker remembers between batches (a number's entries are all in one shard).
+#[derive(Default)]
+struct Met {
+    overlap_ids: Vec<String>,
+    /// Rows written past the window ([`Walk::beyond`]), by number and scope: each once. Only
+    /// numbers that changed after `until` are here.
+    beyond: HashSet<(String, String)>,
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -202,7 +219,7 @@ fn rows_at(
     walk: &Walk,
     entries: &[ChangeEntry],
     states: &std::collections::HashMap<E164, Option<crate::consent::NumberState>>,
-    overlap_ids: &mut Vec<String>,
+    met: &mut Met,
 ) -> Result<Vec<ExportRow>, StoreError> {
     let policy = &walk.snapshot.tenant.policy;
     let directory = &walk.snapshot.directory;
@@ -218,8 +235,18 @@ fn rows_at(
             ));
         };
         for row in by_scope(state, policy, directory) {
-            if row.changed.event_id.as_str() != entry.event_id {
-                continue;
+            let at_entry = row.changed.event_id.as_str() == entry.event_id;
+            if !at_entry {
+                let past_window = walk.beyond
+                    && keys::change_sk(&row.changed.recorded(), row.changed.event_id.as_str())
+                        > walk.through_key;
+                if !past_window
+                    || !met
+                        .beyond
+                        .insert((entry.phone.as_str().to_string(), row.scope.to_string()))
+                {
+                    continue;
+                }
             }
             let mark = row.mark.unwrap_or(row.changed);
             rows.push(ExportRow {
@@ -231,12 +258,12 @@ fn rows_at(
                 keyword: mark.keyword.clone(),
                 event_id: mark.event_id.to_string(),
             });
-            if row.changed.recorded() > walk.overlap_from {
-                overlap_ids.push(entry.event_id.clone());
+            if at_entry && row.changed.recorded() > walk.overlap_from {
+                met.overlap_ids.push(entry.event_id.clone());
             }
         }
     }
-    overlap_ids.dedup();
+    met.overlap_ids.dedup();
     Ok(rows)
 }
 
@@ -246,7 +273,7 @@ async fn walk_shard(
     walk: &Walk,
     shard: u8,
     tx: &tokio::sync::mpsc::Sender<Batch>,
-    overlap_ids: &mut Vec<String>,
+    met: &mut Met,
     failed: &AtomicBool,
 ) -> Result<(), ExportError> {
     let mut after: Option<ChangeKey> = None;
@@ -282,7 +309,7 @@ async fn walk_shard(
             let (batch, tail) = rest.split_at(taken);
             rest = tail;
             let states = store.load_states(&walk.tenant, &phones).await?;
-            let rows = rows_at(walk, batch, &states, overlap_ids)?;
+            let rows = rows_at(walk, batch, &states, met)?;
             tx.send(Batch {
                 rows,
                 entries: batch.len() as u64,
@@ -311,15 +338,13 @@ async fn walk_all(
         let (store, walk, tx) = (store.clone(), walk.clone(), tx.clone());
         let (next_shard, failed) = (next_shard.clone(), failed.clone());
         handles.push(tokio::spawn(async move {
-            let mut overlap_ids = Vec::new();
+            let mut met = Met::default();
             loop {
                 let shard = next_shard.fetch_add(1, Ordering::SeqCst);
                 if shard >= keys::CHANGE_SHARDS || failed.load(Ordering::SeqCst) {
-                    return Ok(overlap_ids);
+                    return Ok(met.overlap_ids);
                 }
-                if let Err(e) =
-                    walk_shard(&store, &walk, shard, &tx, &mut overlap_ids, &failed).await
-                {
+                if let Err(e) = walk_shard(&store, &walk, shard, &tx, &mut met, &failed).await {
                     failed.store(true, Ordering::SeqCst);
                     return Err(e);
                 }
@@ -577,6 +602,7 @@ fn walk(
     since: Option<DateTime<Utc>>,
     until: DateTime<Utc>,
     skip: HashSet<String>,
+    beyond: bool,
 ) -> Walk {
     let from = since.map(|t| t - CHANGE_INDEX_OVERLAP);
     Walk {
@@ -586,6 +612,7 @@ fn walk(
         through_key: keys::change_sk_through(&until),
         overlap_from: until - CHANGE_INDEX_OVERLAP,
         skip,
+        beyond,
     }
 }
 
@@ -780,7 +807,14 @@ async fn attempt(
             hasher: Sha256::new(),
         })
         .collect();
-    let walk = walk(&tenant, snapshot.clone(), job.since, job.until, skip);
+    let walk = walk(
+        &tenant,
+        snapshot.clone(),
+        job.since,
+        job.until,
+        skip,
+        !job.follows_checkpoint,
+    );
     let (files, rows, walked) = produce(store, walk, files, options, hook).await?;
     let manifest = manifest(
         &tenant,
@@ -940,7 +974,7 @@ pub async fn write_local(
         },
         hasher: Sha256::new(),
     };
-    let walk = walk(tenant, snapshot.clone(), since, until, skip);
+    let walk = walk(tenant, snapshot.clone(), since, until, skip, true);
     let (files, rows, _) = produce(store, walk, vec![out], options, hook).await?;
     let manifest = manifest(tenant, None, kind, since, until, rows, files, &snapshot);
     let manifest_path = manifest_path(path);
