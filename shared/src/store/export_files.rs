@@ -13,6 +13,10 @@ use super::{StoreError, sdk_error};
 
 /// S3 refuses parts under 5 MiB except the last (moto too).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Room past the part size in each buffer, so the write that fills a part never makes the
+/// buffer grow (a `Vec` grows by doubling: a part would briefly need two or three times its
+/// size).
+const PART_SLACK: usize = 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct ExportBucket {
@@ -164,6 +168,9 @@ impl ObjectWriter {
 
     /// Appends `data`; uploads a part once a part's worth is buffered.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        if self.buffer.capacity() == 0 {
+            self.buffer.reserve_exact(self.part_size + PART_SLACK);
+        }
         self.buffer.extend_from_slice(data);
         self.bytes += data.len() as u64;
         if self.buffer.len() >= self.part_size {
@@ -195,7 +202,8 @@ impl ObjectWriter {
         };
         let number = i32::try_from(self.parts.len() + 1)
             .map_err(|_| StoreError::Corrupt("too many parts".into()))?;
-        let body = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.part_size));
+        // The next part's buffer is allocated on its first write: never two at once.
+        let body = std::mem::take(&mut self.buffer);
         let out = s3
             .upload_part()
             .bucket(&self.bucket.bucket)
