@@ -278,3 +278,33 @@ async fn export_routes_answer_from_their_sample_events() {
         "{body}"
     );
 }
+
+/// A request that cannot be put on the exports queue is refused (503), and its job is failed
+/// at once, saying why, rather than left running with nothing to run it.
+#[tokio::test]
+async fn an_export_whose_request_cannot_be_queued_fails_at_once() {
+    let env = env().await;
+    let tenant = env.new_tenant("consent-export-unqueued").await;
+    let key = env.api_key(&tenant, &["consents:write"]).await;
+    let (bucket, _) = env.fresh_exports().await;
+    let routes = Routes {
+        consent: Consent::new(&env.config, &env.sdk)
+            .unwrap()
+            .with_exports(bucket, env.unreachable_queue()),
+    };
+
+    let (status, body) = routes.send(event("exports-create", &key, &[])).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = routes.send(event("exports-list", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    let exports = body["exports"].as_array().unwrap();
+    assert_eq!(exports.len(), 1, "{body}");
+    assert_eq!(exports[0]["status"], "failed");
+    assert!(
+        exports[0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("could not be put on the exports queue"),
+        "{body}"
+    );
+}

@@ -148,7 +148,7 @@ impl ExportService {
             actor,
         )
         .await?;
-        exports::enqueue(queue, &job).await?;
+        exports::enqueue(&self.store, queue, &job).await?;
         tracing::info!(tenant = %key.tenant_id, export_id = %job.export_id, kind = kind.as_str(), "export asked for");
         Ok(job_json(&job, &BTreeMap::new()))
     }

@@ -1037,7 +1037,7 @@ async fn schedule_one(
             },
         )
         .await?;
-        enqueue(queue, &job).await?;
+        enqueue(store, queue, &job).await?;
         Ok::<String, StoreError>(job.export_id)
     }
     .await;
@@ -1052,14 +1052,38 @@ async fn schedule_one(
     }
 }
 
-/// Puts a job's request on the exports queue.
-pub async fn enqueue(queue: &CaptureQueue, job: &ExportJob) -> Result<(), StoreError> {
+/// Puts a job's request on the exports queue. A request that cannot be queued would leave the
+/// job `running` with nothing to run it: the job is marked failed, saying why, and the error
+/// returned.
+pub async fn enqueue(
+    store: &Store,
+    queue: &CaptureQueue,
+    job: &ExportJob,
+) -> Result<(), StoreError> {
     let request = ExportRequest {
         tenant: job.tenant.clone(),
         export_id: job.export_id.clone(),
     };
     let body = serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    queue.send(&body).await
+    let Err(e) = queue.send(&body).await else {
+        return Ok(());
+    };
+    let failed = async {
+        let (mut failed, version) = store
+            .load_export(&job.tenant, &job.export_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("export {}", job.export_id)))?;
+        failed.status = ExportStatus::Failed;
+        failed.failure =
+            Some("its request could not be put on the exports queue; ask for a new export".into());
+        failed.updated_at = Utc::now();
+        store.save_export(&failed, version).await
+    }
+    .await;
+    if let Err(save) = failed {
+        tracing::warn!(tenant = %job.tenant, export_id = %job.export_id, error = %save, "could not mark an unqueued export failed");
+    }
+    Err(e)
 }
 
 #[cfg(test)]
