@@ -452,6 +452,11 @@ pub fn bulk_number(n: u64) -> crate::phone::E164 {
 /// `BatchWriteItem`, many at a time, and without the commit's conditions: for tests and
 /// benchmarks that need a long opt-out list of new numbers quickly. `progress` is told how many
 /// numbers are written so far.
+///
+/// DynamoDB Local has the same two cores for every test: each request in flight here is one
+/// more that a concurrent test's request may wait behind (past the SDK's timeout on a busy
+/// machine), so few are in flight, and a request that times out is sent again (the puts are
+/// idempotent).
 pub async fn bulk_opt_outs(
     store: &Store,
     tenant: &str,
@@ -463,7 +468,8 @@ pub async fn bulk_opt_outs(
     use crate::store::ledger::{event_item, state_item};
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-    const IN_FLIGHT: usize = 16;
+    const IN_FLIGHT: usize = 4;
+    const ATTEMPTS: u32 = 6;
     // Two items per number, 25 items per request.
     const NUMBERS_PER_REQUEST: u64 = 12;
     let mut pending = tokio::task::JoinSet::new();
@@ -503,18 +509,26 @@ pub async fn bulk_opt_outs(
             pending.spawn(async move {
                 let mut requests = requests;
                 let mut backoff = std::time::Duration::from_millis(20);
+                let mut failures = 0;
                 while !requests.is_empty() {
-                    let out = ddb
+                    match ddb
                         .batch_write_item()
-                        .request_items(&table, requests)
+                        .request_items(&table, requests.clone())
                         .send()
                         .await
-                        .expect("batch write");
-                    requests = out
-                        .unprocessed_items()
-                        .and_then(|u| u.get(&table))
-                        .cloned()
-                        .unwrap_or_default();
+                    {
+                        Ok(out) => {
+                            requests = out
+                                .unprocessed_items()
+                                .and_then(|u| u.get(&table))
+                                .cloned()
+                                .unwrap_or_default();
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            assert!(failures < ATTEMPTS, "batch write: {e:?}");
+                        }
+                    }
                     if !requests.is_empty() {
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
