@@ -18,20 +18,40 @@ use stopgate::store::export_files::{ExportBucket, MIN_PART_SIZE};
 use stopgate::store::exports::{ExportFormat, ExportJob, ExportKind, ExportStatus, ExportVia};
 use stopgate::store::{Commit, Store};
 use stopgate::testing::events::event;
-use stopgate::testing::{TestEnv, bulk_number, bulk_opt_outs, env};
+use stopgate::testing::{TestEnv, bulk_number, bulk_opt_outs, env, unique_tenant};
 
 struct Fixture {
     env: TestEnv,
+    store: Store,
     tenant: String,
     bucket: ExportBucket,
 }
 
 async fn fixture(prefix: &str) -> Fixture {
     let env = env().await;
-    let tenant = env.new_tenant(prefix).await;
+    let store = env.store.clone();
+    fixture_in(env, store, prefix).await
+}
+
+/// With a table of the test's own, for the tests that load tens of thousands of numbers: in the
+/// shared table they would make every full-table read of other tests (`rebuild-state`'s scan)
+/// slow. [`Fixture::drop_table`] deletes it.
+async fn fixture_with_own_table(prefix: &str) -> Fixture {
+    let env = env().await;
+    let store = env.fresh_table().await;
+    fixture_in(env, store, prefix).await
+}
+
+async fn fixture_in(env: TestEnv, store: Store, prefix: &str) -> Fixture {
+    let tenant = unique_tenant(prefix);
+    store
+        .create_tenant(&tenant, Default::default())
+        .await
+        .unwrap();
     let (bucket, _) = env.fresh_exports().await;
     Fixture {
         env,
+        store,
         tenant,
         bucket,
     }
@@ -46,7 +66,11 @@ fn no_progress(_: &Progress) -> Result<(), String> {
 
 impl Fixture {
     fn store(&self) -> &Store {
-        &self.env.store
+        &self.store
+    }
+
+    async fn drop_table(self) {
+        self.env.drop_table(&self.store).await;
     }
 
     async fn commit(&self, event: &ConsentEvent) {
@@ -591,7 +615,7 @@ const TWO_PARTS: u64 = 40_000;
 
 #[tokio::test]
 async fn a_run_that_fails_between_two_parts_is_retried_without_losing_or_repeating_a_row() {
-    let f = fixture("export-resume").await;
+    let f = fixture_with_own_table("export-resume").await;
     bulk_opt_outs(
         f.store(),
         &f.tenant,
@@ -691,12 +715,13 @@ async fn a_run_that_fails_between_two_parts_is_retried_without_losing_or_repeati
         .0
         .unwrap();
     assert_eq!(checkpoint.export_id, job.export_id);
+    f.drop_table().await;
 }
 
 #[tokio::test]
 async fn one_hundred_thousand_opt_outs_export_in_parts() {
     const ROWS: u64 = 100_000;
-    let f = fixture("export-100k").await;
+    let f = fixture_with_own_table("export-100k").await;
     let started = Instant::now();
     bulk_opt_outs(
         f.store(),
@@ -735,4 +760,5 @@ async fn one_hundred_thousand_opt_outs_export_in_parts() {
     assert_eq!(rows.len() as u64, ROWS);
     assert!(rows.values().all(|r| r[0] == "opted_out"));
     assert_eq!(f.jsonl(&done).await, rows);
+    f.drop_table().await;
 }
