@@ -117,6 +117,24 @@ pub fn body_text(body: &lambda_http::Body) -> String {
     String::from_utf8_lossy(crate::api::http::body_bytes(body)).to_string()
 }
 
+/// A `send_at` inside every US zone's permitted hours: the next weekday at 19:00 UTC (09:00 in
+/// Hawaii, 11:00 or noon on the Pacific coast, 14:00 or 15:00 in New York, past noon in Texas).
+/// Checks that are about consent send it, so that quiet hours (rule 7), which judge `send_at`,
+/// never decide them whatever the time of day the tests run at.
+pub fn daytime_send_at() -> String {
+    use chrono::{Datelike, Duration, SecondsFormat, Utc, Weekday};
+    let now = Utc::now();
+    let mut at = now
+        .date_naive()
+        .and_hms_opt(19, 0, 0)
+        .expect("19:00 exists")
+        .and_utc();
+    while at < now + Duration::minutes(5) || matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
+        at += Duration::days(1);
+    }
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 /// A tenant id no other test uses.
 pub fn unique_tenant(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
@@ -371,7 +389,9 @@ impl TestEnv {
             self.store.clone(),
             Arc::new(Tenants::new(self.store.clone(), None)),
         );
-        let body = serde_json::json!({"from": from, "to": to, "category": category}).to_string();
+        let body = serde_json::json!({"from": from, "to": to, "category": category,
+            "send_at": daytime_send_at()})
+        .to_string();
         serde_json::to_value(
             checks
                 .check(&bearer(&key), body.as_bytes())
