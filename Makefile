@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart test-reliability bench fuzz
+.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart test-reliability bench bench-export fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test-dev-restart: ## Slow, manual: stop `make dev` every way (TERM, INT, HUP, KI
 
 bench: ## Run the benchmarks
 	@cargo bench --workspace
+
+bench-export: ## Slow: a full export of ROWS (default 1,000,000) opt-outs beside a raw Query of the index
+	@bash scripts/bench_export.sh
 
 # The hostile-input run (fuzz/): CASES inputs per target; the summary is JSON for other suites.
 CASES ?= 1000000

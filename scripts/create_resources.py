@@ -2,8 +2,10 @@
 """Create the local DynamoDB table, SQS queues and S3 bucket from template.yaml.
 
 The table (the template's AWS::DynamoDB::Table), the capture queue with its dead-letter
-queue (CaptureQueue, CaptureDeadLetterQueue), and the imports bucket (ImportsBucket) with the
-queue it notifies of uploads (ImportsQueue and its dead-letter queue) are created against the
+queue (CaptureQueue, CaptureDeadLetterQueue), the imports bucket (ImportsBucket) with the
+queue it notifies of uploads (ImportsQueue and its dead-letter queue), and the exports bucket
+(ExportsBucket, versioned as the template says) with the queue of export requests (ExportsQueue
+and its dead-letter queue) are created against the
 local endpoints named by AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_S3
 (see `scripts/services.sh env`), with dummy credentials in us-east-1, so local definitions come
 from the same file as the deployed ones.
@@ -12,14 +14,16 @@ template is an error: restart the services to get a fresh in-memory table).
 
   .venv/bin/python scripts/create_resources.py [--table NAME] [--print-queue-url]
                                                 [--print-imports-queue-url]
+                                                [--print-exports-queue-url]
 
 Table name: --table, else $TABLE_NAME, else "stopgate". Queue names: --capture-queue and
 --dead-letter-queue, else $CAPTURE_QUEUE_NAME / $CAPTURE_DLQ_NAME, else "<table>-capture" and
 "<table>-capture-dlq" (so the default table gives stopgate-capture and stopgate-capture-dlq,
 and a test table never shares queues with `make dev`). The imports bucket and queue are
-"<table>-imports" (and "<table>-imports-dlq"). With --print-queue-url the capture queue URL is
-printed on stdout, with --print-imports-queue-url the imports queue URL (one per line, in that
-order, when both are asked for); everything else goes to stderr.
+"<table>-imports" (and "<table>-imports-dlq"), the exports bucket and queue "<table>-exports"
+(and "<table>-exports-dlq"). With --print-queue-url the capture queue URL is printed on stdout,
+with --print-imports-queue-url the imports queue URL, with --print-exports-queue-url the exports
+queue URL (one per line, in that order, for those asked for); everything else goes to stderr.
 """
 
 from __future__ import annotations
@@ -281,6 +285,26 @@ def ensure_imports(s3, sqs, resources: dict, bucket_name: str, queue_name: str) 
     return queue_url
 
 
+def ensure_exports(s3, sqs, resources: dict, bucket_name: str, queue_name: str) -> str:
+    """The exports bucket (versioned if the template's is) and the queue of export requests;
+    returns the queue URL."""
+    bucket_id, bucket = find_resource(resources, "AWS::S3::Bucket", "ExportsBucket")
+    try:
+        s3.create_bucket(Bucket=bucket_name)
+        log(f"bucket {bucket_name} ready")
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        log(f"bucket {bucket_name} exists")
+    versioning = bucket.get("Properties", {}).get("VersioningConfiguration", {})
+    if versioning.get("Status"):
+        s3.put_bucket_versioning(
+            Bucket=bucket_name,
+            VersioningConfiguration={"Status": literal(versioning["Status"], f"{bucket_id}.Versioning")})
+    queue_id, _ = find_resource(resources, "AWS::SQS::Queue", "ExportsQueue")
+    return ensure_queue_from_template(sqs, resources, queue_id, queue_name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
@@ -291,6 +315,8 @@ def main() -> None:
                     help="print the capture queue URL alone on stdout")
     ap.add_argument("--print-imports-queue-url", action="store_true",
                     help="print the imports queue URL on stdout (after the capture queue's)")
+    ap.add_argument("--print-exports-queue-url", action="store_true",
+                    help="print the exports queue URL on stdout (after the imports queue's)")
     ap.add_argument("--allow-remote", action="store_true",
                     help="allow endpoints that are not on the loopback interface")
     args = ap.parse_args()
@@ -314,6 +340,8 @@ def main() -> None:
         capture_url = ensure_queue_from_template(sqs, resources, capture_id, capture_name, dlq_name)
         imports_url = ensure_imports(s3, sqs, resources, f"{args.table}-imports",
                                      f"{args.table}-imports")
+        exports_url = ensure_exports(s3, sqs, resources, f"{args.table}-exports",
+                                     f"{args.table}-exports")
     except ClientError as e:
         fail(f"{e.operation_name} failed: {e}")
     except Exception as e:  # connection refused and the like
@@ -324,9 +352,12 @@ def main() -> None:
         print(capture_url)
     if args.print_imports_queue_url:
         print(imports_url)
-    if not (args.print_queue_url or args.print_imports_queue_url):
+    if args.print_exports_queue_url:
+        print(exports_url)
+    if not (args.print_queue_url or args.print_imports_queue_url or args.print_exports_queue_url):
         log(f"table {args.table}, capture queue {capture_url}, imports bucket "
-            f"{args.table}-imports notifying {imports_url}")
+            f"{args.table}-imports notifying {imports_url}, exports bucket {args.table}-exports "
+            f"and queue {exports_url}")
 
 
 if __name__ == "__main__":

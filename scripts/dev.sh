@@ -5,7 +5,8 @@
 #   2. installs what is missing (scripts/install.sh)
 #   3. starts DynamoDB Local and moto_server (in the background, while cargo builds)
 #   4. builds the CLI and the local gateway (which links every function's handler)
-#   5. creates the table `stopgate`, its queues and the imports bucket from template.yaml
+#   5. creates the table `stopgate`, its queues, the imports bucket and the exports bucket from
+#      template.yaml
 #   6. writes .stopgate/dev.env (plain `export NAME=value` lines), with a development secrets key
 #      kept in .stopgate/dev-secret so it is stable across runs
 #   7. seeds the tenant `demo`: an API key (STOPGATE_DEMO_KEY) and a Twilio auth token
@@ -178,11 +179,12 @@ eval "$(bash scripts/services.sh env)"
 
 # 5. Table and queues.
 in_background .venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url \
-  --print-imports-queue-url >"$STATE_DIR/queue-urls" || die "creating the table and queues failed"
-queue_urls="$(cat "$STATE_DIR/queue-urls")"
-CAPTURE_QUEUE_URL="${queue_urls%%$'\n'*}"
-IMPORTS_QUEUE_URL="${queue_urls##*$'\n'}"
+  --print-imports-queue-url --print-exports-queue-url >"$STATE_DIR/queue-urls" ||
+  die "creating the table and queues failed"
+{ read -r CAPTURE_QUEUE_URL && read -r IMPORTS_QUEUE_URL && read -r EXPORTS_QUEUE_URL; } \
+  <"$STATE_DIR/queue-urls" || die "create_resources.py printed fewer than three queue URLs"
 IMPORTS_BUCKET="$TABLE_NAME-imports"
+EXPORTS_BUCKET="$TABLE_NAME-exports"
 
 # 6. Development secrets key (stable across runs) and dev.env.
 if [[ ! -s $SECRET_FILE ]]; then
@@ -204,6 +206,8 @@ export TABLE_NAME=$TABLE_NAME
 export CAPTURE_QUEUE_URL=$CAPTURE_QUEUE_URL
 export IMPORTS_BUCKET=$IMPORTS_BUCKET
 export IMPORTS_QUEUE_URL=$IMPORTS_QUEUE_URL
+export EXPORTS_BUCKET=$EXPORTS_BUCKET
+export EXPORTS_QUEUE_URL=$EXPORTS_QUEUE_URL
 export PUBLIC_BASE_URL=$BASE_URL
 export SECRETS_DEV_KEY=$SECRETS_DEV_KEY
 EOF

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Writes the API Gateway HTTP API (v2) sample events for every consent route in events/:
-consents, lookup, history, the opt-out list, redaction, reviews and imports; and the scheduled
-event the sweeper receives. The consent
+consents, lookup, history, the opt-out list, redaction, reviews, imports and exports; the
+scheduled events the sweeper and the export function receive, and the exports queue's request
+the export function receives. The consent
 function's routing test (functions/consent/tests/routes.rs) replays them, and they work as
 `cargo lambda invoke consent --data-file` inputs once the placeholders are replaced:
 
     sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create   an API key (`stopgate key create`)
     REPLACE_WITH_A_REVIEW_ID / REPLACE_WITH_AN_IMPORT_ID  ids from GET /v1/reviews, POST /v1/imports
+    REPLACE_WITH_AN_EXPORT_ID / REPLACE_WITH_A_TENANT     an id from POST /v1/exports, its tenant
 
 Deterministic (fixed times and numbers); `make events` runs it with the other generators.
 """
@@ -64,6 +66,31 @@ def main():
           "+14155550179,opted_out,tenant,2026-11-01T10:05:00Z,import\n",
           content_type="text/csv")
     write("imports-get", "GET", "/v1/imports/REPLACE_WITH_AN_IMPORT_ID", route="GET /v1/imports/{id}")
+    write("exports-create", "POST", "/v1/exports", json.dumps({"kind": "full", "format": "csv"}))
+    write("exports-list", "GET", "/v1/exports")
+    write("exports-get", "GET", "/v1/exports/REPLACE_WITH_AN_EXPORT_ID", route="GET /v1/exports/{id}")
+    # What the exports queue hands the export function (POST /v1/exports and the schedule put
+    # these requests on it).
+    request = {
+        "Records": [{
+            "messageId": "00000000-0000-4000-8000-0000000export", "receiptHandle": "example-receipt-handle",
+            "body": json.dumps({"tenant": "REPLACE_WITH_A_TENANT", "export_id": "REPLACE_WITH_AN_EXPORT_ID"}),
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796619600000",
+                           "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1796619600000"},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:stopgate-ExportsQueue",
+            "awsRegion": "us-east-1",
+        }],
+    }
+    (OUT / "export-request.json").write_text(json.dumps(request, indent=2) + "\n")
+    # What EventBridge Scheduler hands the export function every hour (it reads nothing from it).
+    (OUT / "export-scheduled.json").write_text(json.dumps({
+        "version": "0", "id": "00000000-0000-4000-8000-0000000export", "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-07T05:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/stopgate-export-hourly"],
+        "detail": {},
+    }, indent=2) + "\n")
     # What EventBridge Scheduler hands the sweeper every hour (it reads nothing from it).
     scheduled = {
         "version": "0", "id": "00000000-0000-4000-8000-00000000sweep", "detail-type": "Scheduled Event",
@@ -73,7 +100,7 @@ def main():
         "detail": {},
     }
     (OUT / "sweeper-scheduled.json").write_text(json.dumps(scheduled, indent=2) + "\n")
-    print("wrote the consent API and scheduled events")
+    print("wrote the consent API, scheduled and export request events")
 
 
 if __name__ == "__main__":

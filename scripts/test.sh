@@ -35,7 +35,8 @@
 #   AWS_EC2_METADATA_DISABLED=true, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS,
 #   AWS_ENDPOINT_URL_S3 (from scripts/services.sh env), TABLE_NAME=stopgate-test,
 #   CAPTURE_QUEUE_URL (the stopgate-test-capture queue), IMPORTS_BUCKET (stopgate-test-imports),
-#   SECRETS_DEV_KEY (random per run unless already set).
+#   EXPORTS_BUCKET (stopgate-test-exports), SECRETS_DEV_KEY (random per run unless already set).
+#   Tests that ask for exports through a queue make a queue (and a bucket) of their own.
 # DDB_PORT / MOTO_PORT choose other ports (defaults 8000 / 5000).
 set -uo pipefail
 
@@ -230,6 +231,7 @@ if ((services_ok)); then
     CAPTURE_QUEUE_URL="$(cat "$LOG_DIR/capture-queue-url")"
     export CAPTURE_QUEUE_URL
     export IMPORTS_BUCKET="$TABLE_NAME-imports"
+    export EXPORTS_BUCKET="$TABLE_NAME-exports"
   else
     failed+=(create-resources)
     services_ok=0

@@ -8,12 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod access;
+mod export;
 mod import;
 mod ledger;
 mod pages;
 mod progress;
 use stopgate::config::Config;
-use stopgate::consent::{ReplyMode, SenderGroup, StopScope, TenantPolicy};
+use stopgate::consent::{ExportSchedule, ReplyMode, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::{self, PhoneMode};
 use stopgate::store::{self, SdkConfig, Store, StoreError};
 
@@ -70,6 +71,13 @@ enum Command {
     /// Print a preference-page link for a number (opaque, signed, expiring; the number is not
     /// in it).
     Link(pages::LinkArgs),
+    /// Export the opt-out list: to the exports bucket as the export function does (the summary
+    /// as JSON on stdout), or with --out to a local file and <file>.manifest.json beside it.
+    /// Progress on stderr.
+    Export(export::ExportArgs),
+    /// A number's full history, newest first, with its evidence resolved: a table, or with
+    /// --json one object per event as POST /v1/numbers/history returns them.
+    History(export::HistoryArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -122,6 +130,10 @@ enum TenantCommand {
         /// unknown_location (the default).
         #[arg(long, value_parser = parse_outside_states)]
         quiet_hours_outside_states: Option<OutsideStates>,
+        /// How often the scheduled incremental export runs: hourly, daily (the default),
+        /// weekly or off.
+        #[arg(long, value_parser = parse_export_schedule)]
+        export_schedule: Option<ExportSchedule>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -205,6 +217,11 @@ fn parse_time_zone(s: &str) -> Result<String, String> {
         .map_err(|_| format!("{s:?} is not an IANA time zone name (e.g. America/Chicago)"))
 }
 
+fn parse_export_schedule(s: &str) -> Result<ExportSchedule, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected hourly, daily, weekly or off".to_string())
+}
+
 fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| "expected provider or stopgate".to_string())
@@ -224,8 +241,8 @@ async fn main() -> ExitCode {
 }
 
 pub(crate) struct Env {
-    config: Config,
-    sdk: SdkConfig,
+    pub(crate) config: Config,
+    pub(crate) sdk: SdkConfig,
     pub(crate) store: Store,
 }
 
@@ -276,6 +293,8 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Import(args) => import::import(&env().await?, args).await,
         Command::Form(command) => pages::form(&env().await?, command).await,
         Command::Link(args) => pages::link(&env().await?, args).await,
+        Command::Export(args) => export::export(&env().await?, args).await,
+        Command::History(args) => export::history(&env().await?, args).await,
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
@@ -305,6 +324,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             time_zone,
             quiet_hours_outside_states,
             business_confirms,
+            export_schedule,
         }) => {
             let env = env().await?;
             let snapshot = env
@@ -352,6 +372,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = review_business_days {
                 policy.review_business_days = v;
+            }
+            if let Some(v) = export_schedule {
+                policy.export_schedule = v;
             }
             if let Some(groups) = business_confirms {
                 let groups: Vec<String> = groups

@@ -15,3 +15,16 @@ pub fn bytes(total: u64, prefix: &str) -> ProgressBar {
     bar.set_prefix(prefix.to_string());
     bar
 }
+
+/// A counter of rows written, for work whose total is not known in advance (exports).
+pub fn rows(prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix} {spinner} {human_pos} rows {per_sec} {elapsed_precise} {wide_msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_prefix(prefix.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

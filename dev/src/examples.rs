@@ -75,6 +75,13 @@ pub fn print(base: &str) {
     println!(
         "# The preference page, through a link texted to the number: target/debug/stopgate link demo {PERSON} --sent-by-sms"
     );
+    println!(
+        "\n# 7. Export the opt-out list: the gateway runs the export and prints where its files are"
+    );
+    println!(
+        "curl -s -X POST '{base}/v1/exports' -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data '{{\"kind\": \"full\"}}'; echo"
+    );
+    println!("curl -s '{base}/v1/exports' -H 'Authorization: Bearer {key}'; echo");
     println!("\n# Pasting a webhook command twice is a redelivery: one event, the same reply.\n");
 }
 

@@ -1,5 +1,6 @@
 //! The local gateway: every function's handler in one process at the deployed paths, the
-//! stand-ins for Lambda's SQS event sources, and an HTTP server for them. `stopgate-dev serve`
+//! stand-ins for Lambda's SQS event sources (capture replay, imports, exports), and an HTTP
+//! server for them. `stopgate-dev serve`
 //! (`make dev`) runs it; end-to-end tests serve it on a port of their own.
 
 use std::convert::Infallible;
@@ -20,6 +21,7 @@ use stopgate::config::Config;
 use stopgate::store::{CaptureQueue, SdkConfig};
 use stopgate_check::Check;
 use stopgate_consent::Consent;
+use stopgate_export::{ExportWorker, Outcome};
 use stopgate_import::ImportWorker;
 use stopgate_inbound::Inbound;
 use stopgate_pages::Pages;
@@ -45,6 +47,17 @@ impl Gateway {
         })
     }
 
+    /// With exports written to another bucket and asked for on another queue (tests use their
+    /// own).
+    pub fn with_exports(
+        mut self,
+        bucket: stopgate::store::export_files::ExportBucket,
+        queue: CaptureQueue,
+    ) -> Gateway {
+        self.consent = self.consent.with_exports(bucket, queue);
+        self
+    }
+
     /// Hands the request to the function that serves its path, as API Gateway would.
     pub async fn route(&self, req: lambda_http::Request) -> lambda_http::Response<Body> {
         let path = req.uri().path().to_string();
@@ -59,6 +72,7 @@ impl Gateway {
             "/v1/reviews",
             "/v1/imports",
             "/v1/links",
+            "/v1/exports",
         ]
         .iter()
         .any(|p| path.starts_with(p))
@@ -161,6 +175,63 @@ pub async fn drain_imports_queue(queue: CaptureQueue, worker: ImportWorker) {
             }
         }
     }
+}
+
+/// The stand-in for the export function's SQS event source: runs each export asked for
+/// (`POST /v1/exports`) and prints where its files are. A request the worker could not finish
+/// stays on the queue and comes back after its visibility timeout.
+pub async fn drain_exports_queue(queue: CaptureQueue, worker: ExportWorker) {
+    loop {
+        // Hidden from other receivers for as long as the export function may run.
+        match queue.receive(1, Some(900)).await {
+            Ok(messages) => {
+                for (handle, body) in messages {
+                    let finished = match worker.process_message(&body, None).await {
+                        Outcome::Done(job) => {
+                            println!("{}", export_written(worker.bucket().bucket(), &job));
+                            true
+                        }
+                        Outcome::Dropped(reason) => {
+                            println!("export request dropped: {reason}");
+                            true
+                        }
+                        Outcome::Retry(reason) => {
+                            tracing::warn!(%reason, "export failed; will retry");
+                            false
+                        }
+                    };
+                    if finished && let Err(e) = queue.delete(&handle).await {
+                        tracing::warn!(error = %e, "could not delete an export request");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "exports queue unavailable");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Where an export's files are, as `make dev` prints it.
+pub fn export_written(bucket: &str, job: &stopgate::store::exports::ExportJob) -> String {
+    let mut lines = vec![format!(
+        "export {} ({}) for {}: {} rows",
+        job.export_id,
+        job.kind.as_str(),
+        job.tenant,
+        job.rows
+    )];
+    for file in &job.files {
+        lines.push(format!(
+            "  s3://{bucket}/{} ({} bytes, sha256 {})",
+            file.key, file.bytes, file.sha256
+        ));
+    }
+    if let Some(manifest) = &job.manifest_key {
+        lines.push(format!("  s3://{bucket}/{manifest}"));
+    }
+    lines.join("\n")
 }
 
 /// Serves `gateway` on `listener` until the task is dropped: one task per connection.

@@ -2,8 +2,9 @@
 #![recursion_limit = "256"]
 
 //! `stopgate-dev serve`: the local gateway for `make dev` (stopgate_dev, the library): every
-//! function's handler at the deployed paths, the capture queue drained into the replay handler
-//! and the imports queue into the import worker, the way Lambda's SQS event sources would.
+//! function's handler at the deployed paths, the capture queue drained into the replay handler,
+//! the imports queue into the import worker and the exports queue into the export function,
+//! the way Lambda's SQS event sources would.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use stopgate::config::Config;
 use stopgate::store::{self, CaptureQueue};
-use stopgate_dev::{Gateway, drain_capture_queue, drain_imports_queue, serve};
+use stopgate_dev::{Gateway, drain_capture_queue, drain_exports_queue, drain_imports_queue, serve};
+use stopgate_export::ExportWorker;
 use stopgate_import::ImportWorker;
 use stopgate_replay::Replay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,6 +66,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(drain_imports_queue(
             CaptureQueue::new(&sdk, url),
             ImportWorker::new(&config, &sdk)?,
+        ));
+    }
+
+    if let Some(url) = &config.exports_queue_url {
+        tokio::spawn(drain_exports_queue(
+            CaptureQueue::new(&sdk, url),
+            ExportWorker::new(&config, &sdk)?,
         ));
     }
 

@@ -81,7 +81,7 @@ impl Stack {
                 "/v1/check",
                 &self.keys.check,
                 json!({"from": BUSINESS, "to": PERSON, "category": category,
-                    "send_at": stopgate::testing::daytime()}),
+                    "send_at": stopgate::testing::daytime_send_at()}),
             )
             .await;
         assert_eq!(status, 200, "{answer}");

@@ -112,11 +112,12 @@ impl Gate {
         answer
     }
 
-    /// `POST /v1/check` with a `check` key: the answer, which must be a 200.
-    /// `POST /v1/check`, at [`stopgate::testing::daytime`] unless the body says when.
+    /// `POST /v1/check` with a `check` key: the answer, which must be a 200. Sent at
+    /// [`stopgate::testing::daytime_send_at`] unless the body says when, so quiet hours decide
+    /// only the tests about them.
     async fn check(&self, mut body: Value) -> Value {
         if body.get("send_at").is_none() {
-            body["send_at"] = json!(stopgate::testing::daytime());
+            body["send_at"] = json!(stopgate::testing::daytime_send_at());
         }
         let (status, answer) = self
             .call("POST", "/v1/check", &self.keys.check, Some(body))
@@ -125,6 +126,7 @@ impl Gate {
         answer
     }
 
+    /// The reason of a check about consent: sent in the daytime, so quiet hours never decide it.
     async fn reason(&self, from: &str, to: &str, category: &str) -> String {
         let answer = self
             .check(json!({"from": from, "to": to, "category": category}))
@@ -1188,22 +1190,10 @@ impl Gate {
             .to_string()
     }
 
-    /// A promotional check at 19:00 UTC (the afternoon across the United States) of the next
-    /// weekday to come, so quiet hours never decide it.
+    /// A promotional check from the form's sender group, at a time quiet hours allow.
     async fn promotional(&self, to: &str) -> Value {
-        let mut at = (Utc::now() + Duration::hours(1))
-            .date_naive()
-            .and_hms_opt(19, 0, 0)
-            .unwrap()
-            .and_utc();
-        while at < Utc::now() || at.format("%u").to_string() == "7" {
-            at += Duration::days(1);
-        }
-        self.check(
-            json!({"from": FORM_GROUP_SENDER, "to": to, "category": "promotional",
-            "send_at": rfc3339(at)}),
-        )
-        .await
+        self.check(json!({"from": FORM_GROUP_SENDER, "to": to, "category": "promotional"}))
+            .await
     }
 }
 
@@ -1589,4 +1579,115 @@ async fn an_invalid_number_shows_the_form_again_and_a_number_is_rate_limited() {
             .len(),
         stopgate::flows::pages::FORM_PER_NUMBER.limit as usize
     );
+}
+
+// --- Exports: asked for through the API, written by the export function, downloaded --------
+
+/// GET with a plain HTTP client, as a customer's script downloads a file.
+async fn download(url: &str) -> (u16, String) {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let response = client
+        .request(
+            http::Request::builder()
+                .uri(url)
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn an_export_asked_for_through_the_api_lists_every_change_and_downloads_from_its_url() {
+    let mut gate = Gate::new("gate-export").await;
+    let (bucket, queue) = gate.env.fresh_exports().await;
+    gate.gateway = Gateway::new(&gate.env.config, &gate.env.sdk)
+        .unwrap()
+        .with_exports(bucket.clone(), queue.clone());
+    let worker =
+        stopgate_export::ExportWorker::with(gate.env.store.clone(), bucket, Some(queue.clone()));
+    let (stays, returns, lifted) = ("+14155550341", "+14155550342", "+14155550343");
+    let now = Utc::now();
+    for (person, id) in [
+        (stays, "tx-exp-1"),
+        (returns, "tx-exp-2"),
+        (lifted, "tx-exp-3"),
+    ] {
+        let stop = sms_at(person, id, "STOP", now - Duration::minutes(30));
+        assert_eq!(gate.text(Provider::Telnyx, &stop).await, 200);
+    }
+    let start = sms_at(returns, "tx-exp-4", "START", now - Duration::minutes(20));
+    assert_eq!(gate.text(Provider::Telnyx, &start).await, 200);
+    let mut override_grant = written_grant(lifted);
+    override_grant["override_opt_out"] = json!(true);
+    gate.recorded(override_grant).await;
+
+    let (status, asked) = gate
+        .call(
+            "POST",
+            "/v1/exports",
+            &gate.keys.writer,
+            Some(json!({"kind": "incremental", "format": "csv"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{asked}");
+    let id = asked["export_id"].as_str().unwrap();
+    // The local gateway drains the queue into the export function the same way.
+    for (handle, body) in queue.receive(0, None).await.unwrap() {
+        let outcome = worker.process_message(&body, None).await;
+        let stopgate_export::Outcome::Done(job) = outcome else {
+            panic!("{outcome:?}")
+        };
+        let printed = stopgate_dev::export_written(worker.bucket().bucket(), &job);
+        assert!(
+            printed.contains(&format!("{}/opt-outs/", gate.tenant())),
+            "{printed}"
+        );
+        queue.delete(&handle).await.unwrap();
+    }
+    let (status, export) = gate
+        .call("GET", &format!("/v1/exports/{id}"), &gate.keys.writer, None)
+        .await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export["status"], "done");
+    assert_eq!(export["rows"], 3);
+    let (status, csv) = download(export["files"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let standing = |phone: &str| {
+        rows.iter()
+            .find(|r| r[0] == phone)
+            .map(|r| (r[1].clone(), r[2].clone(), r[4].clone()))
+            .unwrap_or_else(|| panic!("{phone} not in {csv}"))
+    };
+    assert_eq!(
+        standing(stays),
+        ("opted_out".into(), "tenant".into(), "sms_keyword".into())
+    );
+    assert_eq!(
+        standing(returns),
+        ("opted_in".into(), "tenant".into(), "sms_keyword".into())
+    );
+    assert_eq!(
+        standing(lifted),
+        ("opted_in".into(), "tenant".into(), "web_form".into())
+    );
+    let (status, manifest) = download(export["manifest"]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["files"][0]["sha256"], export["files"][0]["sha256"]);
+
+    let (_, listed) = gate
+        .call("GET", "/v1/exports", &gate.keys.writer, None)
+        .await;
+    assert_eq!(listed["exports"][0]["export_id"], id);
 }

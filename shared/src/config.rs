@@ -65,6 +65,11 @@ pub struct Config {
     /// The queue the bucket notifies of uploads; read only by the local gateway, which drains
     /// it the way Lambda's SQS event source feeds the import worker.
     pub imports_queue_url: Option<String>,
+    /// The S3 bucket opt-out exports are written to.
+    pub exports_bucket: Option<String>,
+    /// The queue of export requests (`POST /v1/exports` and the schedule put them there; the
+    /// export function runs them).
+    pub exports_queue_url: Option<String>,
 }
 
 impl Config {
@@ -121,6 +126,8 @@ impl Config {
             capture_queue_url: non_empty("CAPTURE_QUEUE_URL"),
             imports_bucket: non_empty("IMPORTS_BUCKET"),
             imports_queue_url: non_empty("IMPORTS_QUEUE_URL"),
+            exports_bucket: non_empty("EXPORTS_BUCKET"),
+            exports_queue_url: non_empty("EXPORTS_QUEUE_URL"),
             public_base_url: non_empty("PUBLIC_BASE_URL")
                 .unwrap_or_default()
                 .trim_end_matches('/')

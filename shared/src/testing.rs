@@ -13,23 +13,6 @@ use crate::providers::Provider;
 use crate::secrets::Sealer;
 use crate::store::{self, ApiKeyRecord, SdkConfig, Store};
 
-/// A time within the next week at which quiet hours (docs/rules.md rule 7) allow a send
-/// everywhere in the United States: a weekday at 19:00 UTC (14:00 in New York, 11:00 in San
-/// Francisco, 09:00 in Honolulu). Checks that are not about quiet hours send it as `send_at`,
-/// so that they answer the same at any hour the tests run.
-pub fn daytime() -> String {
-    use chrono::{Datelike, Duration, Utc, Weekday};
-    let mut at = Utc::now()
-        .date_naive()
-        .and_hms_opt(19, 0, 0)
-        .expect("19:00 is a time")
-        .and_utc();
-    while at < Utc::now() || matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
-        at += Duration::days(1);
-    }
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Consent events built from what a test is about.
 pub mod events;
 /// One provider test harness: a fresh tenant with a provider's secrets and its webhook service.
@@ -138,6 +121,24 @@ pub fn sample_request(name: &str) -> lambda_http::Request {
 /// A response body as text.
 pub fn body_text(body: &lambda_http::Body) -> String {
     String::from_utf8_lossy(crate::api::http::body_bytes(body)).to_string()
+}
+
+/// A `send_at` inside every US zone's permitted hours: the next weekday at 19:00 UTC (09:00 in
+/// Hawaii, 11:00 or noon on the Pacific coast, 14:00 or 15:00 in New York, past noon in Texas).
+/// Checks that are about consent send it, so that quiet hours (rule 7), which judge `send_at`,
+/// never decide them whatever the time of day the tests run at.
+pub fn daytime_send_at() -> String {
+    use chrono::{Datelike, Duration, SecondsFormat, Utc, Weekday};
+    let now = Utc::now();
+    let mut at = now
+        .date_naive()
+        .and_hms_opt(19, 0, 0)
+        .expect("19:00 exists")
+        .and_utc();
+    while at < now + Duration::minutes(5) || matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
+        at += Duration::days(1);
+    }
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A tenant id no other test uses.
@@ -285,6 +286,26 @@ impl TestEnv {
         )
     }
 
+    /// An exports bucket of the test's own, and an exports queue of its own.
+    pub async fn fresh_exports(
+        &self,
+    ) -> (
+        crate::store::export_files::ExportBucket,
+        crate::store::CaptureQueue,
+    ) {
+        let bucket = format!("exports-{}", ulid::Ulid::new().to_string().to_lowercase());
+        crate::store::uploads::s3_client(&self.sdk)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create test bucket");
+        (
+            crate::store::export_files::ExportBucket::new(&self.sdk, bucket),
+            self.fresh_queue().await,
+        )
+    }
+
     /// A capture queue that cannot be reached: capture fails too.
     pub fn unreachable_queue(&self) -> crate::store::CaptureQueue {
         let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)
@@ -344,7 +365,7 @@ impl TestEnv {
     }
 
     /// Answers a check as `POST /v1/check` would, with a fresh `check` key of the tenant, for
-    /// a send at [`daytime`] (these checks are not about quiet hours).
+    /// a send at [`daytime_send_at`] (these checks are not about quiet hours).
     pub async fn check(
         &self,
         tenant: &str,
@@ -358,7 +379,7 @@ impl TestEnv {
             Arc::new(Tenants::new(self.store.clone(), None)),
         );
         let body = serde_json::json!({"from": from, "to": to, "category": category,
-            "send_at": daytime()})
+            "send_at": daytime_send_at()})
         .to_string();
         serde_json::to_value(
             checks
@@ -504,4 +525,109 @@ pub async fn create_table(store: &Store) {
         .send()
         .await
         .expect("create table");
+}
+
+/// The number `n` of a bulk load: `+1415` and seven digits.
+pub fn bulk_number(n: u64) -> crate::phone::E164 {
+    crate::phone::E164::from_stored(&format!("+1415{:07}", n % 10_000_000))
+        .unwrap_or_else(|| unreachable!("digits"))
+}
+
+/// Writes a keyword STOP, recorded at `recorded_at`, for each number [`bulk_number`] of
+/// `numbers`: the event item (with its change-index entry) and the number's state item exactly
+/// as a commit writes them (`store::ledger::event_item`, `state_item`), but with
+/// `BatchWriteItem`, many at a time, and without the commit's conditions: for tests and
+/// benchmarks that need a long opt-out list of new numbers quickly. `progress` is told how many
+/// numbers are written so far.
+///
+/// DynamoDB Local has the same two cores for every test: each request in flight here is one
+/// more that a concurrent test's request may wait behind (past the SDK's timeout on a busy
+/// machine), so few are in flight, and a request that times out is sent again (the puts are
+/// idempotent).
+pub async fn bulk_opt_outs(
+    store: &Store,
+    tenant: &str,
+    numbers: std::ops::Range<u64>,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    progress: &mut dyn FnMut(u64),
+) {
+    use crate::consent::{EventKind, NumberState};
+    use crate::store::ledger::{event_item, state_item};
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+
+    const IN_FLIGHT: usize = 4;
+    const ATTEMPTS: u32 = 6;
+    // Two items per number, 25 items per request.
+    const NUMBERS_PER_REQUEST: u64 = 12;
+    let mut pending = tokio::task::JoinSet::new();
+    let mut done = 0u64;
+    let mut next = numbers.start;
+    while next < numbers.end || !pending.is_empty() {
+        while next < numbers.end && pending.len() < IN_FLIGHT {
+            let end = (next + NUMBERS_PER_REQUEST).min(numbers.end);
+            let mut requests = Vec::new();
+            for n in next..end {
+                let stop = events::event(EventKind::OptOut)
+                    .tenant(tenant)
+                    .phone(&bulk_number(n))
+                    .at(recorded_at)
+                    .keyword("stop")
+                    .build();
+                let mut state = NumberState::default();
+                state.apply(&stop);
+                for item in [
+                    event_item(&stop).expect("event item"),
+                    state_item(&stop, &state, 1).expect("state item"),
+                ] {
+                    requests.push(
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item))
+                                    .build()
+                                    .expect("put"),
+                            )
+                            .build(),
+                    );
+                }
+            }
+            let (ddb, table) = (store.ddb.clone(), store.table.clone());
+            let count = end - next;
+            pending.spawn(async move {
+                let mut requests = requests;
+                let mut backoff = std::time::Duration::from_millis(20);
+                let mut failures = 0;
+                while !requests.is_empty() {
+                    match ddb
+                        .batch_write_item()
+                        .request_items(&table, requests.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(out) => {
+                            requests = out
+                                .unprocessed_items()
+                                .and_then(|u| u.get(&table))
+                                .cloned()
+                                .unwrap_or_default();
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            assert!(failures < ATTEMPTS, "batch write: {e:?}");
+                        }
+                    }
+                    if !requests.is_empty() {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
+                    }
+                }
+                count
+            });
+            next = end;
+        }
+        if let Some(written) = pending.join_next().await {
+            done += written.expect("bulk writer");
+            progress(done);
+        }
+    }
 }

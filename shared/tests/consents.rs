@@ -7,10 +7,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use stopgate::api::ApiError;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::tenants::Tenants;
+use stopgate::consent::{ConsentEvent, EventKind};
+use stopgate::phone::E164;
+use stopgate::store::Commit;
+use stopgate::testing::events::event;
 use stopgate::testing::{TestEnv, bearer, env};
 
 const DISCLOSURE: &str = "By checking this box you agree to receive recurring marketing texts from Acme at the number provided. Consent is not a condition of purchase. Msg&data rates may apply. Reply STOP to cancel.";
@@ -443,6 +448,122 @@ async fn the_opt_out_list_is_deduplicated_filtered_and_paginated() {
             .await
             .unwrap()["items"],
         json!([])
+    );
+}
+
+impl Fixture {
+    /// Every item of `GET /v1/opt-outs?status=<status>&since=<since>`, over every page.
+    async fn listed(&self, status: &str, since: DateTime<Utc>) -> Vec<Value> {
+        let mut query = BTreeMap::from([
+            ("status".to_string(), status.to_string()),
+            ("since".to_string(), since.to_rfc3339()),
+        ]);
+        let mut items = Vec::new();
+        loop {
+            let page = self
+                .consents
+                .opt_outs(&bearer(&self.writer), &query)
+                .await
+                .unwrap();
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => query.insert("cursor".into(), c.to_string()),
+                None => return items,
+            };
+        }
+    }
+
+    async fn commit(&self, event: &ConsentEvent) {
+        self.env
+            .store
+            .commit(&Commit {
+                event,
+                private: None,
+                dedupe: None,
+                disclosure: None,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// A STOP held on the capture queue through an outage is committed after a START the person
+/// sent a minute after it; the START, under 2 minutes later, cannot lift it (rule 1), so the
+/// number is opted out again. Its latest change is the STOP's commit, inside the reader's
+/// window, though the START happened later and was recorded before the window.
+#[tokio::test]
+async fn an_opt_out_recorded_after_a_later_occurring_start_is_listed_as_opted_out() {
+    let f = fixture("late-stop").await;
+    let person = E164::parse_e164("+14155550181").unwrap();
+    let now = Utc::now();
+    let start = event(EventKind::OptIn)
+        .tenant(&f.tenant)
+        .phone(&person)
+        .at(now - Duration::minutes(29))
+        .keyword("start")
+        .build();
+    f.commit(&start).await;
+    let reader_since = now - Duration::minutes(10);
+    assert_eq!(f.listed("all", reader_since).await, Vec::<Value>::new());
+
+    let stop = event(EventKind::OptOut)
+        .tenant(&f.tenant)
+        .phone(&person)
+        .at(now - Duration::minutes(30))
+        .recorded_at(now)
+        .keyword("stop")
+        .build();
+    f.commit(&stop).await;
+    let listed = f.listed("opted_out", reader_since).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["phone"], person.as_str());
+    assert_eq!(listed[0]["scope"], "tenant");
+    assert_eq!(listed[0]["event_id"], stop.event_id.as_str());
+    let changed_at: DateTime<Utc> = listed[0]["changed_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(changed_at, now, "when Stopgate recorded the STOP");
+    assert_eq!(
+        f.listed("opted_in", reader_since).await,
+        Vec::<Value>::new()
+    );
+}
+
+/// Written consent documented to override a STOP lifts it: the grant is a change of the
+/// number's standing and the list shows the number opted in, once.
+#[tokio::test]
+async fn an_override_grant_that_lifts_a_stop_moves_the_number_to_the_opted_in_list() {
+    let f = fixture("override-list").await;
+    let person = E164::parse_e164("+14155550182").unwrap();
+    let now = Utc::now();
+    let stop = event(EventKind::OptOut)
+        .tenant(&f.tenant)
+        .phone(&person)
+        .at(now - Duration::hours(2))
+        .keyword("stop")
+        .build();
+    f.commit(&stop).await;
+    let reader_since = now - Duration::minutes(10);
+    let grant = f
+        .record(json!({"phone": person.as_str(), "action": "grant", "category": "promotional",
+            "level": "express_written", "scope": "tenant", "source": "web_form", "override_opt_out": true,
+            "evidence": {"disclosure_text": DISCLOSURE, "form_url": "https://acme.example/f"}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.check(person.as_str(), "promotional").await["reason"],
+        "consent"
+    );
+    let all = f.listed("all", reader_since).await;
+    assert_eq!(all.len(), 1, "one row for the scope tenant: {all:?}");
+    assert_eq!(all[0]["status"], "opted_in");
+    assert_eq!(all[0]["event_id"], grant["event_id"]);
+    assert_eq!(
+        f.listed("opted_out", reader_since).await,
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        f.listed("opted_out", now - Duration::hours(3)).await,
+        Vec::<Value>::new(),
+        "not opted out from any window either"
     );
 }
 

@@ -1,6 +1,6 @@
 //! Consents, number state and history, the opt-out list, reviews, privacy requests, imports and
-//! preference links: a thin shell around `stopgate::api::consents`, `stopgate::api::imports` and
-//! `stopgate::api::links`.
+//! preference links and exports: a thin shell around `stopgate::api::consents`,
+//! `stopgate::api::imports`, `stopgate::api::links` and `stopgate::api::exports`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,18 +8,21 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use stopgate::api::consents::ConsentService;
+use stopgate::api::exports::ExportService;
 use stopgate::api::imports::ImportService;
 use stopgate::api::links::Links;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
+use stopgate::store::export_files::ExportBucket;
 use stopgate::store::uploads::Uploads;
-use stopgate::store::{SdkConfig, Store};
+use stopgate::store::{CaptureQueue, SdkConfig, Store};
 
 pub struct Consent {
     service: ConsentService,
     imports: ImportService,
     /// Where the preference pages are served: links are handed out as full URLs.
     public_base_url: String,
+    exports: ExportService,
 }
 
 impl Consent {
@@ -36,12 +39,28 @@ impl Consent {
             .imports_bucket
             .as_ref()
             .map(|bucket| Uploads::new(sdk, bucket));
+        let bucket = config
+            .exports_bucket
+            .as_ref()
+            .map(|bucket| ExportBucket::new(sdk, bucket));
+        let queue = config
+            .exports_queue_url
+            .as_ref()
+            .map(|url| CaptureQueue::new(sdk, url));
         Ok(Consent {
             service: ConsentService::new(store.clone(), tenants.clone(), cursor_key)
                 .with_links(Links::new(pages_key)),
+            exports: ExportService::new(store.clone(), cursor_key, bucket, queue),
             imports: ImportService::new(store, tenants, uploads),
             public_base_url: config.public_base_url.clone(),
         })
+    }
+
+    /// With exports written to another bucket and asked for on another queue (tests use their
+    /// own).
+    pub fn with_exports(mut self, bucket: ExportBucket, queue: CaptureQueue) -> Consent {
+        self.exports = self.exports.with(bucket, queue);
+        self
     }
 
     /// With the import service's uploads going to another bucket (tests use one of their own).
@@ -74,6 +93,16 @@ impl Consent {
                 self.service.reviews(headers, &query).await.map(ok)
             }
             ("POST", "/v1/imports") => self.imports.create(headers, body).await,
+            ("POST", "/v1/exports") => self.exports.create(headers, body).await.map(|v| (202, v)),
+            ("GET", "/v1/exports") => {
+                let query = api_http::query_map(&req);
+                self.exports.list(headers, &query).await.map(ok)
+            }
+            ("GET", p) if p.starts_with("/v1/exports/") => self
+                .exports
+                .get(headers, p.trim_start_matches("/v1/exports/"))
+                .await
+                .map(ok),
             ("GET", p) if p.starts_with("/v1/imports/") => self
                 .imports
                 .get(headers, p.trim_start_matches("/v1/imports/"))
@@ -99,9 +128,12 @@ impl Consent {
             (_, "/v1/opt-outs" | "/v1/reviews") => {
                 Err(ApiError::MethodNotAllowed("use GET".into()))
             }
-            (_, p) if p.starts_with("/v1/imports/") => {
+            (_, p) if p.starts_with("/v1/imports/") || p.starts_with("/v1/exports/") => {
                 Err(ApiError::MethodNotAllowed("use GET".into()))
             }
+            (_, "/v1/exports") => Err(ApiError::MethodNotAllowed(
+                "use POST to ask for an export, GET to list them".into(),
+            )),
             _ => Err(ApiError::NotFound {
                 code: "not_found",
                 message: format!("no route for {path}"),

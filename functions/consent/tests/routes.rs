@@ -184,6 +184,8 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
         ("imports-get", "POST"),
         ("reviews-resolve", "GET"),
         ("links-create", "GET"),
+        ("exports-create", "DELETE"),
+        ("exports-get", "POST"),
     ] {
         let (status, body) = routes
             .send(with_method(event(name, &writer, &[]), method))
@@ -224,4 +226,101 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scopes"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn export_routes_answer_from_their_sample_events() {
+    let env = env().await;
+    let tenant = env.new_tenant("consent-export-routes").await;
+    let key = env.api_key(&tenant, &["consents:write"]).await;
+    let (bucket, queue) = env.fresh_exports().await;
+    let routes = Routes {
+        consent: Consent::new(&env.config, &env.sdk)
+            .unwrap()
+            .with_exports(bucket, queue.clone()),
+    };
+
+    let (status, body) = routes.send(event("exports-create", &key, &[])).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "running");
+    assert_eq!(body["kind"], "full");
+    assert_eq!(body["formats"], serde_json::json!(["csv"]));
+    let id = body["export_id"].as_str().unwrap().to_string();
+    let asked = queue.receive(0, None).await.unwrap();
+    assert_eq!(asked.len(), 1);
+    let request: Value = serde_json::from_str(&asked[0].1).unwrap();
+    assert_eq!(
+        request,
+        serde_json::json!({"tenant": tenant, "export_id": id})
+    );
+
+    let (status, body) = routes.send(event("exports-list", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["exports"][0]["export_id"], id.as_str());
+    assert_eq!(body["next_cursor"], Value::Null);
+
+    let (status, body) = routes
+        .send(event(
+            "exports-get",
+            &key,
+            &[("REPLACE_WITH_AN_EXPORT_ID", &id)],
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "running");
+    let (status, body) = routes.send(event("exports-get", &key, &[])).await;
+    assert_eq!(status, 404, "{body}");
+
+    let mut bad = event("exports-create", &key, &[]);
+    bad["body"] = Value::from(r#"{"kind": "weekly"}"#);
+    let (status, body) = routes.send(bad.clone()).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("kind")),
+        "{body}"
+    );
+    bad["body"] = Value::from(r#"{"kind": "full", "format": "xlsx"}"#);
+    let (status, body) = routes.send(bad.clone()).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("format")),
+        "{body}"
+    );
+    bad["body"] = Value::from(r#"{"kind": "full", "since": "yesterday"}"#);
+    let (status, body) = routes.send(bad).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("since")),
+        "{body}"
+    );
+}
+
+/// A request that cannot be put on the exports queue is refused (503), and its job is failed
+/// at once, saying why, rather than left running with nothing to run it.
+#[tokio::test]
+async fn an_export_whose_request_cannot_be_queued_fails_at_once() {
+    let env = env().await;
+    let tenant = env.new_tenant("consent-export-unqueued").await;
+    let key = env.api_key(&tenant, &["consents:write"]).await;
+    let (bucket, _) = env.fresh_exports().await;
+    let routes = Routes {
+        consent: Consent::new(&env.config, &env.sdk)
+            .unwrap()
+            .with_exports(bucket, env.unreachable_queue()),
+    };
+
+    let (status, body) = routes.send(event("exports-create", &key, &[])).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = routes.send(event("exports-list", &key, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    let exports = body["exports"].as_array().unwrap();
+    assert_eq!(exports.len(), 1, "{body}");
+    assert_eq!(exports[0]["status"], "failed");
+    assert!(
+        exports[0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("could not be put on the exports queue"),
+        "{body}"
+    );
 }

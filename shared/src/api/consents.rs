@@ -1,7 +1,7 @@
 //! Proof of consent: recording consents with evidence, a number's state and history, the
 //! opt-out list, and privacy redaction. Served by the consent function.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,13 +16,14 @@ use crate::consent::ordering::Mark;
 use crate::consent::record::{
     ConsentRequest, Invalid, MissingDisclosure, opt_out_only_an_override_lifts,
 };
-use crate::consent::standing::{Status, standings};
-use crate::consent::state::{FacetScope, SuppressionFacet};
+use crate::consent::standing::{Status, by_scope, standings};
+use crate::consent::state::FacetScope;
 use crate::consent::{Actor, ConsentEvent, NumberState, TenantPolicy};
+use crate::flows::history::HistoryPage;
 use crate::phone::E164;
 use crate::store::history::{ChangePosition, EventIndex, HistoryPosition};
 use crate::store::reviews::ReviewRecord;
-use crate::store::{ApiKeyRecord, Commit, Store, StoreError};
+use crate::store::{ApiKeyRecord, Commit, Store, StoreError, TenantSnapshot};
 
 const HISTORY_PAGE: i32 = 50;
 const LIST_PAGE: usize = 100;
@@ -95,27 +96,11 @@ pub struct ConsentService {
     pub(super) links: Option<super::links::Links>,
 }
 
-fn latest_mark(facet: &SuppressionFacet) -> Option<&Mark> {
-    facet
-        .opt_outs
-        .iter()
-        .chain(facet.opt_ins.iter())
-        .max_by_key(|m| m.canonical_key())
-}
-
-/// How a facet's scope reads under the tenant's current policy.
-fn scope_label(scope: &FacetScope, policy: &TenantPolicy, tenant: &TenantContext) -> String {
-    match scope {
-        FacetScope::Named { scope } => scope.to_string(),
-        FacetScope::Keyword { sender, .. } => policy
-            .stop_scope
-            .apply(&tenant.snapshot.directory.placement(sender))
-            .to_string(),
-    }
-}
-
-fn event_scope_label(event: &ConsentEvent, tenant: &TenantContext) -> Option<String> {
-    FacetScope::of(event).map(|f| scope_label(&f, &tenant.snapshot.tenant.policy, tenant))
+fn event_scope_label(event: &ConsentEvent, snapshot: &TenantSnapshot) -> Option<String> {
+    FacetScope::of(event).map(|f| {
+        f.label(&snapshot.tenant.policy, &snapshot.directory)
+            .to_string()
+    })
 }
 
 impl ConsentService {
@@ -220,7 +205,12 @@ impl ConsentService {
             .map(|(s, t)| (s.to_string(), t.to_string()))
             .collect();
         let private_map = HashMap::from([(event.event_id.to_string(), private)]);
-        Ok(event_json(&event, &tenant, &disclosures, &private_map))
+        Ok(event_json(
+            &event,
+            &tenant.snapshot,
+            &disclosures,
+            &private_map,
+        ))
     }
 
     /// `POST /v1/numbers/lookup`: the current state for every scope and category.
@@ -257,63 +247,27 @@ impl ConsentService {
             .as_deref()
             .map(|c| self.cursors.open(&binding, c))
             .transpose()?;
-        let (events, next) = self
-            .store
-            .history_page(&key.tenant_id, &phone, after.as_ref(), HISTORY_PAGE)
-            .await?;
-        let with_private: Vec<&str> = events
+        let page = crate::flows::history::page(
+            &self.store,
+            &key.tenant_id,
+            &phone,
+            after.as_ref(),
+            HISTORY_PAGE,
+        )
+        .await?;
+        let next_cursor = page
+            .next
+            .as_ref()
+            .map(|p| self.cursors.seal(&binding, p))
+            .transpose()?;
+        let entries: Vec<Value> = page
+            .events
             .iter()
-            .filter(|e| e.evidence.has_private_record)
-            .map(|e| e.event_id.as_str())
+            .map(|e| history_entry(&page, e, &tenant.snapshot))
             .collect();
-        let private = self
-            .store
-            .private_evidence_many(&key.tenant_id, &phone, &with_private)
-            .await?;
-        // A confirmation shows the pending consent it confirmed in full (its IP and user agent
-        // are that event's), so one entry is the whole evidence of a double opt-in.
-        let mut confirmed = HashMap::new();
-        for confirmation in events.iter().filter_map(|e| e.confirms.as_ref()) {
-            let id = confirmation.pending_event_id.as_str();
-            if let Some(pending) = self.store.event(&key.tenant_id, &phone, id).await? {
-                confirmed.insert(id.to_string(), pending);
-            }
-        }
-        let private_of_confirmed: Vec<&str> = confirmed
-            .values()
-            .filter(|e| e.evidence.has_private_record && !private.contains_key(e.event_id.as_str()))
-            .map(|e| e.event_id.as_str())
-            .collect();
-        let mut private = private;
-        if !private_of_confirmed.is_empty() {
-            private.extend(
-                self.store
-                    .private_evidence_many(&key.tenant_id, &phone, &private_of_confirmed)
-                    .await?,
-            );
-        }
-        let hashes: HashSet<String> = events
-            .iter()
-            .chain(confirmed.values())
-            .filter_map(|e| e.evidence.disclosure_sha256.clone())
-            .collect();
-        let disclosures = self.store.disclosures(&key.tenant_id, &hashes).await?;
-        let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
-        let entry = |e: &ConsentEvent| {
-            let mut value = event_json(e, &tenant, &disclosures, &private);
-            if let (Some(confirmation), Some(object)) = (&e.confirms, value.as_object_mut())
-                && let Some(pending) = confirmed.get(confirmation.pending_event_id.as_str())
-            {
-                object.insert(
-                    "pending_event".into(),
-                    event_json(pending, &tenant, &disclosures, &private),
-                );
-            }
-            value
-        };
         Ok(json!({
             "phone": phone.as_str(),
-            "events": events.iter().map(entry).collect::<Vec<_>>(),
+            "events": entries,
             "next_cursor": next_cursor,
         }))
     }
@@ -380,40 +334,31 @@ impl ConsentService {
         let phones: Vec<E164> = events.iter().map(|e| e.phone.clone()).collect();
         let states = self.store.load_states(&key.tenant_id, &phones).await?;
         let policy = &tenant.snapshot.tenant.policy;
-        let mut seen = HashSet::new();
         let mut items = Vec::new();
         for event in &events {
-            if !seen.insert(event.event_id.clone()) {
-                continue;
-            }
-            let Some(facet_scope) = FacetScope::of(event) else {
-                continue;
-            };
             // A number storage did not return is left out rather than guessed.
             let Some(Some(state)) = states.get(&event.phone) else {
                 return Err(ApiError::Unavailable(
                     "storage did not return every number; retry".into(),
                 ));
             };
-            let standings = standings(state, policy, &tenant.snapshot.directory);
-            let Some(standing) = standings.iter().find(|s| s.facet.scope == facet_scope) else {
-                continue;
-            };
-            // Each number and scope appears once: at its latest change.
-            if latest_mark(standing.facet).map(|m| &m.event_id) != Some(&event.event_id) {
-                continue;
+            // Each number and scope appears once, at the entry of its latest change: wherever
+            // that change was recorded, and whatever time it says it happened.
+            for row in by_scope(state, policy, &tenant.snapshot.directory) {
+                if row.changed.event_id != event.event_id {
+                    continue;
+                }
+                if status != "all" && status != row.status.as_str() {
+                    continue;
+                }
+                items.push(json!({
+                    "phone": event.phone.as_str(),
+                    "status": row.status.as_str(),
+                    "scope": row.scope.to_string(),
+                    "changed_at": row.changed.recorded(),
+                    "event_id": row.mark.map(|m| m.event_id.as_str()).unwrap_or(event.event_id.as_str()),
+                }));
             }
-            let facet_status = standing.status.as_str();
-            if status != "all" && status != facet_status {
-                continue;
-            }
-            items.push(json!({
-                "phone": event.phone.as_str(),
-                "status": facet_status,
-                "scope": scope_label(&facet_scope, policy, &tenant),
-                "changed_at": event.recorded_at,
-                "event_id": event.event_id,
-            }));
         }
         let next_cursor = next.map(|p| self.cursors.seal(&binding, &p)).transpose()?;
         Ok(json!({ "items": items, "next_cursor": next_cursor }))
@@ -465,7 +410,7 @@ fn lookup_json(
         .map(|standing| {
             let mark = standing.mark;
             json!({
-                "scope": scope_label(&standing.facet.scope, policy, tenant),
+                "scope": standing.facet.scope.label(policy, &tenant.snapshot.directory).to_string(),
                 "status": standing.status.as_str(),
                 "since": mark.map(|m| m.occurred_at),
                 "event_id": mark.map(|m| m.event_id.to_string()),
@@ -527,10 +472,24 @@ fn lookup_json(
     })
 }
 
-/// An event as the history shows it, with its evidence resolved.
-fn event_json(
+/// An event as the history shows it (`POST /v1/numbers/history`, `stopgate history`), with its
+/// evidence resolved.
+/// One entry of a number's history: the event with its evidence resolved, and for a
+/// confirmation the pending consent it confirmed (`pending_event`).
+pub fn history_entry(page: &HistoryPage, event: &ConsentEvent, tenant: &TenantSnapshot) -> Value {
+    let mut value = event_json(event, tenant, &page.disclosures, &page.private);
+    if let (Some(pending), Some(object)) = (page.pending_of(event), value.as_object_mut()) {
+        object.insert(
+            "pending_event".into(),
+            event_json(pending, tenant, &page.disclosures, &page.private),
+        );
+    }
+    value
+}
+
+pub fn event_json(
     event: &ConsentEvent,
-    tenant: &TenantContext,
+    tenant: &TenantSnapshot,
     disclosures: &HashMap<String, String>,
     private: &HashMap<String, crate::consent::PrivateEvidence>,
 ) -> Value {

@@ -7,6 +7,7 @@ pub mod check;
 pub mod consents;
 pub mod cursor;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod imports;
 pub mod links;

@@ -55,11 +55,6 @@ impl EventKind {
             EventKind::ConsentConfirmed => "consent_confirmed",
         }
     }
-
-    /// Whether the event moves a number's opt-out status (and so enters the change index).
-    pub fn changes_suppression(self) -> bool {
-        matches!(self, EventKind::OptOut | EventKind::OptIn)
-    }
 }
 
 /// Message categories, from least to most demanding of consent.
@@ -307,6 +302,13 @@ impl fmt::Display for EventId {
     }
 }
 
+/// What an event is to the opt-out/opt-in facet of its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandingChange {
+    OptOut,
+    OptIn,
+}
+
 /// One consent event, immutable once recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentEvent {
@@ -346,4 +348,18 @@ pub struct ConsentEvent {
     /// On `consent_confirmed` events: the pending consent confirmed (rule 9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirms: Option<Confirmation>,
+}
+
+impl ConsentEvent {
+    /// Whether the event is an opt-out or an opt-in on its scope's facet, and so may move the
+    /// number's standing there (and enters the change index). Written consent documented to
+    /// override an opt-out is an opt-in there (rule 2); a grant alone never is.
+    pub fn standing_change(&self) -> Option<StandingChange> {
+        match self.kind {
+            EventKind::OptOut => Some(StandingChange::OptOut),
+            EventKind::OptIn => Some(StandingChange::OptIn),
+            EventKind::Grant if self.override_opt_out => Some(StandingChange::OptIn),
+            _ => None,
+        }
+    }
 }

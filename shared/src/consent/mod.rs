@@ -20,10 +20,10 @@ pub use decision::{CheckDecision, CheckReason, DecisionInput, decide};
 pub use event::{
     Actor, Category, Confirmation, ConsentEvent, ConsentLevel, EventId, EventKind, EvidenceRefs,
     FormRef, Origin, PendingConsent, PrivateEvidence, ReviewRef, ReviewResolution, Source,
-    TimeSource,
+    StandingChange, TimeSource,
 };
 pub use inbound::InboundMessage;
-pub use policy::{ReplyMode, TenantPolicy};
+pub use policy::{ExportSchedule, ReplyMode, TenantPolicy};
 pub use scope::{Scope, SendContext, SenderDirectory, SenderGroup, StopScope};
 pub use state::{FoldOutcome, NumberState};
 

@@ -17,6 +17,11 @@ pub struct Mark {
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub time_source: TimeSource,
+    /// When Stopgate committed the event: the change index's key, so exports and the opt-out
+    /// list can say when a standing last changed. States folded before marks kept it have none
+    /// (see [`Mark::recorded`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<DateTime<Utc>>,
     pub source: Source,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
@@ -32,6 +37,7 @@ impl Mark {
             occurred_at: event.occurred_at,
             received_at: event.received_at,
             time_source: event.time_source,
+            recorded_at: Some(event.recorded_at),
             source: event.source,
             keyword: event.origin.keyword.clone(),
             override_opt_out: event.override_opt_out,
@@ -52,6 +58,17 @@ impl Mark {
     /// Does this opt-in answer an open review? A YES never does (rule 2), whatever it lifted.
     pub fn answers_reviews(&self) -> bool {
         self.keyword.as_deref() != Some(YES)
+    }
+
+    /// When Stopgate committed the event; for a mark kept before marks held it, when Stopgate
+    /// received it, which is never later.
+    pub fn recorded(&self) -> DateTime<Utc> {
+        self.recorded_at.unwrap_or(self.received_at)
+    }
+
+    /// The order of the change index: when Stopgate committed the event, then its id.
+    pub fn index_key(&self) -> (DateTime<Utc>, &str) {
+        (self.recorded(), self.event_id.as_str())
     }
 
     /// A total order used only to keep the state canonical: later first, then by id.
@@ -116,6 +133,7 @@ mod tests {
             occurred_at: at,
             received_at: at,
             time_source: ts,
+            recorded_at: Some(at),
             source: Source::SmsKeyword,
             keyword: None,
             override_opt_out: false,

@@ -55,6 +55,8 @@ pub struct TenantPolicy {
     pub time_zone: String,
     /// Quiet hours where the law does not set them (Canada, territories): rule 7.
     pub quiet_hours: super::quiet_hours::QuietHoursSettings,
+    /// How often the tenant's changes are exported on schedule (an incremental export).
+    pub export_schedule: ExportSchedule,
     /// Increases with every change, so decisions can say which policy they applied.
     pub version: u64,
 }
@@ -77,7 +79,31 @@ impl Default for TenantPolicy {
             review_business_days: 10,
             time_zone: DEFAULT_TIME_ZONE.to_string(),
             quiet_hours: Default::default(),
+            export_schedule: ExportSchedule::default(),
             version: 1,
+        }
+    }
+}
+
+/// How often a tenant's scheduled incremental export runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportSchedule {
+    Off,
+    Hourly,
+    #[default]
+    Daily,
+    Weekly,
+}
+
+impl ExportSchedule {
+    /// Time between two scheduled exports; none when off.
+    pub fn interval(self) -> Option<chrono::Duration> {
+        match self {
+            ExportSchedule::Off => None,
+            ExportSchedule::Hourly => Some(chrono::Duration::hours(1)),
+            ExportSchedule::Daily => Some(chrono::Duration::days(1)),
+            ExportSchedule::Weekly => Some(chrono::Duration::weeks(1)),
         }
     }
 }

@@ -8,7 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{Category, ConsentEvent, ConsentLevel, EventKind, EvidenceRefs, PendingConsent};
+use super::event::{
+    Category, ConsentEvent, ConsentLevel, EventKind, EvidenceRefs, PendingConsent, StandingChange,
+};
 use super::ordering::{Mark, opt_in_covers, opt_out_covers};
 use super::policy::TenantPolicy;
 use super::scope::{Placement, Scope, SendContext, SenderDirectory};
@@ -95,6 +97,18 @@ impl FacetScope {
         readings.sort();
         readings.dedup();
         readings
+    }
+
+    /// The scope this facet reads as under the tenant's current policy, for lookup, the
+    /// opt-out list and exports: a named scope as named; a keyword's as a STOP sent to that
+    /// sender now would reach (rule 3).
+    pub fn label(&self, policy: &TenantPolicy, directory: &SenderDirectory) -> Scope {
+        match self {
+            FacetScope::Named { scope } => scope.clone(),
+            FacetScope::Keyword { sender, .. } => {
+                policy.stop_scope.apply(&directory.placement(sender))
+            }
+        }
     }
 
     /// An opt-out here stops the send if any reading of its scope contains it.
@@ -269,12 +283,9 @@ impl NumberState {
             EventKind::OptOut | EventKind::OptIn | EventKind::Grant | EventKind::Revoke => {
                 // An opt-in, or written consent documented to override an opt-out (rule 2),
                 // is an opt-in mark; a grant alone never lifts an opt-out.
-                let suppression = match event.kind {
-                    EventKind::OptOut => Some(true),
-                    EventKind::OptIn => Some(false),
-                    EventKind::Grant if event.override_opt_out => Some(false),
-                    _ => None,
-                };
+                let suppression = event
+                    .standing_change()
+                    .map(|change| change == StandingChange::OptOut);
                 let mut outcome = FoldOutcome::NoFacet;
                 if let (Some(is_opt_out), Some(scope)) = (suppression, FacetScope::of(event)) {
                     // START is also a message from the person: a basis for conversational replies.

@@ -2,6 +2,8 @@
 //! `imports`) and the store, with no HTTP in sight. The HTTP edge (`api`), the CLI and the
 //! workers call these; the domain builds every event; the store only persists.
 
+pub mod exports;
+pub mod history;
 pub mod imports;
 pub mod pages;
 pub mod provider_secrets;

@@ -63,6 +63,20 @@ impl CaptureQueue {
         Ok(())
     }
 
+    /// Sends any message (the exports queue's requests share this client).
+    pub async fn send(&self, body: &str) -> Result<(), StoreError> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+
     /// Receives up to 10 captured webhooks with their receipt handles (the local gateway's
     /// stand-in for Lambda's SQS event source).
     pub async fn receive(

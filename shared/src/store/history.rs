@@ -31,6 +31,13 @@ pub struct ChangeKey {
     pub sk: String,
 }
 
+/// One entry of the change index: an event that may have moved a number's standing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeEntry {
+    pub phone: E164,
+    pub event_id: String,
+}
+
 /// The sparse event indexes (see docs/data-model.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventIndex {
@@ -234,6 +241,73 @@ impl Store {
         }
         let next = (position.shard < keys::CHANGE_SHARDS).then_some(position);
         Ok((events, next))
+    }
+
+    /// One page of a change-index shard between two keys (`gsi1sk`, both inclusive), as
+    /// entries: which number, which event, when recorded. Only the keys are read (a projection),
+    /// so a walk of the whole index moves little; exports read each number's state instead.
+    pub async fn change_entries(
+        &self,
+        tenant: &str,
+        shard: u8,
+        from_key: &str,
+        through_key: &str,
+        after: Option<&ChangeKey>,
+        limit: i32,
+    ) -> Result<(Vec<ChangeEntry>, Option<ChangeKey>), StoreError> {
+        let shard_pk = keys::change_shard_pk(tenant, shard);
+        let start = after.map(|k| {
+            Item::from([
+                ("gsi1pk".to_string(), s(shard_pk.clone())),
+                ("gsi1sk".to_string(), s(k.gsi1sk.clone())),
+                ("pk".to_string(), s(k.pk.clone())),
+                ("sk".to_string(), s(k.sk.clone())),
+            ])
+        });
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :from AND :through")
+            .expression_attribute_values(":pk", s(shard_pk))
+            .expression_attribute_values(":from", s(from_key))
+            .expression_attribute_values(":through", s(through_key))
+            .projection_expression("pk, sk, gsi1sk")
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let prefix = format!("N#{tenant}#");
+        let entries = out
+            .items()
+            .iter()
+            .map(|item| {
+                let pk = get_s(item, "pk")?;
+                let sk = get_s(item, "sk")?;
+                let phone = pk
+                    .strip_prefix(&prefix)
+                    .and_then(E164::from_stored)
+                    .ok_or_else(|| StoreError::Corrupt(format!("change entry of {pk}")))?;
+                let event_id = sk
+                    .strip_prefix(keys::EVENT_PREFIX)
+                    .ok_or_else(|| StoreError::Corrupt(format!("change entry {sk}")))?;
+                Ok(ChangeEntry {
+                    phone,
+                    event_id: event_id.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = match out.last_evaluated_key() {
+            Some(key) if !key.is_empty() => Some(ChangeKey {
+                gsi1sk: get_s(key, "gsi1sk")?.to_string(),
+                pk: get_s(key, "pk")?.to_string(),
+                sk: get_s(key, "sk")?.to_string(),
+            }),
+            _ => None,
+        };
+        Ok((entries, next))
     }
 
     /// Erases every private record (message text, IP, user agent) of a number. Returns how many.

@@ -86,6 +86,30 @@ pub fn import_pk(tenant: &str, import_id: &str) -> String {
 }
 pub const IMPORT_SK: &str = "IMPORT";
 
+/// A tenant's export bookkeeping: the checkpoint of its incremental exports, the claim of its
+/// scheduled export, and the event ids each incremental export wrote within the overlap window.
+pub fn exports_pk(tenant: &str) -> String {
+    format!("X#{tenant}")
+}
+pub const EXPORT_CHECKPOINT_SK: &str = "EXPORT_CHECKPOINT";
+pub const EXPORT_SCHEDULE_SK: &str = "EXPORT_SCHEDULE";
+pub fn export_overlap_sk(export_id: &str, chunk: u32) -> String {
+    format!("OVERLAP#{export_id}#{chunk:04}")
+}
+pub fn export_overlap_prefix(export_id: &str) -> String {
+    format!("OVERLAP#{export_id}#")
+}
+
+/// An export job: its own partition, addressed by the id its client holds.
+pub fn export_pk(tenant: &str, export_id: &str) -> String {
+    format!("X#{tenant}#{export_id}")
+}
+pub const EXPORT_SK: &str = "EXPORT";
+/// The index partition listing a tenant's exports, newest first (`GET /v1/exports`).
+pub fn exports_index_pk(tenant: &str) -> String {
+    format!("EXP#{tenant}")
+}
+
 pub fn quarantine_pk(tenant: &str, day: &str) -> String {
     format!("Q#{tenant}#{day}")
 }
@@ -120,20 +144,41 @@ fn shard_of(phone: &E164) -> u8 {
         % CHANGE_SHARDS
 }
 
-/// Which sparse index partition an event joins, if any.
+/// Which sparse index partition an event joins, if any. Every event that may move a number's
+/// standing in a scope joins the change index, whatever its kind (an opt-out, an opt-in, a
+/// grant documented to override an opt-out), so a reader of changes misses none of them.
 pub fn event_index_pk(event: &crate::consent::ConsentEvent) -> Option<String> {
     use crate::consent::EventKind::*;
+    if event.standing_change().is_some() {
+        return Some(change_pk(&event.tenant, &event.phone));
+    }
     match event.kind {
-        OptOut | OptIn => Some(change_pk(&event.tenant, &event.phone)),
         Inbound | Help | PossibleRevocation => {
             Some(inbound_shard_pk(&event.tenant, shard_of(&event.phone)))
         }
-        Grant | Revoke | ReviewResolved | Redacted | PendingConsent | ConsentConfirmed => None,
+        OptOut | OptIn | Grant | Revoke | ReviewResolved | Redacted | PendingConsent
+        | ConsentConfirmed => None,
     }
 }
 pub fn change_sk(recorded_at: &chrono::DateTime<chrono::Utc>, event_id: &str) -> String {
     format!(
         "{}#{event_id}",
         recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
+}
+
+/// The lowest change-index key of changes recorded from `at` on; none: from the first.
+pub fn change_sk_from(at: Option<&chrono::DateTime<chrono::Utc>>) -> String {
+    // DynamoDB refuses an empty string in a key condition: "0" sorts before any timestamp.
+    at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| "0".to_string())
+}
+
+/// The highest change-index key of changes recorded up to `at` (its millisecond included).
+pub fn change_sk_through(at: &chrono::DateTime<chrono::Utc>) -> String {
+    // '~' sorts after every character of an event id (Crockford base 32).
+    format!(
+        "{}#~",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     )
 }

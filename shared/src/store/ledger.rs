@@ -418,13 +418,7 @@ impl Store {
             items.push(self.put(item, None, false)?);
         }
 
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk));
-        item.insert("sk".into(), s(keys::STATE_SK));
-        item.insert("type".into(), s("state"));
-        item.insert("version".into(), n(version + 1));
-        item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
-        item.insert("doc".into(), to_doc(state)?);
+        let item = state_item(event, state, version + 1)?;
         let condition = if version == 0 {
             "attribute_not_exists(pk)"
         } else {
@@ -609,7 +603,7 @@ impl Store {
 }
 
 /// An event's own item, in its number's partition, and in a sparse index if it belongs to one.
-fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
+pub(crate) fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
     let event_id = event.event_id.as_str();
     let mut item = Item::new();
     item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
@@ -625,6 +619,22 @@ fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
             s(keys::change_sk(&event.recorded_at, event_id)),
         );
     }
+    Ok(item)
+}
+
+/// The state item of `event`'s number after it, at `version`.
+pub(crate) fn state_item(
+    event: &ConsentEvent,
+    state: &NumberState,
+    version: u64,
+) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
+    item.insert("sk".into(), s(keys::STATE_SK));
+    item.insert("type".into(), s("state"));
+    item.insert("version".into(), n(version));
+    item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
+    item.insert("doc".into(), to_doc(state)?);
     Ok(item)
 }
 

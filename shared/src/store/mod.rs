@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod capture;
 pub mod exemptions;
+pub mod export_files;
+pub mod exports;
 pub mod forms;
 pub mod history;
 pub mod imports;
