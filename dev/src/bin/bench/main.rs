@@ -319,12 +319,14 @@ impl Bench {
         let mut handler = Vec::with_capacity(n);
         let mut raw = Vec::with_capacity(n);
         let mut counted = BTreeMap::new();
+        let mut read_units = 0.0;
         for (i, to) in numbers.iter().enumerate() {
             let phone = E164::from_stored(to).ok_or_else(|| format!("not E.164: {to}"))?;
             let pk = keys::number_pk(&self.tenant, &phone);
             let get = || async {
                 let started = Instant::now();
-                self.raw
+                let out = self
+                    .raw
                     .get_item()
                     .table_name(&self.table)
                     .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
@@ -333,14 +335,23 @@ impl Bench {
                         aws_sdk_dynamodb::types::AttributeValue::S(keys::STATE_SK.into()),
                     )
                     .consistent_read(true)
+                    .return_consumed_capacity(
+                        aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
+                    )
                     .send()
                     .await
                     .map_err(|e| format!("raw GetItem: {}", sdk_failure(e)))?;
-                Ok::<Duration, String>(started.elapsed())
+                let units = out
+                    .consumed_capacity()
+                    .and_then(|c| c.read_capacity_units().or(c.capacity_units()))
+                    .unwrap_or(f64::NAN);
+                Ok::<(Duration, f64), String>((started.elapsed(), units))
             };
             // Alternate which goes first, so neither always follows the other.
             if i % 2 == 1 {
-                raw.push(get().await?);
+                let (elapsed, units) = get().await?;
+                raw.push(elapsed);
+                read_units += units;
             }
             let before = self.counter.snapshot();
             handler.push(self.one_check(check, to).await?);
@@ -348,7 +359,9 @@ impl Bench {
                 *counted.entry(op).or_insert(0) += k;
             }
             if i % 2 == 0 {
-                raw.push(get().await?);
+                let (elapsed, units) = get().await?;
+                raw.push(elapsed);
+                read_units += units;
             }
         }
         handler.sort();
@@ -373,6 +386,14 @@ impl Bench {
             format!("{per:.2}"),
             "1",
             Some(per <= 1.0),
+        ));
+        rows.push(row(
+            "1. Read capacity units of that GetItem (DynamoDB's ConsumedCapacity, mean)",
+            format!("{:.2}", read_units / n as f64),
+            "",
+            "",
+            "",
+            None,
         ));
         Ok(())
     }
@@ -505,6 +526,7 @@ impl Bench {
         let mut handler = Vec::with_capacity(count);
         let mut raw = Vec::with_capacity(count);
         let mut counted = BTreeMap::new();
+        let mut write_units = 0.0;
         for n in 0..warm + count {
             let request = self.webhook(n)?;
             let before = self.counter.snapshot();
@@ -522,7 +544,7 @@ impl Bench {
                 .ok_or("a webhook wrote no transaction")?;
             let items = replay::items(&body, &self.raw_table)?;
             let raw_started = Instant::now();
-            replay::send(&self.raw, items).await?;
+            let units = replay::send(&self.raw, items).await?;
             let raw_elapsed = raw_started.elapsed();
             if n >= warm {
                 for (op, k) in made {
@@ -530,6 +552,7 @@ impl Bench {
                 }
                 handler.push(elapsed);
                 raw.push(raw_elapsed);
+                write_units += units;
             }
         }
         self.counter.keep_nothing().map_err(|e| e.to_string())?;
@@ -543,6 +566,14 @@ impl Bench {
             format!("{per:.2}"),
             "1 write transaction",
             Some(per <= 1.0),
+        ));
+        rows.push(row(
+            "3. Write capacity units of that transaction (DynamoDB's ConsumedCapacity, mean)",
+            format!("{:.2}", write_units / count as f64),
+            "",
+            "",
+            "",
+            None,
         ));
         for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
             let (h, r) = (quantile(&handler, q), quantile(&raw, q));
@@ -621,6 +652,14 @@ impl Bench {
             ops(&counted, lines as f64),
             "1 TransactWriteItems",
             format!("{:.2}", counted.values().sum::<u64>() as f64 / lines as f64),
+            "",
+            None,
+        ));
+        rows.push(row(
+            "6. Import: write capacity units per line (DynamoDB's ConsumedCapacity of its transactions)",
+            format!("{:.2}", number_of("write_units") / lines as f64),
+            "",
+            "",
             "",
             None,
         ));
@@ -872,17 +911,18 @@ async fn import_child(args: &[String]) -> Fallible<()> {
     let sent = transactions.len();
     let raw_started = Instant::now();
     let mut in_flight = tokio::task::JoinSet::new();
+    let mut write_units = 0.0;
     for items in transactions {
         if in_flight.len() >= IMPORT_CONCURRENCY
             && let Some(done) = in_flight.join_next().await
         {
-            done.map_err(|e| e.to_string())??;
+            write_units += done.map_err(|e| e.to_string())??;
         }
         let raw = raw.clone();
         in_flight.spawn(async move { replay::send(&raw, items).await });
     }
     while let Some(done) = in_flight.join_next().await {
-        done.map_err(|e| e.to_string())??;
+        write_units += done.map_err(|e| e.to_string())??;
     }
     let raw_seconds = raw_started.elapsed().as_secs_f64();
     println!(
@@ -891,6 +931,7 @@ async fn import_child(args: &[String]) -> Fallible<()> {
             "seconds": seconds,
             "raw_seconds": raw_seconds,
             "raw_transactions": sent,
+            "write_units": write_units,
             "lines": job.tally.lines,
             "applied": job.tally.applied,
             "requests": requests,

@@ -172,17 +172,23 @@ pub fn items(body: &[u8], table: &str) -> Result<Vec<TransactWriteItem>, String>
         .collect()
 }
 
-/// Sends `items` as one transaction.
-pub async fn send(ddb: &Client, items: Vec<TransactWriteItem>) -> Result<(), String> {
-    ddb.transact_write_items()
+/// Sends `items` as one transaction; returns the write capacity units DynamoDB says it used.
+pub async fn send(ddb: &Client, items: Vec<TransactWriteItem>) -> Result<f64, String> {
+    let out = ddb
+        .transact_write_items()
         .set_transact_items(Some(items))
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
         .send()
         .await
-        .map(|_| ())
         .map_err(|e| {
             format!(
                 "raw TransactWriteItems: {}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(e)
             )
-        })
+        })?;
+    Ok(out
+        .consumed_capacity()
+        .iter()
+        .filter_map(|c| c.write_capacity_units().or(c.capacity_units()))
+        .sum())
 }
