@@ -22,6 +22,8 @@ use stopgate::consent::{
 use stopgate::keywords;
 use stopgate::phone::E164;
 
+// The same texts as the release benchmark (`make bench`).
+#[path = "../../dev/src/bin/bench/texts.rs"]
 mod texts;
 use texts::{MIX, TEXTS};
 

@@ -12,7 +12,7 @@
 //! - webhook: signed Twilio webhooks through the inbound function's handler against the very
 //!   `TransactWriteItems` each one sent, sent again to another table (`replay`).
 //! - classifier: messages per second on one core over the en/es/pt mix of
-//!   shared/benches/texts against an exact single-word match.
+//!   `texts` (shared with shared/benches/hot_paths.rs) against an exact single-word match.
 //! - import: a CSV through the import pipeline in a child process (its peak resident memory),
 //!   against the same transactions sent raw with the same concurrency.
 //! - cold start: each function's release binary under a minimal Lambda Runtime API
@@ -52,7 +52,6 @@ mod counting;
 mod replay;
 mod runtime_api;
 #[allow(dead_code)]
-#[path = "../../../../shared/benches/texts/mod.rs"]
 mod texts;
 
 use counting::{Counter, difference};

@@ -1,5 +1,5 @@
-//! The texts the classifier is timed on, shared by `shared/benches/hot_paths.rs` and the
-//! release benchmark (`dev/src/bin/bench.rs`), so both measure the same mix.
+//! The texts the classifier is timed on, shared by the release benchmark (`make bench`) and
+//! `shared/benches/hot_paths.rs`, so both measure the same mix.
 
 /// The ten texts the earlier figures were measured with.
 pub const TEXTS: [&str; 10] = [
