@@ -44,8 +44,8 @@ dev: ## Run the whole stack at http://127.0.0.1:9000 with a seeded demo tenant (
 test-dev-restart: ## Slow, manual: stop `make dev` every way (TERM, INT, HUP, KILL) and restart it at once
 	@bash scripts/test_dev_restart.sh
 
-bench: ## Run the benchmarks
-	@cargo bench --workspace
+bench: ## Release build; whole requests against their DynamoDB baselines in one table (BENCHMARKS.md)
+	@bash scripts/bench.sh
 
 bench-export: ## Slow: a full export of ROWS (default 1,000,000) opt-outs beside a raw Query of the index
 	@bash scripts/bench_export.sh

@@ -22,46 +22,10 @@ use stopgate::consent::{
 use stopgate::keywords;
 use stopgate::phone::E164;
 
-const TEXTS: [&str; 10] = [
-    "STOP",
-    "Stop please",
-    "please stop texting me",
-    "weekend plans?",
-    "Is my order ready? I need it by Friday",
-    "ＳＴＯＰ",
-    "leave me alone",
-    "START",
-    "Thanks! See you at the end of the week",
-    "cancel texts",
-];
-
-/// Replies as they arrive, in the three languages the grammar reads.
-const MIX: [&str; 24] = [
-    "STOP",
-    "Yes",
-    "Can you move my appointment to Thursday at 3?",
-    "Thanks! 👍",
-    "BAJA",
-    "¿A qué hora abren mañana?",
-    "No me manden más mensajes por favor",
-    "Oi, tudo bem? Quero saber o preço do plano",
-    "pare de me mandar mensagem",
-    "Is my order ready? I need it by Friday",
-    "stop texting me",
-    "Sácame de la lista",
-    "Obrigado pelo atendimento!",
-    "I don't want these texts",
-    "quiero dejar de fumar",
-    "SAIR",
-    "ok see you then",
-    "não quero mais receber",
-    "Perfecto, gracias, nos vemos el lunes",
-    "cancel my appointment",
-    "HELP",
-    "Who is this?",
-    "Dejen de escribirme",
-    "I'll be there in 10 minutes",
-];
+// The same texts as the release benchmark (`make bench`).
+#[path = "../../dev/src/bin/bench/texts.rs"]
+mod texts;
+use texts::{MIX, TEXTS};
 
 fn per_op(rounds: usize, ops: usize, mut f: impl FnMut()) -> f64 {
     let mut samples: Vec<f64> = (0..rounds)
