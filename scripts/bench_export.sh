@@ -67,7 +67,7 @@ eval "$(bash scripts/services.sh env)"
 created=yes
 .venv/bin/python scripts/create_resources.py --table "$TABLE_NAME"
 cargo build --release -p stopgate --example export_bench --features testing
-BENCH="$ROOT/target/release/examples/export_bench"
+BENCH="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/export_bench"
 TENANT="bench-$(date +%s)"
 echo "bench-export: $ROWS opt-outs, tenant $TENANT (DynamoDB Local $AWS_ENDPOINT_URL_DYNAMODB," \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2

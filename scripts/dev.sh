@@ -41,8 +41,10 @@ STATE_DIR="$ROOT/.stopgate"
 ENV_FILE="$STATE_DIR/dev.env"
 SECRET_FILE="$STATE_DIR/dev-secret"
 LOG_DIR="$ROOT/.local/log"
-CLI="$ROOT/target/debug/stopgate"
-GATEWAY="$ROOT/target/debug/stopgate-dev"
+# Where cargo puts what it builds (CARGO_TARGET_DIR moves it).
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+CLI="$TARGET_DIR/debug/stopgate"
+GATEWAY="$TARGET_DIR/debug/stopgate-dev"
 export SERVICES_OWNER="dev-$$"
 export SERVICES_OWNER_PID=$$
 export TABLE_NAME=stopgate
