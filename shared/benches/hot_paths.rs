@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use stopgate::consent::{
@@ -26,20 +25,9 @@ use stopgate::phone::E164;
 #[path = "../../dev/src/bin/bench/texts.rs"]
 mod texts;
 use texts::{MIX, TEXTS};
-
-fn per_op(rounds: usize, ops: usize, mut f: impl FnMut()) -> f64 {
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..ops {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / ops as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
-}
+#[path = "../../dev/src/bin/bench/timing.rs"]
+mod timing;
+use timing::per_op;
 
 fn event(kind: EventKind, sender: &str, group: &str, minutes: i64) -> ConsentEvent {
     let at = Utc

@@ -53,6 +53,8 @@ mod replay;
 mod runtime_api;
 #[allow(dead_code)]
 mod texts;
+mod timing;
+use timing::per_op;
 
 use counting::{Counter, difference};
 
@@ -782,20 +784,6 @@ impl Bench {
         }
         Ok(())
     }
-}
-
-fn per_op(rounds: usize, ops: usize, mut f: impl FnMut()) -> f64 {
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..ops {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / ops as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
 }
 
 /// 4: the classifier on one core over the en/es/pt mix.
