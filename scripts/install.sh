@@ -6,6 +6,11 @@
 #     browser test needs them), unless `chromium` and `chromedriver` are already on PATH
 # and checks the tools the machine must already have (Java >= 17, Node >= 18.2, Python >= 3.9,
 # cargo with clippy and rustfmt, cargo-nextest). Idempotent; prints nothing when all is in place.
+#
+#   scripts/install.sh deploy   (`make install-deploy`) instead installs only .venv-deploy from
+#                               requirements-deploy.txt: the SAM CLI, cargo-lambda and zig that
+#                               docs/deploy.md uses. Kept apart from .venv because the SAM CLI
+#                               pins boto3 and cryptography to versions moto cannot share.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +31,28 @@ run() {
     exit 1
   fi
 }
+
+# --- deploy tools (.venv-deploy), on request only ---------------------------------------
+if [[ ${1:-} == deploy ]]; then
+  command -v python3 >/dev/null || die "python3 not found: Python 3.9 or newer is required"
+  stamp=".venv-deploy/.requirements-deploy.sha256"
+  want="$( (sha256sum requirements-deploy.txt; python3 --version 2>&1) | sha256sum | cut -d' ' -f1)"
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  if [[ $want != "$have" ]] || ! .venv-deploy/bin/python -c 'import sys' >/dev/null 2>&1; then
+    say "pip install -r requirements-deploy.txt into .venv-deploy"
+    if ! .venv-deploy/bin/python -c 'import sys' >/dev/null 2>&1; then
+      rm -rf .venv-deploy
+      run venv-deploy python3 -m venv .venv-deploy
+    fi
+    run pip-deploy .venv-deploy/bin/python -m pip install --quiet --disable-pip-version-check \
+      -r requirements-deploy.txt
+    echo "$want" >"$stamp"
+  fi
+  for tool in sam cargo-lambda python-zig; do
+    [[ -x .venv-deploy/bin/$tool ]] || die ".venv-deploy/bin/$tool missing after pip install; remove .venv-deploy and retry"
+  done
+  exit 0
+fi
 
 # --- tools the machine must have ---------------------------------------------------------
 command -v java >/dev/null || die "java not found: Java 17 or newer is required (Debian: apt-get install openjdk-17-jre-headless)"

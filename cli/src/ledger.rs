@@ -238,7 +238,10 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
     if let Some(ReviewsCommand::Sweep { tenant }) = args.command {
         let policy = policy(env, &tenant).await?;
         let summary = reviews::sweep(&env.store, &tenant, &policy, Utc::now()).await?;
-        println!("{}", json!({"tenant": tenant, "expired": summary.expired}));
+        println!(
+            "{}",
+            json!({"tenant": tenant, "expired": summary.expired, "open": summary.open, "due_soon": summary.due_soon})
+        );
         return Ok(());
     }
     let args = args.queue;

@@ -16,6 +16,7 @@ use stopgate::flows::exports::{self, ExportError, ExportOptions, Progress, Ran};
 use stopgate::store::export_files::ExportBucket;
 use stopgate::store::exports::{ExportJob, ExportRequest};
 use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError};
+use stopgate::telemetry::{self, Unit};
 
 /// How long before Lambda's deadline a run gives up (and leaves the request to a later
 /// delivery) rather than be cut off mid-upload.
@@ -149,12 +150,23 @@ impl ExportWorker {
             match outcome {
                 Outcome::Done(job) => {
                     tracing::info!(export_id = %job.export_id, rows = job.rows, "export written");
+                    telemetry::count("Exports", &[("Outcome", "written")]);
+                    // How stale the bucket is: from the last change the export covers to its
+                    // files being there (queue wait, retries and the run itself).
+                    telemetry::measure(
+                        "ExportLag",
+                        Unit::Milliseconds,
+                        (job.updated_at - job.until).num_milliseconds().max(0) as f64,
+                        &[("Kind", job.kind.as_str())],
+                    );
                 }
                 Outcome::Dropped(reason) => {
                     tracing::warn!(message_id = %id, %reason, "export request dropped");
+                    telemetry::count("Exports", &[("Outcome", "dropped")]);
                 }
                 Outcome::Retry(reason) => {
                     tracing::warn!(message_id = %id, %reason, "export will be retried");
+                    telemetry::count("Exports", &[("Outcome", "retried")]);
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id;
                     failures.push(failure);

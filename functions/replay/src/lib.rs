@@ -9,6 +9,7 @@ use stopgate::api::tenants::Tenants;
 use stopgate::api::webhook::{ReplayOutcome, replay};
 use stopgate::config::Config;
 use stopgate::store::{CapturedWebhook, SdkConfig, Store, StoreError};
+use stopgate::telemetry;
 
 pub struct Replay {
     store: Store,
@@ -31,6 +32,14 @@ impl Replay {
             Err(e) => return Ok(ReplayOutcome::Dropped(format!("unreadable capture: {e}"))),
         };
         let outcome = replay(&self.store, &self.tenants, &captured).await?;
+        // How long a STOP waited between arrival and the ledger: the capture's cost.
+        let lag = chrono::Utc::now() - captured.received_at;
+        telemetry::measure(
+            "ReplayLag",
+            telemetry::Unit::Milliseconds,
+            lag.num_milliseconds().max(0) as f64,
+            &[("Provider", &captured.provider)],
+        );
         tracing::info!(tenant = %captured.tenant, provider = %captured.provider, ?outcome, "captured webhook replayed");
         Ok(outcome)
     }

@@ -1,13 +1,15 @@
 //! The scheduled review sweep (docs/rules.md rule 5): for every tenant, each possible revocation
 //! left unreviewed past its due date becomes an opt-out (source `review_expired`), so lookup,
 //! the opt-out list and exports see it, not only the check. Runs on an EventBridge schedule;
-//! idempotent, so a retried or overlapping run records nothing twice.
+//! idempotent, so a retried or overlapping run records nothing twice. Each run also reports the
+//! review backlog and the reviews due within a day (metrics `ReviewBacklog`, `ReviewsDueSoon`).
 
 use chrono::Utc;
 use serde_json::{Value, json};
 use stopgate::config::Config;
 use stopgate::flows::reviews::sweep_all;
 use stopgate::store::{SdkConfig, Store, StoreError};
+use stopgate::telemetry::{self, Unit};
 
 pub struct Sweeper {
     store: Store,
@@ -26,12 +28,14 @@ impl Sweeper {
     /// could not be swept; the others' opt-outs are recorded all the same.
     pub async fn handle(&self) -> Result<Value, StoreError> {
         let results = sweep_all(&self.store, Utc::now()).await?;
-        let mut expired = 0;
+        let (mut expired, mut open, mut due_soon) = (0, 0, 0);
         let mut failed = Vec::new();
         for (tenant, result) in &results {
             match result {
                 Ok(summary) => {
                     expired += summary.expired;
+                    open += summary.open;
+                    due_soon += summary.due_soon;
                     if summary.expired > 0 {
                         tracing::info!(tenant = %tenant, expired = summary.expired, "reviews past their due date recorded as opt-outs");
                     }
@@ -42,12 +46,21 @@ impl Sweeper {
                 }
             }
         }
+        // Across tenants (a tenant dimension would be a metric per tenant): the alarm says that
+        // some review is close to its due date; `stopgate reviews <tenant>` says which.
+        telemetry::measure("ReviewBacklog", Unit::Count, open as f64, &[]);
+        telemetry::measure("ReviewsDueSoon", Unit::Count, due_soon as f64, &[]);
         if !failed.is_empty() {
             return Err(StoreError::Unavailable(format!(
                 "review sweep failed for {} tenant(s)",
                 failed.len()
             )));
         }
-        Ok(json!({"tenants": results.len(), "expired": expired}))
+        Ok(json!({
+            "tenants": results.len(),
+            "expired": expired,
+            "open": open,
+            "due_soon": due_soon
+        }))
     }
 }

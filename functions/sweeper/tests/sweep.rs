@@ -1,6 +1,7 @@
 //! The scheduled sweep against DynamoDB Local, on a table of its own (it visits every tenant):
 //! each review past its due date becomes one opt-out of source `review_expired` that lookup
-//! and the opt-out list see; reviews not yet due stay open; a second run records nothing.
+//! and the opt-out list see; reviews not yet due stay open and are counted (the backlog, and
+//! those due soon); a second run records nothing.
 // Test code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,10 +36,23 @@ async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
         .open_review(&store, "sweep-a", &fresh_phone, Utc::now())
         .await;
 
+    // Opened 30 hours ago: with two business days it is not due yet, and due within a day or
+    // not depending on the weekend in between.
+    let waiting_phone = E164::parse_e164("+14155550403").unwrap();
+    let thirty_hours_ago = Utc::now() - Duration::hours(30);
+    env.open_review(&store, "sweep-b", &waiting_phone, thirty_hours_ago)
+        .await;
+    let waiting_due = policy.review_due(thirty_hours_ago);
+    assert!(waiting_due > Utc::now() + Duration::minutes(5));
+    let due_soon = usize::from(waiting_due - Utc::now() <= stopgate::flows::reviews::DUE_SOON);
+
     let sweeper = Sweeper::with_store(store.clone());
     let summary = sweeper.handle().await.unwrap();
     assert_eq!(summary["tenants"], 2, "{summary}");
     assert_eq!(summary["expired"], 2, "{summary}");
+    // The backlog: the fresh review and the waiting one; the fresh one is days from due.
+    assert_eq!(summary["open"], 2, "{summary}");
+    assert_eq!(summary["due_soon"], due_soon, "{summary}");
 
     for (tenant, phone, review_id) in &overdue {
         let events = store.events(tenant, phone).await.unwrap();
@@ -80,6 +94,7 @@ async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
 
     let again = sweeper.handle().await.unwrap();
     assert_eq!(again["expired"], 0, "{again}");
+    assert_eq!(again["open"], 2, "{again}");
     for (tenant, phone, _) in &overdue {
         let opt_outs = store
             .events(tenant, phone)

@@ -68,6 +68,20 @@ impl BatchRequest {
     }
 }
 
+/// The `Checks` metric: one per answer, by `Reason` and `Allowed` (and by `Allowed` alone).
+fn counted(response: &CheckResponse) {
+    let reason = serde_json::to_value(response.reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let allowed = if response.allowed { "true" } else { "false" };
+    crate::telemetry::count_by(
+        "Checks",
+        &[("Reason", &reason), ("Allowed", allowed)],
+        &[&["Allowed"]],
+    );
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResponse {
     pub allowed: bool,
@@ -403,7 +417,9 @@ impl CheckService {
         let response = self
             .answer_bound(&key.tenant_id, &check, &tenant, &state, now)
             .await?;
-        fresh_enough(response, &tenant)
+        let response = fresh_enough(response, &tenant)?;
+        counted(&response);
+        Ok(response)
     }
 
     /// The answer to one check, holding the exemption it names for its message (rule 6): the
@@ -492,7 +508,8 @@ impl CheckService {
                         Some(Some(state)) => self
                             .answer_bound(&key.tenant_id, &check, &tenant, state, now)
                             .await
-                            .and_then(|r| fresh_enough(r, &tenant)),
+                            .and_then(|r| fresh_enough(r, &tenant))
+                            .inspect(counted),
                         // Unread after retries: deny rather than guess (rule 8).
                         _ => Err(ApiError::Unavailable(
                             "storage did not return this number".into(),

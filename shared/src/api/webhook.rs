@@ -266,6 +266,7 @@ impl WebhookService {
             Ok(None) => {
                 tracing::warn!(provider = %provider, "webhook for an unknown tenant refused");
                 telemetry::count("WebhooksUnknownTenant", &[("Provider", provider.as_str())]);
+                telemetry::webhook(provider.as_str(), "unknown_tenant");
                 return WebhookAnswer::error(&rejected());
             }
             // Without the tenant's secrets we cannot verify now: keep the request for replay,
@@ -446,10 +447,12 @@ impl WebhookService {
                         tenant = %req.tenant, provider = %req.provider, from = %message.event.phone.masked(),
                         kind = kind.as_str(), event_id = %message.event.event_id, ?fold, "webhook recorded"
                     );
+                    telemetry::webhook(&req.provider, "recorded");
                     reply
                 }
                 CommitOutcome::Duplicate(record) => {
                     tracing::info!(tenant = %req.tenant, provider = %req.provider, event_id = %record.event_id, "duplicate delivery; same reply");
+                    telemetry::webhook(&req.provider, "duplicate");
                     record.reply
                 }
             };
@@ -485,11 +488,13 @@ impl WebhookService {
             Ok(()) => {
                 tracing::warn!(tenant = %req.tenant, provider = %req.provider, verified, reason = %reason, "webhook captured for replay");
                 telemetry::count("WebhooksCaptured", &[("Provider", &req.provider)]);
+                telemetry::webhook(&req.provider, "captured");
                 WebhookAnswer::reply(reply)
             }
             Err(e) => {
                 tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook neither committed nor captured");
                 telemetry::count("WebhooksLost", &[("Provider", &req.provider)]);
+                telemetry::webhook(&req.provider, "lost");
                 WebhookAnswer::error(&ApiError::Unavailable(
                     "cannot record this webhook now; retry".into(),
                 ))
@@ -571,6 +576,7 @@ async fn quarantine_within_limit(store: &Store, req: &IncomingWebhook, reason: &
         Ok(true) => {
             tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; quarantined");
             telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+            telemetry::webhook(&req.provider, "quarantined");
             if let Err(e) = store.quarantine(&quarantine_record(req, reason)).await {
                 tracing::error!(error = %e, "could not store quarantined webhook");
             }
@@ -579,6 +585,7 @@ async fn quarantine_within_limit(store: &Store, req: &IncomingWebhook, reason: &
         Err(e) => {
             tracing::error!(tenant = %req.tenant, provider = %req.provider, reason = %reason, error = %e, "webhook signature rejected; could not quarantine");
             telemetry::count("WebhooksQuarantined", &[("Provider", &req.provider)]);
+            telemetry::webhook(&req.provider, "quarantined");
         }
     }
 }
@@ -587,6 +594,7 @@ async fn quarantine_within_limit(store: &Store, req: &IncomingWebhook, reason: &
 fn refused_unstored(req: &IncomingWebhook, reason: &str) {
     tracing::warn!(tenant = %req.tenant, provider = %req.provider, reason = %reason, "webhook signature rejected; over the quarantine share, not stored");
     telemetry::count("WebhooksQuarantineSkipped", &[("Provider", &req.provider)]);
+    telemetry::webhook(&req.provider, "quarantine_skipped");
 }
 
 /// A refused request as the quarantine keeps it: credentials removed (their size noted), the

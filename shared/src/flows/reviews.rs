@@ -91,10 +91,20 @@ pub async fn assign(
 pub struct SweepSummary {
     /// Reviews past their due date that this sweep turned into opt-outs.
     pub expired: usize,
+    /// Reviews still open after the sweep: the backlog.
+    pub open: usize,
+    /// Of those, the ones due within [`DUE_SOON`]: a person must look at them before they
+    /// become opt-outs on their own.
+    pub due_soon: usize,
 }
 
+/// How close to its due date an open review counts as due soon (the `ReviewsDueSoon` metric
+/// and its alarm).
+pub const DUE_SOON: chrono::Duration = chrono::Duration::hours(24);
+
 /// Records an opt-out (source `review_expired`) for every open review of `tenant` past its due
-/// date at `now`, and closes it. Idempotent: a review is turned into an opt-out once.
+/// date at `now`, and closes it, and counts the reviews left open and those due soon.
+/// Idempotent: a review is turned into an opt-out once.
 pub async fn sweep(
     store: &Store,
     tenant: &str,
@@ -108,9 +118,15 @@ pub async fn sweep(
             .reviews_page(tenant, ReviewStatus::Open, after.as_ref(), SWEEP_PAGE)
             .await?;
         for record in records {
-            if now <= policy.review_due(record.opened_at) {
-                // Oldest first, and a later review is never due earlier: nothing more to do.
-                return Ok(summary);
+            let due_at = policy.review_due(record.opened_at);
+            if now <= due_at {
+                // Not due yet: counted for the backlog (the review queue is worked by people,
+                // so it stays small enough to read through every hour).
+                summary.open += 1;
+                if due_at - now <= DUE_SOON {
+                    summary.due_soon += 1;
+                }
+                continue;
             }
             let actor = Actor::System {
                 reason: REVIEW_EXPIRED.into(),
