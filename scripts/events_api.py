@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the API Gateway HTTP API (v2) sample events for every consent route in events/:
-consents, lookup, history, the opt-out list, redaction, reviews, imports and exports; the
-scheduled events the sweeper and the export function receive, and the exports queue's request
+consents, lookup, history, the opt-out list, redaction, reviews, the audit trail, imports and
+exports; the scheduled events the sweeper and the export function receive, and the exports queue's request
 the export function receives. The consent
 function's routing test (functions/consent/tests/routes.rs) replays them, and they work as
 `cargo lambda invoke consent --data-file` inputs once the placeholders are replaced:
@@ -58,6 +58,7 @@ def main():
     write("numbers-redact", "POST", "/v1/numbers/redact", json.dumps({"phone": PERSON}))
     write("opt-outs-list", "GET", "/v1/opt-outs", query={"status": "all"})
     write("reviews-list", "GET", "/v1/reviews", query={"status": "open"})
+    write("audit-list", "GET", "/v1/audit", query={"limit": "20"})
     write("reviews-resolve", "POST", "/v1/reviews/REPLACE_WITH_A_REVIEW_ID",
           json.dumps({"resolution": "not_a_revocation", "note": "asked about an order"}), route="POST /v1/reviews/{id}")
     write("imports-csv", "POST", "/v1/imports",

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::Value;
 use stopgate::api::consents::history_entry;
-use stopgate::consent::Actor;
 use stopgate::flows::exports::{self, ExportError, ExportOptions, LocalWindow, Progress, Ran};
 use stopgate::store::export_files::ExportBucket;
 use stopgate::store::exports::{ExportFormat, ExportKind, ExportVia};
@@ -138,7 +137,6 @@ pub async fn export(env: &Env, args: ExportArgs) -> Result<(), CliError> {
     if env.store.load_tenant(&args.tenant).await?.is_none() {
         return Err(CliError::NotFound(format!("tenant {}", args.tenant)));
     }
-    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     let kind = if args.full {
         ExportKind::Full
     } else {
@@ -151,7 +149,7 @@ pub async fn export(env: &Env, args: ExportArgs) -> Result<(), CliError> {
         since,
         formats,
         ExportVia::Cli,
-        Actor::Operator { name: operator },
+        crate::operator(),
     )
     .await?;
     let ran = exports::run(

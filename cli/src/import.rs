@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sha2::{Digest, Sha256};
 use stopgate::api::imports::job_json;
-use stopgate::consent::Actor;
 use stopgate::flows::imports::{ApplyOptions, ImportError, ImportRun, fail, run_import};
 use stopgate::store::imports::{ImportJob, ImportStatus, ImportVia};
 
@@ -90,8 +89,7 @@ pub async fn import(env: &Env, args: ImportArgs) -> Result<(), CliError> {
     hashing_bar.finish_and_clear();
     read.store(0, Ordering::Relaxed);
 
-    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let actor = Actor::Operator { name: operator };
+    let actor = crate::operator();
     let mut job = ImportJob::new(
         &args.tenant,
         ImportVia::Cli,

@@ -249,7 +249,6 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
         .tenant
         .ok_or_else(|| CliError::Usage("name the tenant: stopgate reviews <tenant>".into()))?;
     let policy = policy(env, &tenant).await?;
-    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     if let (Some(review_id), Some(owner)) = (&args.assign, &args.owner) {
         let record = reviews::assign(&env.store, &tenant, review_id, owner)
             .await
@@ -275,7 +274,7 @@ pub async fn reviews(env: &Env, args: ReviewsArgs) -> Result<(), CliError> {
             &review_id,
             resolution,
             args.note,
-            Actor::Operator { name: operator },
+            crate::operator(),
         )
         .await
         .map_err(|e| review_error(&review_id, e))?;
@@ -374,4 +373,83 @@ pub async fn reclassify(env: &Env, args: ReclassifyArgs) -> Result<(), CliError>
         summary.recorded
     );
     Ok(())
+}
+
+/// `stopgate audit <tenant>`: the configuration changes, newest first.
+#[derive(Args)]
+pub struct AuditArgs {
+    tenant: String,
+    /// At most this many records (the newest).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// One JSON record per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn audit(env: &Env, args: AuditArgs) -> Result<(), CliError> {
+    if env.store.load_tenant(&args.tenant).await?.is_none() {
+        return Err(CliError::NotFound(format!("tenant {}", args.tenant)));
+    }
+    let mut records = Vec::new();
+    let mut after = None;
+    while records.len() < args.limit as usize {
+        let want = (args.limit as usize - records.len()).min(200) as i32;
+        let (page, next) = env
+            .store
+            .audit_page(&args.tenant, after.as_ref(), want)
+            .await?;
+        records.extend(page);
+        match next {
+            Some(position) => after = Some(position),
+            None => break,
+        }
+    }
+    for record in &records {
+        if args.json {
+            let line =
+                serde_json::to_string(record).map_err(|e| CliError::Failed(e.to_string()))?;
+            println!("{line}");
+        } else {
+            println!("{}", audit_line(record));
+        }
+    }
+    if !args.json && records.is_empty() {
+        eprintln!("no configuration changes recorded for {}", args.tenant);
+    }
+    Ok(())
+}
+
+/// One record as a line: when, who, what, and each change as `field: before -> after`.
+fn audit_line(record: &stopgate::consent::audit::AuditRecord) -> String {
+    let who = match &record.actor {
+        Actor::Operator { name } => format!("operator {name}"),
+        Actor::ApiKey { key_id } => format!("key {key_id}"),
+        Actor::System { reason } => format!("system ({reason})"),
+        Actor::Person => "person".to_string(),
+    };
+    let shown = |v: &Option<serde_json::Value>| match v {
+        None => "-".to_string(),
+        Some(v) => {
+            let text = v.to_string();
+            if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(59).collect::<String>())
+            } else {
+                text
+            }
+        }
+    };
+    let changes: Vec<String> = record
+        .changes
+        .iter()
+        .map(|c| format!("{}: {} -> {}", c.field, shown(&c.before), shown(&c.after)))
+        .collect();
+    format!(
+        "{}  {:<24} {:<34} {:<16} {}",
+        record.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        who,
+        record.action.as_str(),
+        record.target.as_deref().unwrap_or("-"),
+        changes.join("; ")
+    )
 }

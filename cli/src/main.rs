@@ -14,7 +14,7 @@ mod ledger;
 mod pages;
 mod progress;
 use stopgate::config::Config;
-use stopgate::consent::{ExportSchedule, ReplyMode, SenderGroup, StopScope, TenantPolicy};
+use stopgate::consent::{Actor, ExportSchedule, ReplyMode, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::{self, PhoneMode};
 use stopgate::store::{self, SdkConfig, Store, StoreError};
 
@@ -78,6 +78,10 @@ enum Command {
     /// A number's full history, newest first, with its evidence resolved: a table, or with
     /// --json one object per event as POST /v1/numbers/history returns them.
     History(export::HistoryArgs),
+    /// Who changed what in a tenant's configuration (policy, keywords, replies, sender groups,
+    /// forms, API keys, provider secrets), newest first: a table, or with --json one record per
+    /// line as GET /v1/audit returns them. Secret values never appear.
+    Audit(ledger::AuditArgs),
     /// Classify texts as an inbound message would be: one JSON object per text on stdout.
     Classify {
         /// Classify with a tenant's keyword settings (needs the environment).
@@ -249,8 +253,21 @@ pub(crate) struct Env {
 async fn env() -> Result<Env, CliError> {
     let config = Config::from_env().map_err(|e| CliError::Usage(e.to_string()))?;
     let sdk = store::sdk_config(config.sdk_timeout).await;
-    let store = Store::new(&sdk, &config.table_name);
+    // Every configuration change the CLI writes is audited as this operator's.
+    let store = Store::new(&sdk, &config.table_name).acting_as(operator());
     Ok(Env { config, sdk, store })
+}
+
+/// The operator running the CLI, as events and the audit trail name them: `STOPGATE_OPERATOR`
+/// (a name or an email, for shared accounts and CI), else the login name.
+pub(crate) fn operator() -> Actor {
+    let name = ["STOPGATE_OPERATOR", "USER"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .map(|name| name.trim().to_string())
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "operator".into());
+    Actor::Operator { name }
 }
 
 fn require_id(kind: &str, id: &str) -> Result<(), CliError> {
@@ -298,6 +315,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Keywords(command) => ledger::keywords(&env().await?, command).await,
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
+        Command::Audit(args) => ledger::audit(&env().await?, args).await,
         Command::Reclassify(args) => ledger::reclassify(&env().await?, args).await,
         Command::Tenant(TenantCommand::Create { tenant }) => {
             require_id("tenant", &tenant)?;

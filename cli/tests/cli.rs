@@ -1,5 +1,6 @@
 //! The `stopgate` command end to end against DynamoDB Local: stdout carries exactly the output,
-//! exit codes say what happened, and secrets go in through stdin.
+//! exit codes say what happened, secrets go in through stdin, and every configuration change is
+//! in the audit trail with its operator and without a secret.
 // Test code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,14 +8,19 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use chrono::{Duration, Utc};
+use serde_json::Value;
 use stopgate::consent::{EventKind, PrivateEvidence};
 use stopgate::phone::E164;
 use stopgate::store::Commit;
 use stopgate::testing::{env, events, unique_tenant};
 
+/// Who the commands run as: the audit trail names this operator.
+const OPERATOR: &str = "ana@acme.example";
+
 fn stopgate(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stopgate"))
         .args(args)
+        .env("STOPGATE_OPERATOR", OPERATOR)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -491,4 +497,166 @@ async fn forms_are_versioned_and_a_link_hides_its_number() {
     assert_eq!(claims.phone.as_str(), "+14155550188");
     assert!(claims.sent_by_sms);
     assert_eq!(claims.form, "join");
+}
+
+fn change<'a>(record: &'a Value, field: &str) -> &'a Value {
+    record["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == field)
+        .unwrap_or_else(|| panic!("no change of {field} in {record}"))
+}
+
+#[tokio::test]
+async fn every_configuration_change_from_the_terminal_is_audited_without_secrets() {
+    let env = env().await;
+    let tenant = unique_tenant("cli-audit");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    // A refused change leaves no record.
+    assert_eq!(
+        stopgate(&["tenant", "create", &tenant], None).status.code(),
+        Some(3)
+    );
+    ok(stopgate(
+        &["tenant", "set", &tenant, "--stop-scope", "brand"],
+        None,
+    ));
+    ok(stopgate(
+        &[
+            "keywords",
+            "add",
+            &tenant,
+            "--intent",
+            "opt_out",
+            "--language",
+            "it",
+            "BASTA",
+        ],
+        None,
+    ));
+    ok(stopgate(
+        &[
+            "sender-group",
+            "set",
+            &tenant,
+            "alerts",
+            "--senders",
+            "+14155550100",
+        ],
+        None,
+    ));
+    ok(stopgate(
+        &["sender-group", "delete", &tenant, "alerts"],
+        None,
+    ));
+    ok(stopgate(
+        &["key", "create", &tenant, "--scopes", "check"],
+        None,
+    ));
+    let keys: Value = serde_json::from_str(
+        ok(stopgate(&["key", "list", &tenant, "--json"], None))
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let key_id = keys["key_id"].as_str().unwrap().to_string();
+    ok(stopgate(&["key", "revoke", &tenant, &key_id], None));
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo"],
+        Some("auth_token=first-secret-value\n"),
+    ));
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo"],
+        Some("auth_token=second-secret-value\n"),
+    ));
+    ok(stopgate(
+        &["provider", "set", &tenant, "plivo", "require_v3=true"],
+        None,
+    ));
+
+    let out = ok(stopgate(&["audit", &tenant, "--json"], None));
+    assert!(!out.contains("secret-value"), "{out}");
+    // Nor the sealed values: the trail holds only tags of them.
+    let snapshot = env.store.load_tenant(&tenant).await.unwrap().unwrap();
+    for sealed in snapshot.providers["plivo"].values["auth_token"].iter() {
+        assert!(!out.contains(sealed.as_str()), "a sealed value in {out}");
+    }
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    // Newest first.
+    assert_eq!(
+        actions,
+        [
+            "provider_settings_set",
+            "provider_secrets_set",
+            "provider_secrets_set",
+            "api_key_revoked",
+            "api_key_created",
+            "sender_group_deleted",
+            "sender_group_set",
+            "policy_changed",
+            "policy_changed",
+            "tenant_created",
+        ]
+    );
+    for record in &records {
+        assert_eq!(
+            record["actor"],
+            serde_json::json!({"type": "operator", "name": OPERATOR}),
+            "{record}"
+        );
+        assert_eq!(record["tenant"], tenant.as_str());
+    }
+    let scope = change(&records[8], "stop_scope");
+    assert_eq!(
+        (&scope["before"], &scope["after"]),
+        (&"tenant".into(), &"brand".into())
+    );
+    let keywords = records[7]["changes"].to_string();
+    assert!(keywords.contains("BASTA"), "{keywords}");
+    assert_eq!(records[6]["target"], "alerts");
+    assert_eq!(
+        change(&records[6], "senders")["after"],
+        serde_json::json!(["+14155550100"])
+    );
+    assert_eq!(
+        change(&records[5], "senders")["after"],
+        serde_json::json!([])
+    );
+    assert_eq!(records[3]["target"], key_id.as_str());
+    assert_eq!(change(&records[3], "revoked")["after"], true);
+    // A rotation: the new value's tag first, the previous value kept for a while.
+    let rotated = change(&records[1], "values.auth_token");
+    let (before, after) = (
+        rotated["before"].as_array().unwrap(),
+        rotated["after"].as_array().unwrap(),
+    );
+    assert_eq!(before.len(), 1);
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[1], before[0]);
+    assert_ne!(after[0], before[0]);
+    assert!(after[0].as_str().unwrap().starts_with("sealed:"));
+    change(&records[1], "previous_accepted_until.auth_token");
+    assert_eq!(change(&records[0], "settings.require_v3")["after"], "true");
+
+    // The table: one line per record, and --limit keeps the newest.
+    let table = ok(stopgate(&["audit", &tenant, "--limit", "2"], None));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].contains("provider_settings_set") && lines[0].contains(OPERATOR));
+    assert!(lines[1].contains("values.auth_token"), "{table}");
+    assert_eq!(
+        stopgate(&["audit", &unique_tenant("cli-audit-none")], None)
+            .status
+            .code(),
+        Some(4)
+    );
 }

@@ -70,6 +70,7 @@ impl Gateway {
             "/v1/numbers/",
             "/v1/opt-outs",
             "/v1/reviews",
+            "/v1/audit",
             "/v1/imports",
             "/v1/links",
             "/v1/exports",

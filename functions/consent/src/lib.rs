@@ -92,6 +92,10 @@ impl Consent {
                 let query = api_http::query_map(&req);
                 self.service.reviews(headers, &query).await.map(ok)
             }
+            ("GET", "/v1/audit") => {
+                let query = api_http::query_map(&req);
+                self.service.audit(headers, &query).await.map(ok)
+            }
             ("POST", "/v1/imports") => self.imports.create(headers, body).await,
             ("POST", "/v1/exports") => self.exports.create(headers, body).await.map(|v| (202, v)),
             ("GET", "/v1/exports") => {
@@ -125,7 +129,7 @@ impl Consent {
             (_, p) if p.starts_with("/v1/reviews/") => {
                 Err(ApiError::MethodNotAllowed("use POST".into()))
             }
-            (_, "/v1/opt-outs" | "/v1/reviews") => {
+            (_, "/v1/opt-outs" | "/v1/reviews" | "/v1/audit") => {
                 Err(ApiError::MethodNotAllowed("use GET".into()))
             }
             (_, p) if p.starts_with("/v1/imports/") || p.starts_with("/v1/exports/") => {

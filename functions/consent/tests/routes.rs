@@ -31,6 +31,17 @@ fn with_path(mut event: Value, path: &str) -> Value {
     event
 }
 
+fn with_query(mut event: Value, query: &[(&str, &str)]) -> Value {
+    let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    event["rawQueryString"] = Value::from(raw.join("&"));
+    event["queryStringParameters"] = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    event
+}
+
 struct Routes {
     consent: Consent,
 }
@@ -186,6 +197,7 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
         ("links-create", "GET"),
         ("exports-create", "DELETE"),
         ("exports-get", "POST"),
+        ("audit-list", "POST"),
     ] {
         let (status, body) = routes
             .send(with_method(event(name, &writer, &[]), method))
@@ -321,6 +333,105 @@ async fn an_export_whose_request_cannot_be_queued_fails_at_once() {
             .as_str()
             .unwrap()
             .contains("could not be put on the exports queue"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_pages_newest_first_for_admin_keys_only() {
+    use stopgate::consent::Actor;
+    let env = env().await;
+    let tenant = env.new_tenant("consent-audit").await;
+    let admin = env.api_key(&tenant, &["admin"]).await;
+    let writer = env.api_key(&tenant, &["consents:write"]).await;
+    let operator = env.store.acting_as(Actor::Operator { name: "ana".into() });
+    for days in [3, 4, 5] {
+        let mut policy = operator
+            .load_tenant(&tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .tenant
+            .policy;
+        policy.review_business_days = days;
+        operator.put_policy(&tenant, policy).await.unwrap();
+    }
+    let routes = Routes::new(&env).await;
+
+    let (status, body) = routes.send(event("audit-list", &admin, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().unwrap();
+    // Three policy changes, the two keys, the tenant itself.
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "policy_changed",
+            "policy_changed",
+            "policy_changed",
+            "api_key_created",
+            "api_key_created",
+            "tenant_created"
+        ],
+        "{body}"
+    );
+    assert_eq!(items[0]["actor"]["name"], "ana");
+    let days = items[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "review_business_days")
+        .unwrap();
+    assert_eq!((&days["before"], &days["after"]), (&4.into(), &5.into()));
+    assert!(body["next_cursor"].is_null(), "{body}");
+
+    // Two at a time: the pages join up to the same list, each record once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "2")];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.as_str()));
+        }
+        let (status, body) = routes
+            .send(with_query(event("audit-list", &admin, &[]), &query))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["items"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|i| i["audit_id"].clone()));
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let all: Vec<Value> = items.iter().map(|i| i["audit_id"].clone()).collect();
+    assert_eq!(seen, all);
+
+    for query in [("limit", "500"), ("cursor", "not-a-cursor")] {
+        let (status, body) = routes
+            .send(with_query(event("audit-list", &admin, &[]), &[query]))
+            .await;
+        assert_eq!(status, 400, "{query:?}: {body}");
+        assert_eq!(body["error"]["field"], query.0);
+    }
+    let (status, body) = routes.send(event("audit-list", &writer, &[])).await;
+    assert_eq!(status, 403, "the audit trail needs admin: {body}");
+
+    // Another tenant's admin sees only its own trail.
+    let other = env.new_tenant("consent-audit-other").await;
+    let other_admin = env.api_key(&other, &["admin"]).await;
+    let (status, body) = routes.send(event("audit-list", &other_admin, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["tenant"] == other.as_str()),
         "{body}"
     );
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: errors as JSON, API keys, caches, and the request flows the functions serve.
 //! Handlers stay thin: they turn a Lambda request into these calls and the result into a response.
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod check;

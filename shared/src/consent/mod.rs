@@ -2,6 +2,7 @@
 //!
 //! "Rule N" in this module is rule N of docs/rules.md.
 
+pub mod audit;
 pub mod calendar;
 pub mod decision;
 pub mod derived;

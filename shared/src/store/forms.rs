@@ -4,7 +4,11 @@
 
 use chrono::Utc;
 
-use super::{Store, StoreError, keys, n, s, sdk_error, to_doc};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::tenants::view;
+use super::{Item, Store, StoreError, keys, n, s, to_doc};
+use crate::consent::audit::AuditAction;
 use crate::consent::forms::FormConfig;
 
 impl Store {
@@ -19,36 +23,44 @@ impl Store {
             .load_tenant(tenant_id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?;
-        let current = snapshot.forms.get(&form.form_id).map(|f| f.version);
+        let existing = snapshot.forms.get(&form.form_id);
+        let current = existing.map(|f| f.version);
         let stored = FormConfig {
             version: current.unwrap_or(0) + 1,
             updated_at: Utc::now(),
             ..form.clone()
         };
-        let mut put = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant_pk(tenant_id)))
-            .item("sk", s(keys::form_sk(&stored.form_id)))
-            .item("type", s("form"))
-            .item("version", n(stored.version))
-            .item("doc", to_doc(&stored)?);
-        put = match current {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(version) => put
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(version)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(stored),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
+        let before = existing.map(view).transpose()?.unwrap_or_default();
+        let audit = self.audit(
+            tenant_id,
+            AuditAction::FormSaved,
+            Some(&stored.form_id),
+            &before,
+            &view(&stored)?,
+        );
+        let item = Item::from([
+            ("pk".to_string(), s(keys::tenant_pk(tenant_id))),
+            ("sk".to_string(), s(keys::form_sk(&stored.form_id))),
+            ("type".to_string(), s("form")),
+            ("version".to_string(), n(stored.version)),
+            ("doc".to_string(), to_doc(&stored)?),
+        ]);
+        // Written only over the version it was made from: a concurrent change is a Conflict.
+        let put = match current {
+            None => self.put(item, Some("attribute_not_exists(pk)"), false)?,
+            Some(version) => {
+                let put = Put::builder()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .condition_expression("version = :expected")
+                    .expression_attribute_values(":expected", n(version))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                TransactWriteItem::builder().put(put).build()
             }
-            Err(e) => Err(sdk_error(e)),
-        }
+        };
+        self.write_audited(vec![put], &audit, || StoreError::Conflict)
+            .await?;
+        Ok(stored)
     }
 }

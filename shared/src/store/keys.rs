@@ -81,6 +81,18 @@ pub fn disclosure_pk(tenant: &str, sha256: &str) -> String {
 pub const DISCLOSURE_SK: &str = "DISCLOSURE";
 
 /// An import job: its own partition, addressed by the id its client holds.
+/// A tenant's audit trail, apart from its configuration (which one Query loads whole).
+pub fn audit_pk(tenant: &str) -> String {
+    format!("AU#{tenant}")
+}
+/// Sorts by time (milliseconds, UTC), then by id.
+pub fn audit_sk(at: &chrono::DateTime<chrono::Utc>, audit_id: &str) -> String {
+    format!(
+        "{}#{audit_id}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
+}
+
 pub fn import_pk(tenant: &str, import_id: &str) -> String {
     format!("I#{tenant}#{import_id}")
 }

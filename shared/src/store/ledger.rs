@@ -442,7 +442,9 @@ impl Store {
         Ok(items)
     }
 
-    fn put(
+    /// A `Put` of `item` for a transaction, with `condition` if any (and the item as it was
+    /// when the condition fails, if `return_old`).
+    pub(crate) fn put(
         &self,
         item: Item,
         condition: Option<&str>,

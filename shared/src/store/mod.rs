@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub mod audit;
 pub mod capture;
 pub mod exemptions;
 pub mod export_files;
@@ -69,20 +70,20 @@ pub async fn sdk_config(sdk_timeout: std::time::Duration) -> aws_config::SdkConf
 pub struct Store {
     pub(crate) ddb: aws_sdk_dynamodb::Client,
     pub(crate) table: String,
+    /// Who configuration changes are recorded as made by (`Store::acting_as`).
+    pub(crate) actor: Option<crate::consent::Actor>,
 }
 
 impl Store {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Store {
-        Store {
-            ddb: aws_sdk_dynamodb::Client::new(sdk),
-            table: table.into(),
-        }
+        Store::with_client(aws_sdk_dynamodb::Client::new(sdk), table)
     }
 
     pub fn with_client(ddb: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Store {
         Store {
             ddb,
             table: table.into(),
+            actor: None,
         }
     }
 

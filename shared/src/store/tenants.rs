@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Item, Store, StoreError, get_doc, get_s, keys, s, sdk_error, to_doc};
+use crate::consent::audit::{AuditAction, SecretsView};
 use crate::consent::forms::FormConfig;
 use crate::consent::{SenderDirectory, SenderGroup, TenantPolicy};
 
@@ -36,6 +36,11 @@ pub struct SealedSecrets {
 }
 
 impl SealedSecrets {
+    /// What the audit trail may show of these secrets (no value, sealed or not).
+    pub fn audit_view(&self) -> SecretsView {
+        SecretsView::new(&self.values, &self.previous_until, &self.settings)
+    }
+
     /// The sealed values of `name` still accepted at `now`: the current one, and the previous
     /// one until it expires (a previous value stored before expiries existed never expires
     /// by itself; `stopgate provider drop-previous` removes it).
@@ -130,29 +135,23 @@ impl Store {
             created_at: Utc::now(),
             policy,
         };
-        let result = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant_pk(tenant_id)))
-            .item("sk", s(keys::TENANT_SK))
-            .item("type", s("tenant"))
-            .item("gsi1pk", s(keys::TENANTS_INDEX))
-            .item("gsi1sk", s(tenant_id))
-            .item("doc", to_doc(&record)?)
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(record),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists(format!("tenant {tenant_id}")))
-            }
-            Err(e) => Err(sdk_error(e)),
-        }
+        let audit = self.audit(
+            tenant_id,
+            AuditAction::TenantCreated,
+            None,
+            &serde_json::Value::Null,
+            &view(&record.policy)?,
+        );
+        let put = self.put(
+            tenant_item(&record)?,
+            Some("attribute_not_exists(pk)"),
+            false,
+        )?;
+        self.write_audited(vec![put], &audit, || {
+            StoreError::AlreadyExists(format!("tenant {tenant_id}"))
+        })
+        .await?;
+        Ok(record)
     }
 
     /// The tenant's whole configuration, or `None` when the tenant does not exist.
@@ -200,20 +199,19 @@ impl Store {
         policy: TenantPolicy,
     ) -> Result<TenantRecord, StoreError> {
         let mut record = self.require_tenant(tenant_id).await?.tenant;
+        let before = view(&record.policy)?;
         let version = record.policy.version + 1;
         record.policy = TenantPolicy { version, ..policy };
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant_pk(tenant_id)))
-            .item("sk", s(keys::TENANT_SK))
-            .item("type", s("tenant"))
-            .item("gsi1pk", s(keys::TENANTS_INDEX))
-            .item("gsi1sk", s(tenant_id))
-            .item("doc", to_doc(&record)?)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let audit = self.audit(
+            tenant_id,
+            AuditAction::PolicyChanged,
+            None,
+            &before,
+            &view(&record.policy)?,
+        );
+        let put = self.put(tenant_item(&record)?, None, false)?;
+        self.write_audited(vec![put], &audit, || StoreError::Conflict)
+            .await?;
         Ok(record)
     }
 
@@ -258,11 +256,13 @@ impl Store {
                 )));
             }
         }
-        let group = match snapshot.directory.group(&group.name) {
+        let existing = snapshot.directory.group(&group.name);
+        let group = match existing {
             Some(existing) => existing.updated(group.clone(), Utc::now()),
             None => group.clone(),
         };
-        self.write_sender_group(tenant_id, &group).await?;
+        self.write_sender_group(tenant_id, existing, &group, AuditAction::SenderGroupSet)
+            .await?;
         Ok(group)
     }
 
@@ -274,32 +274,41 @@ impl Store {
         name: &str,
     ) -> Result<SenderGroup, StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
-        let group = snapshot
+        let existing = snapshot
             .directory
             .group(name)
             .filter(|g| g.deleted_at.is_none())
-            .ok_or_else(|| StoreError::NotFound(format!("sender group {name}")))?
-            .deleted(Utc::now());
-        self.write_sender_group(tenant_id, &group).await?;
+            .ok_or_else(|| StoreError::NotFound(format!("sender group {name}")))?;
+        let group = existing.deleted(Utc::now());
+        self.write_sender_group(
+            tenant_id,
+            Some(existing),
+            &group,
+            AuditAction::SenderGroupDeleted,
+        )
+        .await?;
         Ok(group)
     }
 
     async fn write_sender_group(
         &self,
         tenant_id: &str,
+        before: Option<&SenderGroup>,
         group: &SenderGroup,
+        action: AuditAction,
     ) -> Result<(), StoreError> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant_pk(tenant_id)))
-            .item("sk", s(keys::group_sk(&group.name)))
-            .item("type", s("sender_group"))
-            .item("doc", to_doc(group)?)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        let before = before.map(view).transpose()?.unwrap_or_default();
+        let audit = self.audit(tenant_id, action, Some(&group.name), &before, &view(group)?);
+        let item = Item::from([
+            ("pk".to_string(), s(keys::tenant_pk(tenant_id))),
+            ("sk".to_string(), s(keys::group_sk(&group.name))),
+            ("type".to_string(), s("sender_group")),
+            ("doc".to_string(), to_doc(group)?),
+        ]);
+        self.write_audited(vec![self.put(item, None, false)?], &audit, || {
+            StoreError::Conflict
+        })
+        .await
     }
 
     /// Sets sealed secret values for a provider. The value each replaces stays accepted as
@@ -312,22 +321,27 @@ impl Store {
         rotation: Rotation,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.update_provider(tenant_id, provider, |secrets| {
-            for (name, value) in sealed {
-                let values = secrets.values.entry(name.clone()).or_default();
-                match rotation {
-                    Rotation::KeepPrevious(keep) if !values.is_empty() => {
-                        values.insert(0, value);
-                        values.truncate(2);
-                        secrets.previous_until.insert(name, now + keep);
-                    }
-                    _ => {
-                        *values = vec![value];
-                        secrets.previous_until.remove(&name);
+        self.update_provider(
+            tenant_id,
+            provider,
+            AuditAction::ProviderSecretsSet,
+            |secrets| {
+                for (name, value) in sealed {
+                    let values = secrets.values.entry(name.clone()).or_default();
+                    match rotation {
+                        Rotation::KeepPrevious(keep) if !values.is_empty() => {
+                            values.insert(0, value);
+                            values.truncate(2);
+                            secrets.previous_until.insert(name, now + keep);
+                        }
+                        _ => {
+                            *values = vec![value];
+                            secrets.previous_until.remove(&name);
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -338,7 +352,8 @@ impl Store {
         provider: &str,
     ) -> Result<usize, StoreError> {
         let mut dropped = 0;
-        self.update_provider(tenant_id, provider, |secrets| {
+        let action = AuditAction::ProviderPreviousSecretsDropped;
+        self.update_provider(tenant_id, provider, action, |secrets| {
             for values in secrets.values.values_mut() {
                 dropped += values.len().saturating_sub(1);
                 values.truncate(1);
@@ -356,15 +371,20 @@ impl Store {
         provider: &str,
         settings: BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        self.update_provider(tenant_id, provider, |secrets| {
-            for (name, value) in settings {
-                if value.is_empty() {
-                    secrets.settings.remove(&name);
-                } else {
-                    secrets.settings.insert(name, value);
+        self.update_provider(
+            tenant_id,
+            provider,
+            AuditAction::ProviderSettingsSet,
+            |secrets| {
+                for (name, value) in settings {
+                    if value.is_empty() {
+                        secrets.settings.remove(&name);
+                    } else {
+                        secrets.settings.insert(name, value);
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -372,27 +392,31 @@ impl Store {
         &self,
         tenant_id: &str,
         provider: &str,
+        action: AuditAction,
         change: impl FnOnce(&mut SealedSecrets),
     ) -> Result<(), StoreError> {
         let snapshot = self.require_tenant(tenant_id).await?;
-        let mut secrets = snapshot
-            .providers
-            .get(provider)
-            .cloned()
-            .unwrap_or_default();
+        let existing = snapshot.providers.get(provider);
+        let mut secrets = existing.cloned().unwrap_or_default();
         change(&mut secrets);
         secrets.updated_at = Some(Utc::now());
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant_pk(tenant_id)))
-            .item("sk", s(keys::provider_sk(provider)))
-            .item("type", s("provider_secrets"))
-            .item("doc", to_doc(&secrets)?)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        // The audit trail sees the secrets only through SecretsView: names and tags, no values.
+        let before = existing
+            .map(|s| view(&s.audit_view()))
+            .transpose()?
+            .unwrap_or_default();
+        let after = view(&secrets.audit_view())?;
+        let audit = self.audit(tenant_id, action, Some(provider), &before, &after);
+        let item = Item::from([
+            ("pk".to_string(), s(keys::tenant_pk(tenant_id))),
+            ("sk".to_string(), s(keys::provider_sk(provider))),
+            ("type".to_string(), s("provider_secrets")),
+            ("doc".to_string(), to_doc(&secrets)?),
+        ]);
+        self.write_audited(vec![self.put(item, None, false)?], &audit, || {
+            StoreError::Conflict
+        })
+        .await
     }
 
     /// Claims a secret's keyed fingerprint for `tenant_id`: a provider secret that does not
@@ -448,23 +472,22 @@ impl Store {
         by_tenant.insert("type".into(), s("api_key_ref"));
         by_tenant.insert("key_sha256".into(), s(key_sha256));
         by_tenant.insert("doc".into(), to_doc(record)?);
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
-        self.ddb
-            .transact_write_items()
-            .transact_items(put(by_hash)?)
-            .transact_items(put(by_tenant)?)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        let audit = self.audit(
+            &record.tenant_id,
+            AuditAction::ApiKeyCreated,
+            Some(&record.key_id),
+            &serde_json::Value::Null,
+            &view(record)?,
+        );
+        let new = Some("attribute_not_exists(pk)");
+        let puts = vec![
+            self.put(by_hash, new, false)?,
+            self.put(by_tenant, new, false)?,
+        ];
+        self.write_audited(puts, &audit, || {
+            StoreError::AlreadyExists(format!("API key {}", record.key_id))
+        })
+        .await
     }
 
     /// A tenant's keys (never the keys themselves), each with when it was last used.
@@ -530,26 +553,25 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))?;
         let mut record = api_key_from_item(&by_hash)?;
+        let before = view(&record)?;
         record.revoked = true;
         record.revoked_at = Some(now);
         by_hash.insert("doc".into(), to_doc(&record)?);
         let mut by_tenant = reference.clone();
         by_tenant.insert("doc".into(), to_doc(&record)?);
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
-        self.ddb
-            .transact_write_items()
-            .transact_items(put(by_hash)?)
-            .transact_items(put(by_tenant)?)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let audit = self.audit(
+            tenant_id,
+            AuditAction::ApiKeyRevoked,
+            Some(key_id),
+            &before,
+            &view(&record)?,
+        );
+        let puts = vec![
+            self.put(by_hash, None, false)?,
+            self.put(by_tenant, None, false)?,
+        ];
+        self.write_audited(puts, &audit, || StoreError::Conflict)
+            .await?;
         Ok(record)
     }
 
@@ -619,4 +641,21 @@ fn api_key_from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
         record.last_used_at = Some(at.with_timezone(&Utc));
     }
     Ok(record)
+}
+
+/// The tenant item (its record and its entry in the tenants index).
+fn tenant_item(record: &TenantRecord) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        ("pk".to_string(), s(keys::tenant_pk(&record.tenant_id))),
+        ("sk".to_string(), s(keys::TENANT_SK)),
+        ("type".to_string(), s("tenant")),
+        ("gsi1pk".to_string(), s(keys::TENANTS_INDEX)),
+        ("gsi1sk".to_string(), s(&record.tenant_id)),
+        ("doc".to_string(), to_doc(record)?),
+    ]))
+}
+
+/// A JSON view of what an audit record compares.
+pub(crate) fn view<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("audit view: {e}")))
 }
