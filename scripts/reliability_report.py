@@ -35,6 +35,7 @@ def main():
         "events doubled": load_.get("events_doubled", 0) + outage.get("events_doubled", 0),
         "5xx answers under load": load_.get("server_errors", 0),
         "states unlike the fold of their events": load_.get("states_unlike_their_fold", 0),
+        "event chains broken": load_.get("chains_broken", 0) + outage.get("chains_broken", 0),
         "standings unlike the rules": load_.get("standings_unlike_the_rules", 0)
         + outage.get("standings_unlike_the_rules", 0),
         "numbers unlike the run without outage": outage.get(

@@ -50,6 +50,14 @@ enum Command {
         #[arg(long)]
         phone: Option<String>,
     },
+    /// Check that each number's events still form an unbroken hash chain (none edited,
+    /// removed or inserted since it was recorded): one JSON line per broken number naming its
+    /// first broken link, then a summary. Exit code 1 if any chain is broken.
+    Verify {
+        tenant: String,
+        #[arg(long)]
+        phone: Option<String>,
+    },
     /// A tenant's added keywords.
     #[command(subcommand)]
     Keywords(ledger::KeywordsCommand),
@@ -138,6 +146,11 @@ enum TenantCommand {
         /// weekly or off.
         #[arg(long, value_parser = parse_export_schedule)]
         export_schedule: Option<ExportSchedule>,
+        /// Days to keep the redactable personal data of events (message text, IP address,
+        /// user agent; at least 30), or `keep` (the default) to keep it. Events, opt-outs and
+        /// the record of every consent are kept whatever this says.
+        #[arg(long, value_parser = parse_retention)]
+        retention_days: Option<Retention>,
     },
     /// Print a tenant's configuration (without secrets) as JSON.
     Show { tenant: String },
@@ -224,6 +237,23 @@ fn parse_time_zone(s: &str) -> Result<String, String> {
 fn parse_export_schedule(s: &str) -> Result<ExportSchedule, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| "expected hourly, daily, weekly or off".to_string())
+}
+
+/// `--retention-days`: a number of days, or keep.
+#[derive(Clone)]
+struct Retention(Option<u32>);
+
+fn parse_retention(s: &str) -> Result<Retention, String> {
+    use stopgate::consent::policy::MIN_RETENTION_DAYS;
+    if s.trim() == "keep" {
+        return Ok(Retention(None));
+    }
+    match s.trim().parse::<u32>() {
+        Ok(days) if days >= MIN_RETENTION_DAYS => Ok(Retention(Some(days))),
+        _ => Err(format!(
+            "{s:?}: expected a number of days (at least {MIN_RETENTION_DAYS}) or keep"
+        )),
+    }
 }
 
 fn parse_reply_mode(s: &str) -> Result<ReplyMode, String> {
@@ -343,6 +373,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             quiet_hours_outside_states,
             business_confirms,
             export_schedule,
+            retention_days,
         }) => {
             let env = env().await?;
             let snapshot = env
@@ -393,6 +424,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             if let Some(v) = export_schedule {
                 policy.export_schedule = v;
+            }
+            if let Some(Retention(days)) = retention_days {
+                policy.retention_days = days;
             }
             if let Some(groups) = business_confirms {
                 let groups: Vec<String> = groups
@@ -518,25 +552,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::RebuildState {
-            tenant,
-            phone: number,
-        } => {
+        Command::RebuildState { tenant, phone } => {
             let env = env().await?;
-            let numbers = match number {
-                // Read as the tenant writes numbers: its default region, strict or not.
-                Some(p) => vec![
-                    env.store
-                        .load_tenant(&tenant)
-                        .await?
-                        .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
-                        .tenant
-                        .policy
-                        .read_phone(&p)
-                        .map_err(|e| CliError::Usage(format!("--phone: {e}")))?,
-                ],
-                None => env.store.tenant_numbers(&tenant).await?,
-            };
+            let numbers = numbers_of(&env, &tenant, phone.as_deref()).await?;
             let mut changed = 0;
             for n in &numbers {
                 let (_, did_change) = env.store.rebuild_state(&tenant, n).await?;
@@ -551,6 +569,56 @@ async fn run(command: Command) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Verify { tenant, phone } => {
+            let env = env().await?;
+            let numbers = numbers_of(&env, &tenant, phone.as_deref()).await?;
+            let (mut events, mut unchained, mut broken) = (0, 0, Vec::new());
+            for number in &numbers {
+                let (stored, head) = env.store.chain(&tenant, number).await?;
+                let report = stopgate::consent::chain::verify(&stored, head.as_ref());
+                events += report.events;
+                unchained += report.unchained;
+                if let Some(link) = report.broken {
+                    let line = serde_json::json!({"phone": number.as_str(), "broken": link});
+                    println!("{line}");
+                    broken.push(number.as_str().to_string());
+                }
+            }
+            println!(
+                "{}",
+                serde_json::json!({"numbers": numbers.len(), "events": events,
+                    "unchained": unchained, "broken": broken.len()})
+            );
+            match broken.first() {
+                None => Ok(()),
+                Some(first) => Err(CliError::Failed(format!(
+                    "the event chain of {} number(s) is broken, first {first} (the line above names the link)",
+                    broken.len()
+                ))),
+            }
+        }
+    }
+}
+
+/// One number (`--phone`, read as the tenant writes numbers: its default region, strict or
+/// not) or every number of the tenant.
+async fn numbers_of(
+    env: &Env,
+    tenant: &str,
+    phone: Option<&str>,
+) -> Result<Vec<stopgate::phone::E164>, CliError> {
+    match phone {
+        Some(p) => Ok(vec![
+            env.store
+                .load_tenant(tenant)
+                .await?
+                .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?
+                .tenant
+                .policy
+                .read_phone(p)
+                .map_err(|e| CliError::Usage(format!("--phone: {e}")))?,
+        ]),
+        None => Ok(env.store.tenant_numbers(tenant).await?),
     }
 }
 

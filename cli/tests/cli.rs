@@ -660,3 +660,95 @@ async fn every_configuration_change_from_the_terminal_is_audited_without_secrets
         Some(4)
     );
 }
+
+#[tokio::test]
+async fn verify_checks_every_numbers_chain_and_names_the_first_broken_link() {
+    let env = env().await;
+    let tenant = unique_tenant("cli-verify");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    let phones = ["+14155550192", "+14155550193"];
+    let mut stops = Vec::new();
+    for phone in phones {
+        let phone = E164::parse_e164(phone).unwrap();
+        for kind in [EventKind::OptOut, EventKind::Inbound] {
+            let event = events::event(kind).tenant(&tenant).phone(&phone).build();
+            env.store
+                .commit(&Commit {
+                    event: &event,
+                    private: None,
+                    dedupe: None,
+                    disclosure: None,
+                })
+                .await
+                .unwrap();
+            if kind == EventKind::OptOut {
+                stops.push(event);
+            }
+        }
+    }
+    let summary: Value =
+        serde_json::from_str(ok(stopgate(&["verify", &tenant], None)).trim()).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({"numbers": 2, "events": 4, "unchained": 0, "broken": 0})
+    );
+
+    // Someone with access to the table turns the second number's STOP into something else.
+    let stop = &stops[1];
+    let (chain, _) = env.store.chain(&tenant, &stop.phone).await.unwrap();
+    let stored = chain
+        .iter()
+        .find(|e| e.event_id == stop.event_id.as_str())
+        .unwrap();
+    let edited = stored.doc.replacen("\"opt_out\"", "\"inbound\"", 1);
+    assert_ne!(edited, stored.doc);
+    env.tamper_with_event(&tenant, &stop.phone, stop.event_id.as_str(), Some(&edited))
+        .await;
+    let out = stopgate(&["verify", &tenant], None);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["phone"], phones[1]);
+    assert_eq!(
+        lines[0]["broken"],
+        serde_json::json!({"problem": "altered", "event_id": stop.event_id.as_str(), "seq": 1})
+    );
+    assert_eq!(lines[1]["broken"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(phones[1]));
+    // One number at a time: the first is intact.
+    ok(stopgate(
+        &["verify", &tenant, "--phone", "(415) 555-0192"],
+        None,
+    ));
+}
+
+#[tokio::test]
+async fn retention_is_kept_by_default_set_in_days_and_never_below_thirty() {
+    let _env = env().await;
+    let tenant = unique_tenant("cli-retention");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    let shown = |tenant: &str| -> Value {
+        serde_json::from_str(&ok(stopgate(&["tenant", "show", tenant], None))).unwrap()
+    };
+    assert!(shown(&tenant)["tenant"]["policy"]["retention_days"].is_null());
+    for refused in ["29", "0", "forever"] {
+        let out = stopgate(
+            &["tenant", "set", &tenant, "--retention-days", refused],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{refused}");
+    }
+    ok(stopgate(
+        &["tenant", "set", &tenant, "--retention-days", "1825"],
+        None,
+    ));
+    assert_eq!(shown(&tenant)["tenant"]["policy"]["retention_days"], 1825);
+    ok(stopgate(
+        &["tenant", "set", &tenant, "--retention-days", "keep"],
+        None,
+    ));
+    assert!(shown(&tenant)["tenant"]["policy"]["retention_days"].is_null());
+}

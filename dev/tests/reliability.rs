@@ -476,6 +476,8 @@ struct Audit {
     doubled: usize,
     wrong_kind: usize,
     state_not_fold: usize,
+    /// Numbers whose events do not form an unbroken hash chain up to the state's head.
+    chain_broken: usize,
     standing_wrong: usize,
 }
 
@@ -512,6 +514,12 @@ async fn audit(served: &Served, env: &TestEnv, keys: &TenantKeys, plan: &Plan) -
         }
         if stored != folded {
             audit.state_not_fold += 1;
+        }
+        let (chain, head) = env.store.chain(&keys.tenant, &phone).await.unwrap();
+        let report = stopgate::consent::chain::verify(&chain, head.as_ref());
+        if !report.intact() || report.unchained > 0 || report.events != events.len() {
+            eprintln!("{person}: chain {report:?}");
+            audit.chain_broken += 1;
         }
         let (status, answer) = served
             .api(
@@ -591,6 +599,7 @@ async fn load_with_duplicates_and_disorder() {
         "events_doubled": audit.doubled,
         "events_of_the_wrong_kind": audit.wrong_kind,
         "states_unlike_their_fold": audit.state_not_fold,
+        "chains_broken": audit.chain_broken,
         "standings_unlike_the_rules": audit.standing_wrong,
         "log_findings": found.len(),
     });
@@ -609,6 +618,7 @@ async fn load_with_duplicates_and_disorder() {
         "{audit:?}"
     );
     assert_eq!(audit.state_not_fold, 0, "{audit:?}");
+    assert_eq!(audit.chain_broken, 0, "{audit:?}");
     assert_eq!(audit.standing_wrong, 0, "{audit:?}");
     assert!(found.is_empty(), "the log holds {found:?}");
 }
@@ -736,6 +746,7 @@ async fn outage_without_help_from_the_sender() {
         "events_lost": audit.lost,
         "events_doubled": audit.doubled,
         "numbers_unlike_the_run_without_outage": control_audit,
+        "chains_broken": audit.chain_broken,
         "standings_unlike_the_rules": audit.standing_wrong,
         "both_down_deliveries": last.len(),
         "both_down_acknowledged": acknowledged_unkept,
@@ -749,6 +760,7 @@ async fn outage_without_help_from_the_sender() {
         "{audit:?}"
     );
     assert_eq!(audit.state_not_fold, 0, "{audit:?}");
+    assert_eq!(audit.chain_broken, 0, "{audit:?}");
     assert_eq!(audit.standing_wrong, 0, "{audit:?}");
     assert_eq!(control_audit, 0);
     assert_eq!(acknowledged_unkept, 0, "{statuses:?}");

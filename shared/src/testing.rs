@@ -147,6 +147,47 @@ pub fn unique_tenant(prefix: &str) -> String {
 }
 
 impl TestEnv {
+    /// Rewrites an event's stored document behind Stopgate's back, as someone with write access
+    /// to the table could: for tests that the hash chain catches it. `None` deletes the event.
+    pub async fn tamper_with_event(
+        &self,
+        tenant: &str,
+        phone: &crate::phone::E164,
+        event_id: &str,
+        doc: Option<&str>,
+    ) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let key = |v: String| AttributeValue::S(v);
+        let (pk, sk) = (
+            key(crate::store::keys::number_pk(tenant, phone)),
+            key(crate::store::keys::event_sk(event_id)),
+        );
+        let ddb = &self.store.ddb;
+        match doc {
+            Some(doc) => ddb
+                .update_item()
+                .table_name(self.store.table())
+                .key("pk", pk)
+                .key("sk", sk)
+                .update_expression("SET doc = :doc")
+                .expression_attribute_values(":doc", key(doc.to_string()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => ddb
+                .delete_item()
+                .table_name(self.store.table())
+                .key("pk", pk)
+                .key("sk", sk)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
+        .expect("tampered with the event");
+    }
+
     pub fn sealer(&self) -> Sealer {
         Sealer::new(self.config.secrets_key.clone(), &self.sdk)
     }
@@ -551,6 +592,7 @@ pub async fn bulk_opt_outs(
     recorded_at: chrono::DateTime<chrono::Utc>,
     progress: &mut dyn FnMut(u64),
 ) {
+    use crate::consent::chain::ChainHead;
     use crate::consent::{EventKind, NumberState};
     use crate::store::ledger::{event_item, state_item};
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -575,9 +617,10 @@ pub async fn bulk_opt_outs(
                     .build();
                 let mut state = NumberState::default();
                 state.apply(&stop);
+                let (event, head) = event_item(&stop, &ChainHead::default()).expect("event item");
                 for item in [
-                    event_item(&stop).expect("event item"),
-                    state_item(&stop, &state, 1).expect("state item"),
+                    event,
+                    state_item(&stop, &state, 1, &head).expect("state item"),
                 ] {
                     requests.push(
                         WriteRequest::builder()

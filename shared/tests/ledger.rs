@@ -264,3 +264,85 @@ async fn tenants_keys_and_secrets_round_trip_without_plaintext_at_rest() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn each_numbers_events_form_a_hash_chain_that_names_an_edited_or_removed_event() {
+    use stopgate::consent::chain::{BrokenLink, verify};
+
+    let env = env().await;
+    let tenant = unique_tenant("chain");
+    let phone = E164::parse_e164("+14155550127").unwrap();
+    // Concurrent writers: the state's version keeps the chain linear.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = env.store.clone();
+        let kind = [EventKind::OptOut, EventKind::Inbound][i % 2];
+        let e = event(&tenant, &phone, kind, Utc::now(), &format!("SMchain{i}"));
+        tasks.push(tokio::spawn(async move {
+            let claim = claim(&format!("SMchain{i}"), None);
+            store
+                .commit(&Commit {
+                    event: &e,
+                    private: None,
+                    dedupe: Some(claim),
+                    disclosure: None,
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (events, head) = env.store.chain(&tenant, &phone).await.unwrap();
+    let head = head.expect("the state carries the head");
+    assert_eq!(head.seq, 6);
+    let mut seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e.link.as_ref().unwrap().seq)
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    let report = verify(&events, Some(&head));
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.events, report.unchained), (6, 0));
+
+    // Rebuilding the state keeps the head.
+    env.store.rebuild_state(&tenant, &phone).await.unwrap();
+    let (_, again) = env.store.chain(&tenant, &phone).await.unwrap();
+    assert_eq!(again.as_ref(), Some(&head));
+
+    // An opt-out quietly turned into an ordinary message is named.
+    let mut by_seq = events.clone();
+    by_seq.sort_by_key(|e| e.link.as_ref().unwrap().seq);
+    let victim = by_seq
+        .iter()
+        .find(|e| e.doc.contains("\"opt_out\""))
+        .unwrap()
+        .clone();
+    let edited = victim.doc.replacen("\"opt_out\"", "\"inbound\"", 1);
+    env.tamper_with_event(&tenant, &phone, &victim.event_id, Some(&edited))
+        .await;
+    let (events, head) = env.store.chain(&tenant, &phone).await.unwrap();
+    assert_eq!(
+        verify(&events, head.as_ref()).broken,
+        Some(BrokenLink::Altered {
+            event_id: victim.event_id.clone(),
+            seq: victim.link.as_ref().unwrap().seq,
+        })
+    );
+
+    // Put back, then remove one: the gap is named.
+    env.tamper_with_event(&tenant, &phone, &victim.event_id, Some(&victim.doc))
+        .await;
+    let (events, head) = env.store.chain(&tenant, &phone).await.unwrap();
+    assert!(verify(&events, head.as_ref()).intact());
+    let removed = &by_seq[2];
+    env.tamper_with_event(&tenant, &phone, &removed.event_id, None)
+        .await;
+    let (events, head) = env.store.chain(&tenant, &phone).await.unwrap();
+    assert_eq!(
+        verify(&events, head.as_ref()).broken,
+        Some(BrokenLink::Missing { seq: 3 })
+    );
+}

@@ -2,11 +2,14 @@
 //! left unreviewed past its due date becomes an opt-out (source `review_expired`), so lookup,
 //! the opt-out list and exports see it, not only the check. Runs on an EventBridge schedule;
 //! idempotent, so a retried or overlapping run records nothing twice. Each run also reports the
-//! review backlog and the reviews due within a day (metrics `ReviewBacklog`, `ReviewsDueSoon`).
+//! review backlog and the reviews due within a day (metrics `ReviewBacklog`, `ReviewsDueSoon`),
+//! and applies each tenant's retention period (`stopgate::flows::retention`: private records
+//! past it are erased; metric `PrivateRecordsErased`).
 
 use chrono::Utc;
 use serde_json::{Value, json};
 use stopgate::config::Config;
+use stopgate::flows::retention;
 use stopgate::flows::reviews::sweep_all;
 use stopgate::store::{SdkConfig, Store, StoreError};
 use stopgate::telemetry::{self, Unit};
@@ -50,9 +53,26 @@ impl Sweeper {
         // some review is close to its due date; `stopgate reviews <tenant>` says which.
         telemetry::measure("ReviewBacklog", Unit::Count, open as f64, &[]);
         telemetry::measure("ReviewsDueSoon", Unit::Count, due_soon as f64, &[]);
+
+        let mut erased = 0;
+        for (tenant, result) in retention::apply_all(&self.store, Utc::now()).await? {
+            match result {
+                Ok(n) => {
+                    erased += n;
+                    if n > 0 {
+                        tracing::info!(tenant = %tenant, erased = n, "private records past retention erased");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, error = %e, "retention failed");
+                    failed.push(tenant);
+                }
+            }
+        }
+        telemetry::measure("PrivateRecordsErased", Unit::Count, erased as f64, &[]);
         if !failed.is_empty() {
             return Err(StoreError::Unavailable(format!(
-                "review sweep failed for {} tenant(s)",
+                "the sweep failed for {} tenant(s)",
                 failed.len()
             )));
         }
@@ -60,7 +80,8 @@ impl Sweeper {
             "tenants": results.len(),
             "expired": expired,
             "open": open,
-            "due_soon": due_soon
+            "due_soon": due_soon,
+            "private_records_erased": erased
         }))
     }
 }

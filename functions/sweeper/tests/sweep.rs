@@ -106,3 +106,91 @@ async fn reviews_past_their_due_date_become_opt_outs_once_for_every_tenant() {
         assert_eq!(opt_outs, 1);
     }
 }
+
+#[tokio::test]
+async fn private_records_past_a_tenants_retention_are_erased_and_its_events_kept() {
+    use stopgate::consent::PrivateEvidence;
+    use stopgate::store::Commit;
+    use stopgate::testing::events;
+
+    let env = env().await;
+    let store = env.fresh_table().await;
+    let keeps = TenantPolicy::default();
+    let year = TenantPolicy {
+        retention_days: Some(365),
+        ..TenantPolicy::default()
+    };
+    store.create_tenant("keeps", keeps).await.unwrap();
+    store.create_tenant("year", year.clone()).await.unwrap();
+    let text = PrivateEvidence {
+        message_text: Some("STOP texting me".into()),
+        ..Default::default()
+    };
+    // The same STOP and reply, two years old and a day old, for each tenant.
+    let old = E164::parse_e164("+14155550410").unwrap();
+    let new = E164::parse_e164("+14155550411").unwrap();
+    for tenant in ["keeps", "year"] {
+        for (phone, age) in [(&old, Duration::days(730)), (&new, Duration::days(1))] {
+            let at = Utc::now() - age;
+            let stop = events::event(EventKind::OptOut)
+                .tenant(tenant)
+                .phone(phone)
+                .at(at)
+                .recorded_at(at)
+                .keyword("stop")
+                .with_private_record()
+                .build();
+            store
+                .commit(&Commit {
+                    event: &stop,
+                    private: Some(&text),
+                    dedupe: None,
+                    disclosure: None,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let private = |tenant: &'static str, phone: &E164| {
+        let (store, phone) = (store.clone(), phone.clone());
+        async move {
+            let event = store.events(tenant, &phone).await.unwrap().remove(0);
+            store
+                .private_evidence(tenant, &phone, event.event_id.as_str())
+                .await
+                .unwrap()
+        }
+    };
+
+    let summary = Sweeper::with_store(store.clone()).handle().await.unwrap();
+    assert_eq!(summary["private_records_erased"], 1, "{summary}");
+    assert_eq!(private("year", &old).await, None, "past a year: erased");
+    assert_eq!(private("year", &new).await, Some(text.clone()));
+    assert_eq!(
+        private("keeps", &old).await,
+        Some(text.clone()),
+        "kept by default"
+    );
+
+    // The STOP itself stays: in force, in the history, and its chain whole.
+    let (state, _) = store.load_state("year", &old).await.unwrap();
+    let standings = stopgate::consent::standing::standings(
+        &state,
+        &year,
+        &stopgate::consent::SenderDirectory::default(),
+    );
+    assert_eq!(
+        standings
+            .iter()
+            .map(|s| s.status.as_str())
+            .collect::<Vec<_>>(),
+        ["opted_out"],
+        "{state:?}"
+    );
+    let (chain, head) = store.chain("year", &old).await.unwrap();
+    assert_eq!(chain.len(), 1);
+    assert!(stopgate::consent::chain::verify(&chain, head.as_ref()).intact());
+
+    let again = Sweeper::with_store(store.clone()).handle().await.unwrap();
+    assert_eq!(again["private_records_erased"], 0, "{again}");
+}

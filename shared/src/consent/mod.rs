@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod chain;
 pub mod decision;
 pub mod derived;
 pub mod event;

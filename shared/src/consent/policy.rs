@@ -57,9 +57,18 @@ pub struct TenantPolicy {
     pub quiet_hours: super::quiet_hours::QuietHoursSettings,
     /// How often the tenant's changes are exported on schedule (an incremental export).
     pub export_schedule: ExportSchedule,
+    /// Days the redactable personal data of an event (message text, IP address, user agent)
+    /// is kept; `None` keeps it (the default). Events themselves, and so opt-outs and the
+    /// proof of consent, are never removed by retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     /// Increases with every change, so decisions can say which policy they applied.
     pub version: u64,
 }
+
+/// The shortest retention a tenant may set: long enough that a mistyped setting cannot erase
+/// the evidence of last month's STOPs and opt-ins overnight.
+pub const MIN_RETENTION_DAYS: u32 = 30;
 
 impl Default for TenantPolicy {
     fn default() -> TenantPolicy {
@@ -80,6 +89,7 @@ impl Default for TenantPolicy {
             time_zone: DEFAULT_TIME_ZONE.to_string(),
             quiet_hours: Default::default(),
             export_schedule: ExportSchedule::default(),
+            retention_days: None,
             version: 1,
         }
     }

@@ -8,4 +8,5 @@ pub mod imports;
 pub mod pages;
 pub mod provider_secrets;
 pub mod reclassify;
+pub mod retention;
 pub mod reviews;

@@ -327,6 +327,32 @@ impl Store {
             .projection_expression("pk, sk")
             .consistent_read(true);
         let keys_to_delete = self.query_all(query).await?;
+        self.delete_all(&keys_to_delete).await
+    }
+
+    /// Erases the private records of a tenant's events recorded before `before`, in one shard of
+    /// the private-records index (the retention job walks the 16). Returns how many.
+    pub async fn delete_private_records_before(
+        &self,
+        tenant: &str,
+        shard: u8,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+            .expression_attribute_values(":pk", s(keys::private_shard_pk(tenant, shard)))
+            .expression_attribute_values(":before", s(keys::change_sk_from(Some(&before))))
+            .projection_expression("pk, sk");
+        let keys_to_delete = self.query_all(query).await?;
+        self.delete_all(&keys_to_delete).await
+    }
+
+    /// Deletes items by key with `BatchWriteItem` (25 a request), retrying unprocessed keys.
+    async fn delete_all(&self, keys_to_delete: &[Item]) -> Result<usize, StoreError> {
         for chunk in keys_to_delete.chunks(25) {
             let mut requests = chunk
                 .iter()

@@ -148,6 +148,16 @@ pub fn inbound_shard_pk(tenant: &str, shard: u8) -> String {
     format!("IN#{tenant}#{shard:02}")
 }
 
+/// The private-records index: every event's private record (message text, IP, user agent) by
+/// when it was recorded, so the retention job finds those past a tenant's retention period.
+pub fn private_index_pk(tenant: &str, phone: &E164) -> String {
+    private_shard_pk(tenant, shard_of(phone))
+}
+
+pub fn private_shard_pk(tenant: &str, shard: u8) -> String {
+    format!("PV#{tenant}#{shard:02}")
+}
+
 fn shard_of(phone: &E164) -> u8 {
     Sha256::digest(phone.as_str().as_bytes())
         .first()

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reviews::{self, ReviewRecord};
 use super::{Item, Store, StoreError, get_doc, get_n, get_s, keys, n, s, sdk_error, to_doc};
+use crate::consent::chain::{ChainHead, Link, StoredEvent};
 use crate::consent::{ConsentEvent, EventKind, FoldOutcome, NumberState, PrivateEvidence};
 use crate::phone::E164;
 use crate::providers::ProviderReply;
@@ -107,6 +108,17 @@ impl Store {
         tenant: &str,
         phone: &E164,
     ) -> Result<(NumberState, u64), StoreError> {
+        let (state, version, _) = self.load_state_and_head(tenant, phone).await?;
+        Ok((state, version))
+    }
+
+    /// The state, its version and the head of the number's event chain (`None` for a number
+    /// without a state, or whose state is older than the chain).
+    async fn load_state_and_head(
+        &self,
+        tenant: &str,
+        phone: &E164,
+    ) -> Result<(NumberState, u64, Option<ChainHead>), StoreError> {
         let out = self
             .ddb
             .get_item()
@@ -118,8 +130,8 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         match out.item() {
-            None => Ok((NumberState::default(), 0)),
-            Some(item) => Ok((get_doc(item)?, get_n(item, "version")?)),
+            None => Ok((NumberState::default(), 0, None)),
+            Some(item) => Ok((get_doc(item)?, get_n(item, "version")?, chain_head(item)?)),
         }
     }
 
@@ -230,8 +242,8 @@ impl Store {
     ) -> Result<CommitOutcome, StoreError> {
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (mut state, version) = self
-                .load_state(&commit.event.tenant, &commit.event.phone)
+            let (mut state, version, head) = self
+                .load_state_and_head(&commit.event.tenant, &commit.event.phone)
                 .await?;
             let settled = settle(&state);
             let replaced;
@@ -260,7 +272,8 @@ impl Store {
             for derived in also {
                 state.apply(derived);
             }
-            let mut items = self.transaction(commit, also, &state, version)?;
+            let head = head.unwrap_or_default();
+            let mut items = self.transaction(commit, also, &state, version, &head)?;
             if let Some(extra) = &guarded {
                 // Just before the state item, which stays last for `classify`.
                 items.insert(items.len().saturating_sub(1), extra.clone());
@@ -340,6 +353,7 @@ impl Store {
         also: &[ConsentEvent],
         state: &NumberState,
         version: u64,
+        head: &ChainHead,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let event = commit.event;
         let pk = keys::number_pk(&event.tenant, &event.phone);
@@ -389,8 +403,14 @@ impl Store {
             }
         }
 
+        // Each event links to the one before it; the state keeps the new head. The state's
+        // version condition makes the chain as linear as the state: no two commits append to
+        // the same head.
+        let mut head = head.clone();
         for event in std::iter::once(event).chain(also) {
-            items.push(self.put(event_item(event)?, Some("attribute_not_exists(pk)"), false)?);
+            let (item, next) = event_item(event, &head)?;
+            items.push(self.put(item, Some("attribute_not_exists(pk)"), false)?);
+            head = next;
         }
 
         if let Some(review) = reviews::opened_by(event)? {
@@ -403,6 +423,14 @@ impl Store {
             item.insert("sk".into(), s(keys::private_sk(event_id)));
             item.insert("type".into(), s("private"));
             item.insert("doc".into(), to_doc(private)?);
+            item.insert(
+                "gsi1pk".into(),
+                s(keys::private_index_pk(&event.tenant, &event.phone)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                s(keys::change_sk(&event.recorded_at, event_id)),
+            );
             items.push(self.put(item, None, false)?);
         }
 
@@ -418,7 +446,7 @@ impl Store {
             items.push(self.put(item, None, false)?);
         }
 
-        let item = state_item(event, state, version + 1)?;
+        let item = state_item(event, state, version + 1, &head)?;
         let condition = if version == 0 {
             "attribute_not_exists(pk)"
         } else {
@@ -471,6 +499,15 @@ impl Store {
         tenant: &str,
         phone: &E164,
     ) -> Result<Vec<ConsentEvent>, StoreError> {
+        self.event_items(tenant, phone)
+            .await?
+            .iter()
+            .map(get_doc)
+            .collect()
+    }
+
+    /// A number's event items, oldest first, read strongly consistent.
+    async fn event_items(&self, tenant: &str, phone: &E164) -> Result<Vec<Item>, StoreError> {
         let query = self
             .ddb
             .query()
@@ -479,7 +516,24 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::number_pk(tenant, phone)))
             .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
             .consistent_read(true);
-        self.query_all(query).await?.iter().map(get_doc).collect()
+        self.query_all(query).await
+    }
+
+    /// A number's events as stored (documents byte for byte, with their links) and the head
+    /// its state records, read strongly consistent, for verifying the chain.
+    pub async fn chain(
+        &self,
+        tenant: &str,
+        phone: &E164,
+    ) -> Result<(Vec<StoredEvent>, Option<ChainHead>), StoreError> {
+        let (_, _, head) = self.load_state_and_head(tenant, phone).await?;
+        let events = self
+            .event_items(tenant, phone)
+            .await?
+            .iter()
+            .map(stored_event)
+            .collect::<Result<_, _>>()?;
+        Ok((events, head))
     }
 
     /// The private record (message text, IP, user agent) of an event, unless redacted.
@@ -529,7 +583,7 @@ impl Store {
         phone: &E164,
     ) -> Result<(NumberState, bool), StoreError> {
         for _ in 0..MAX_ATTEMPTS {
-            let (current, version) = self.load_state(tenant, phone).await?;
+            let (current, version, head) = self.load_state_and_head(tenant, phone).await?;
             let mut rebuilt = NumberState::default();
             for event in self.events(tenant, phone).await? {
                 rebuilt.apply(&event);
@@ -547,6 +601,12 @@ impl Store {
                 .item("version", n(version + 1))
                 .item("updated_at", s(Utc::now().to_rfc3339()))
                 .item("doc", to_doc(&rebuilt)?);
+            // The state is rebuilt from the events; the chain's head stays as the events left it.
+            if let Some(head) = head {
+                put = put
+                    .item("chain_seq", n(head.seq))
+                    .item("chain_head", s(head.sha256));
+            }
             put = if version == 0 {
                 put.condition_expression("attribute_not_exists(pk)")
             } else {
@@ -604,16 +664,24 @@ impl Store {
     }
 }
 
-/// An event's own item, in its number's partition, and in a sparse index if it belongs to one.
-pub(crate) fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
+/// An event's own item, in its number's partition, and in a sparse index if it belongs to one,
+/// linked to the chain after `head`; with the head after it.
+pub(crate) fn event_item(
+    event: &ConsentEvent,
+    head: &ChainHead,
+) -> Result<(Item, ChainHead), StoreError> {
     let event_id = event.event_id.as_str();
+    let doc = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(format!("doc: {e}")))?;
+    let (link, next) = head.append(&doc);
     let mut item = Item::new();
     item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
     item.insert("sk".into(), s(keys::event_sk(event_id)));
     item.insert("type".into(), s("event"));
     item.insert("kind".into(), s(event.kind.as_str()));
     item.insert("recorded_at".into(), s(event.recorded_at.to_rfc3339()));
-    item.insert("doc".into(), to_doc(event)?);
+    item.insert("doc".into(), s(doc));
+    item.insert("chain_seq".into(), n(link.seq));
+    item.insert("chain_prev".into(), s(link.prev_sha256));
     if let Some(index_pk) = keys::event_index_pk(event) {
         item.insert("gsi1pk".into(), s(index_pk));
         item.insert(
@@ -621,7 +689,39 @@ pub(crate) fn event_item(event: &ConsentEvent) -> Result<Item, StoreError> {
             s(keys::change_sk(&event.recorded_at, event_id)),
         );
     }
-    Ok(item)
+    Ok((item, next))
+}
+
+/// The chain head a state item carries, if it has one.
+fn chain_head(item: &Item) -> Result<Option<ChainHead>, StoreError> {
+    if !item.contains_key("chain_head") {
+        return Ok(None);
+    }
+    Ok(Some(ChainHead {
+        seq: get_n(item, "chain_seq")?,
+        sha256: get_s(item, "chain_head")?.to_string(),
+    }))
+}
+
+/// An event item as the chain's verification reads it: the document as stored, and its link.
+fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
+    let sk = get_s(item, "sk")?;
+    let link = if item.contains_key("chain_prev") {
+        Some(Link {
+            seq: get_n(item, "chain_seq")?,
+            prev_sha256: get_s(item, "chain_prev")?.to_string(),
+        })
+    } else {
+        None
+    };
+    Ok(StoredEvent {
+        event_id: sk
+            .strip_prefix(keys::EVENT_PREFIX)
+            .unwrap_or(sk)
+            .to_string(),
+        doc: get_s(item, "doc")?.to_string(),
+        link,
+    })
 }
 
 /// The state item of `event`'s number after it, at `version`.
@@ -629,6 +729,7 @@ pub(crate) fn state_item(
     event: &ConsentEvent,
     state: &NumberState,
     version: u64,
+    head: &ChainHead,
 ) -> Result<Item, StoreError> {
     let mut item = Item::new();
     item.insert("pk".into(), s(keys::number_pk(&event.tenant, &event.phone)));
@@ -637,6 +738,8 @@ pub(crate) fn state_item(
     item.insert("version".into(), n(version));
     item.insert("updated_at".into(), s(event.recorded_at.to_rfc3339()));
     item.insert("doc".into(), to_doc(state)?);
+    item.insert("chain_seq".into(), n(head.seq));
+    item.insert("chain_head".into(), s(head.sha256.clone()));
     Ok(item)
 }
 
