@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod export;
+mod hooks;
 mod import;
 mod ledger;
 mod pages;
@@ -58,6 +59,9 @@ enum Command {
         #[arg(long)]
         phone: Option<String>,
     },
+    /// Notification endpoints: what the ledger records, sent as signed CloudEvents.
+    #[command(subcommand)]
+    Hook(hooks::HookCommand),
     /// A tenant's added keywords.
     #[command(subcommand)]
     Keywords(ledger::KeywordsCommand),
@@ -346,6 +350,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Replies(args) => ledger::replies(&env().await?, args).await,
         Command::Reviews(args) => ledger::reviews(&env().await?, args).await,
         Command::Audit(args) => ledger::audit(&env().await?, args).await,
+        Command::Hook(command) => hooks::hooks(&env().await?, command).await,
         Command::Reclassify(args) => ledger::reclassify(&env().await?, args).await,
         Command::Tenant(TenantCommand::Create { tenant }) => {
             require_id("tenant", &tenant)?;

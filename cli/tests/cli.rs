@@ -752,3 +752,161 @@ async fn retention_is_kept_by_default_set_in_days_and_never_below_thirty() {
     ));
     assert!(shown(&tenant)["tenant"]["policy"]["retention_days"].is_null());
 }
+
+/// A local endpoint that answers every request 200 and hands back each raw request it read.
+async fn raw_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as many bytes as content-length says.
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            sent.send(String::from_utf8(request).unwrap()).unwrap();
+        }
+    });
+    (url, received)
+}
+
+// Multi-threaded: the receiver must answer while the test waits on the CLI process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_are_added_listed_redelivered_by_hand_and_removed() {
+    use stopgate::consent::notifications::{NotificationType, verify_signature};
+    use stopgate::store::hooks::{DeliveryRecord, DeliveryStatus};
+
+    let env = env().await;
+    let tenant = unique_tenant("cli-hooks");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    let (url, mut received) = raw_receiver().await;
+    for (args, why) in [
+        (
+            vec!["http://crm.acme.example/hook"],
+            "plain http off loopback",
+        ),
+        (
+            vec![url.as_str(), "--events", "opt_out,stop"],
+            "an unknown type",
+        ),
+    ] {
+        let mut command = vec!["hook", "add", tenant.as_str()];
+        command.extend(args);
+        assert_eq!(stopgate(&command, None).status.code(), Some(2), "{why}");
+    }
+    let added: Value = serde_json::from_str(&ok(stopgate(
+        &["hook", "add", &tenant, &url, "--events", "opt_in,opt_out"],
+        None,
+    )))
+    .unwrap();
+    let hook_id = added["hook_id"].as_str().unwrap().to_string();
+    let secret = added["secret"].as_str().unwrap().to_string();
+    assert_eq!(added["events"], serde_json::json!(["opt_out", "opt_in"]));
+    let listed = ok(stopgate(&["hook", "list", &tenant], None));
+    assert!(!listed.contains(&secret), "{listed}");
+    let shown: Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(shown["hook_id"], hook_id.as_str());
+    assert!(shown["secret"].as_str().unwrap().starts_with("sealed:"));
+
+    // A failed attempt in the log, as the notify function leaves it.
+    let body = r#"{"specversion":"1.0","id":"01J.opt_out","type":"com.stopgate.opt_out"}"#;
+    let failed = DeliveryRecord {
+        delivery_id: "01JFAILED".into(),
+        tenant: tenant.clone(),
+        hook_id: hook_id.clone(),
+        notification_id: "01J.opt_out".into(),
+        kind: NotificationType::OptOut,
+        attempt: 8,
+        status: DeliveryStatus::Failed,
+        http_status: Some(503),
+        error: Some("HTTP 503".into()),
+        at: Utc::now() - Duration::hours(1),
+        duration_ms: 12,
+        body: body.into(),
+    };
+    env.store.log_delivery(&failed).await.unwrap();
+    let redelivered: Value = serde_json::from_str(&ok(stopgate(
+        &["hook", "redeliver", &tenant, &hook_id, "01JFAILED"],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(redelivered["status"], "delivered", "{redelivered}");
+    let request = received.recv().await.unwrap();
+    let (head, sent) = request.split_once("\r\n\r\n").unwrap();
+    assert_eq!(sent, body, "the same bytes again");
+    let signature = head
+        .lines()
+        .find_map(|l| l.strip_prefix("stopgate-signature: "))
+        .unwrap();
+    assert_eq!(
+        verify_signature(&secret, signature, sent.as_bytes(), Utc::now().timestamp()),
+        Ok(())
+    );
+    let log: Vec<Value> = ok(stopgate(&["hook", "log", &tenant, &hook_id], None))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["attempt"].as_u64()),
+        (Some("delivered"), Some(9))
+    );
+    assert_eq!(log[1]["delivery_id"], "01JFAILED");
+    assert!(
+        log.iter().all(|l| l.get("body").is_none()),
+        "the log does not print bodies"
+    );
+    assert_eq!(
+        stopgate(&["hook", "redeliver", &tenant, &hook_id, "01JNOPE"], None)
+            .status
+            .code(),
+        Some(4)
+    );
+
+    ok(stopgate(&["hook", "remove", &tenant, &hook_id], None));
+    assert!(ok(stopgate(&["hook", "list", &tenant], None)).is_empty());
+    assert_eq!(
+        stopgate(&["hook", "remove", &tenant, &hook_id], None)
+            .status
+            .code(),
+        Some(4)
+    );
+    let audit = ok(stopgate(&["audit", &tenant, "--json"], None));
+    assert!(!audit.contains(&secret));
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(actions[..2], ["hook_removed", "hook_added"]);
+}

@@ -70,6 +70,9 @@ pub struct Config {
     /// The queue of export requests (`POST /v1/exports` and the schedule put them there; the
     /// export function runs them).
     pub exports_queue_url: Option<String>,
+    /// The queue of notification deliveries (the notify function fills it from the table's
+    /// stream and drains it).
+    pub hooks_queue_url: Option<String>,
 }
 
 impl Config {
@@ -128,6 +131,7 @@ impl Config {
             imports_queue_url: non_empty("IMPORTS_QUEUE_URL"),
             exports_bucket: non_empty("EXPORTS_BUCKET"),
             exports_queue_url: non_empty("EXPORTS_QUEUE_URL"),
+            hooks_queue_url: non_empty("HOOKS_QUEUE_URL"),
             public_base_url: non_empty("PUBLIC_BASE_URL")
                 .unwrap_or_default()
                 .trim_end_matches('/')

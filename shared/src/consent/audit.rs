@@ -27,6 +27,8 @@ pub enum AuditAction {
     ProviderSecretsSet,
     ProviderPreviousSecretsDropped,
     ProviderSettingsSet,
+    HookAdded,
+    HookRemoved,
 }
 
 impl AuditAction {
@@ -42,6 +44,8 @@ impl AuditAction {
             AuditAction::ProviderSecretsSet => "provider_secrets_set",
             AuditAction::ProviderPreviousSecretsDropped => "provider_previous_secrets_dropped",
             AuditAction::ProviderSettingsSet => "provider_settings_set",
+            AuditAction::HookAdded => "hook_added",
+            AuditAction::HookRemoved => "hook_removed",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod derived;
 pub mod event;
 pub mod forms;
 pub mod inbound;
+pub mod notifications;
 pub mod ordering;
 pub mod policy;
 pub mod quiet_hours;

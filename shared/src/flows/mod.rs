@@ -5,6 +5,7 @@
 pub mod exports;
 pub mod history;
 pub mod imports;
+pub mod notifications;
 pub mod pages;
 pub mod provider_secrets;
 pub mod reclassify;

@@ -128,6 +128,22 @@ impl CaptureQueue {
             .unwrap_or(0))
     }
 
+    /// Hides a received message for `seconds` more (up to 12 hours): a retry with backoff
+    /// instead of the queue's fixed visibility timeout.
+    pub async fn delay(&self, receipt_handle: &str, seconds: i32) -> Result<(), StoreError> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError> {
         self.sqs
             .delete_message()

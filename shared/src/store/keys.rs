@@ -24,6 +24,13 @@ pub fn tenant_key_sk(key_id: &str) -> String {
     format!("APIKEY#{key_id}")
 }
 /// A hosted form's configuration, beside the rest of the tenant's.
+pub fn hook_sk(hook_id: &str) -> String {
+    format!("HOOK#{hook_id}")
+}
+/// A hook's delivery log (30 days, by TTL).
+pub fn hook_log_pk(tenant: &str, hook_id: &str) -> String {
+    format!("HL#{tenant}#{hook_id}")
+}
 pub fn form_sk(form: &str) -> String {
     format!("FORM#{form}")
 }

@@ -13,6 +13,8 @@ pub mod export_files;
 pub mod exports;
 pub mod forms;
 pub mod history;
+pub mod hook_http;
+pub mod hooks;
 pub mod imports;
 pub mod keys;
 pub mod ledger;

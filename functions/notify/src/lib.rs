@@ -1,0 +1,194 @@
+//! The notify function: tells tenants' endpoints what the ledger recorded
+//! (`stopgate::flows::notifications`).
+//!
+//! Two triggers. The table's stream runs it for every event written: it works out which hooks
+//! want a notification of it and puts one message per hook on the hooks queue (a failure
+//! fails the batch, which the stream retries, so no event is skipped). The hooks queue runs it
+//! for each delivery: one signed POST; a delivery that fails waits 30 s, then twice as long
+//! each time (at most an hour), and after 8 attempts goes to the dead-letter queue. Every
+//! attempt is in the hook's delivery log (`stopgate hook log`).
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use serde_json::{Value, json};
+use stopgate::config::Config;
+use stopgate::consent::ConsentEvent;
+use stopgate::flows::notifications::{self, Delivery};
+use stopgate::secrets::Sealer;
+use stopgate::store::hook_http::HookHttp;
+use stopgate::store::hooks::DeliveryStatus;
+use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError, TenantSnapshot};
+use stopgate::telemetry;
+
+pub struct Notifier {
+    store: Store,
+    sealer: Sealer,
+    http: HookHttp,
+    queue: CaptureQueue,
+}
+
+/// The events a stream batch inserted: new `EV#` items' documents. Anything else (state
+/// updates, other items, removals by TTL) is not a notification.
+pub fn inserted_events(batch: &Value) -> Result<Vec<ConsentEvent>, String> {
+    let mut events = Vec::new();
+    let records = batch["Records"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for record in records {
+        if record["eventName"] != "INSERT" {
+            continue;
+        }
+        let image = &record["dynamodb"]["NewImage"];
+        let is_event = image["sk"]["S"]
+            .as_str()
+            .is_some_and(|sk| sk.starts_with("EV#"));
+        if !is_event {
+            continue;
+        }
+        let doc = image["doc"]["S"]
+            .as_str()
+            .ok_or("an event image without its document")?;
+        events.push(serde_json::from_str(doc).map_err(|e| format!("an event document: {e}"))?);
+    }
+    Ok(events)
+}
+
+impl Notifier {
+    pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Notifier, String> {
+        let queue = config
+            .hooks_queue_url
+            .as_ref()
+            .ok_or("HOOKS_QUEUE_URL is required: deliveries are queued there")?;
+        Ok(Notifier::with(
+            Store::new(sdk, &config.table_name),
+            Sealer::new(config.secrets_key.clone(), sdk),
+            CaptureQueue::new(sdk, queue),
+        ))
+    }
+
+    pub fn with(store: Store, sealer: Sealer, queue: CaptureQueue) -> Notifier {
+        Notifier {
+            store,
+            sealer,
+            http: HookHttp::new(),
+            queue,
+        }
+    }
+
+    /// Either trigger: a stream batch (`eventSource` `aws:dynamodb`) or hooks-queue messages.
+    pub async fn handle(&self, event: Value) -> Result<Value, String> {
+        let from_stream = event["Records"][0]["eventSource"] == "aws:dynamodb";
+        if from_stream {
+            let queued = self.fan_out(&event).await.map_err(|e| e.to_string())?;
+            return Ok(json!({ "queued": queued }));
+        }
+        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| e.to_string())?;
+        let response = self.deliver_batch(batch).await;
+        serde_json::to_value(response).map_err(|e| e.to_string())
+    }
+
+    /// Queues a delivery for each hook that wants a notification of each inserted event.
+    pub async fn fan_out(&self, batch: &Value) -> Result<usize, StoreError> {
+        let events = inserted_events(batch).map_err(StoreError::Corrupt)?;
+        let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
+        let mut queued = 0;
+        for event in &events {
+            if !tenants.contains_key(&event.tenant) {
+                let snapshot = self.store.load_tenant(&event.tenant).await?;
+                tenants.insert(event.tenant.clone(), snapshot);
+            }
+            let Some(Some(snapshot)) = tenants.get(&event.tenant) else {
+                continue;
+            };
+            for delivery in notifications::deliveries(snapshot, event) {
+                let message = serde_json::to_string(&delivery)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                self.queue.send(&message).await?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// One attempt per message; the failed ones are reported back, each delayed by its backoff.
+    pub async fn deliver_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut failures = Vec::new();
+        for message in batch.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let attempt: u32 = message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let retry = match message
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<Delivery>)
+            {
+                Some(Ok(delivery)) => self.deliver_one(&delivery, attempt).await,
+                _ => {
+                    tracing::warn!(message_id = %id, "not a delivery; dropped");
+                    false
+                }
+            };
+            if retry {
+                if let Some(handle) = &message.receipt_handle {
+                    let wait = notifications::backoff_seconds(attempt);
+                    if let Err(e) = self.queue.delay(handle, wait).await {
+                        tracing::warn!(error = %e, "backoff not set; the queue's own timeout applies");
+                    }
+                }
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                failures.push(failure);
+            }
+        }
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failures;
+        response
+    }
+
+    /// Whether to try again later.
+    async fn deliver_one(&self, delivery: &Delivery, attempt: u32) -> bool {
+        let hook = match self.store.load_tenant(&delivery.tenant).await {
+            Ok(snapshot) => snapshot.and_then(|s| s.hooks.get(&delivery.hook_id).cloned()),
+            Err(e) => {
+                tracing::warn!(error = %e, "tenant not loaded; delivery retried");
+                return true;
+            }
+        };
+        let Some(hook) = hook else {
+            tracing::info!(hook_id = %delivery.hook_id, "hook removed; delivery dropped");
+            return false;
+        };
+        let record = notifications::deliver(
+            &self.store,
+            &self.sealer,
+            &self.http,
+            &hook,
+            delivery,
+            attempt,
+            Utc::now(),
+        )
+        .await;
+        match record {
+            Ok(record) if record.status == DeliveryStatus::Delivered => {
+                telemetry::count("Notifications", &[("Outcome", "delivered")]);
+                false
+            }
+            Ok(record) => {
+                telemetry::count("Notifications", &[("Outcome", "failed")]);
+                tracing::warn!(hook_id = %hook.hook_id, attempt, status = ?record.http_status, error = ?record.error, "delivery failed");
+                true
+            }
+            Err(e) => {
+                telemetry::count("Notifications", &[("Outcome", "failed")]);
+                tracing::warn!(hook_id = %hook.hook_id, error = %e, "delivery not attempted");
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+// The AWS SDK futures are deeply nested; the default limit is too low for their layout.
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use stopgate::{config::Config, store, telemetry};
+use stopgate_notify::Notifier;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = store::sdk_config(config.sdk_timeout).await;
+    let app = Arc::new(Notifier::new(&config, &sdk)?);
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let app = app.clone();
+        async move { app.handle(event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}

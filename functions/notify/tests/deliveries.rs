@@ -1,0 +1,283 @@
+//! Notifications end to end against DynamoDB Local and moto: a recorded STOP, as the table's
+//! stream hands it to the notify function, becomes one queued delivery per subscribed hook;
+//! each delivery reaches a local receiver signed as docs/notifications.md says, a failed one is
+//! retried with backoff and logged, and a removed hook gets nothing more.
+// Test code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use stopgate::consent::notifications::{NotificationType, verify_signature};
+use stopgate::consent::{ConsentEvent, EventKind};
+use stopgate::flows::notifications::{SEALED_AS, new_secret};
+use stopgate::phone::E164;
+use stopgate::store::Commit;
+use stopgate::store::hooks::{DeliveryStatus, Hook};
+use stopgate::testing::{TestEnv, env, events};
+use stopgate_notify::Notifier;
+use tokio::net::TcpListener;
+
+/// A local endpoint: answers each request with the next status given (200 once they run out)
+/// and keeps what it was sent.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<(http::HeaderMap, String)>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn receiver(answers: &[u16]) -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/stopgate", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let answers = Arc::new(Mutex::new(
+        answers.iter().copied().collect::<VecDeque<u16>>(),
+    ));
+    let (kept, next) = (got.clone(), answers.clone());
+    let server = tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (kept, next) = (kept.clone(), next.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let (kept, next) = (kept.clone(), next.clone());
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        kept.lock()
+                            .unwrap()
+                            .push((parts.headers, String::from_utf8(body.to_vec()).unwrap()));
+                        let status = next.lock().unwrap().pop_front().unwrap_or(200);
+                        Ok::<_, hyper::Error>(
+                            http::Response::builder()
+                                .status(status)
+                                .body(Full::new(hyper::body::Bytes::new()))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Receiver { url, got, server }
+}
+
+/// A hook of `tenant` for `events`, with its secret.
+async fn hook(
+    env: &TestEnv,
+    tenant: &str,
+    url: &str,
+    events: &[NotificationType],
+) -> (Hook, String) {
+    let secret = new_secret();
+    let hook = Hook {
+        hook_id: format!("hook_{}", ulid::Ulid::new()),
+        url: url.to_string(),
+        events: events.to_vec(),
+        secret_sealed: env.sealer().seal(tenant, SEALED_AS, &secret).await.unwrap(),
+        created_at: Utc::now(),
+    };
+    env.store.put_hook(tenant, &hook).await.unwrap();
+    (hook, secret)
+}
+
+/// What the table's stream hands the function for new event items (NEW_IMAGE).
+fn stream_batch(events: &[&ConsentEvent]) -> Value {
+    let records: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"NewImage": {
+                    "pk": {"S": format!("N#{}#{}", e.tenant, e.phone.as_str())},
+                    "sk": {"S": format!("EV#{}", e.event_id.as_str())},
+                    "doc": {"S": serde_json::to_string(e).unwrap()},
+                }}
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The hooks queue's messages as Lambda's SQS event, each received `count` times.
+fn sqs_batch(messages: &[(String, String)], count: u32) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (handle, body))| {
+            json!({
+                "messageId": format!("m{i}"),
+                "receiptHandle": handle,
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": count.to_string()},
+                "eventSource": "aws:sqs",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+async fn commit(env: &TestEnv, event: &ConsentEvent) {
+    env.store
+        .commit(&Commit {
+            event,
+            private: None,
+            dedupe: None,
+            disclosure: None,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stop_reaches_its_subscribers_signed_and_a_failed_delivery_is_retried_and_logged() {
+    let env = env().await;
+    let tenant = env.new_tenant("notify").await;
+    let endpoint = receiver(&[500]).await;
+    let (crm, secret) = hook(
+        &env,
+        &tenant,
+        &endpoint.url,
+        &[NotificationType::OptOut, NotificationType::OptIn],
+    )
+    .await;
+    let reviews_only = receiver(&[]).await;
+    hook(
+        &env,
+        &tenant,
+        &reviews_only.url,
+        &[NotificationType::ReviewOpened],
+    )
+    .await;
+    let queue = env.fresh_queue().await;
+    let notifier = Notifier::with(env.store.clone(), env.sealer(), queue.clone());
+
+    let phone = E164::parse_e164("+14155550420").unwrap();
+    let stop = events::event(EventKind::OptOut)
+        .tenant(&tenant)
+        .phone(&phone)
+        .keyword("stop")
+        .build();
+    let chat = events::event(EventKind::Inbound)
+        .tenant(&tenant)
+        .phone(&phone)
+        .build();
+    commit(&env, &stop).await;
+    commit(&env, &chat).await;
+
+    let fanned = notifier
+        .handle(stream_batch(&[&stop, &chat]))
+        .await
+        .unwrap();
+    assert_eq!(fanned, json!({"queued": 1}), "one STOP, one subscriber");
+    let messages = queue.receive(1, Some(0)).await.unwrap();
+    assert_eq!(messages.len(), 1);
+
+    // The endpoint answers 500: reported back for a retry, and logged.
+    let answer = notifier.handle(sqs_batch(&messages, 1)).await.unwrap();
+    assert_eq!(
+        answer["batchItemFailures"][0]["itemIdentifier"], "m0",
+        "{answer}"
+    );
+    // The second attempt is delivered.
+    let answer = notifier.handle(sqs_batch(&messages, 2)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+
+    let got = endpoint.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    let now = Utc::now().timestamp();
+    for (headers, body) in &got {
+        assert_eq!(headers["content-type"], "application/cloudevents+json");
+        let signature = headers["stopgate-signature"].to_str().unwrap();
+        assert_eq!(
+            verify_signature(&secret, signature, body.as_bytes(), now),
+            Ok(())
+        );
+        assert!(verify_signature("whsec_wrong", signature, body.as_bytes(), now).is_err());
+        assert_eq!(headers["stopgate-hook"], crm.hook_id.as_str());
+    }
+    assert_eq!(got[0].1, got[1].1, "every attempt sends the same bytes");
+    let cloudevent: Value = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!(cloudevent["specversion"], "1.0");
+    assert_eq!(cloudevent["type"], "com.stopgate.opt_out");
+    assert_eq!(
+        cloudevent["id"],
+        format!("{}.opt_out", stop.event_id.as_str())
+    );
+    assert_eq!(cloudevent["data"]["phone"], "+14155550420");
+    assert!(reviews_only.got.lock().unwrap().is_empty());
+
+    let log = env
+        .store
+        .delivery_log(&tenant, &crm.hook_id, 10)
+        .await
+        .unwrap();
+    let attempts: Vec<(u32, DeliveryStatus, Option<u16>)> = log
+        .iter()
+        .map(|r| (r.attempt, r.status, r.http_status))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (2, DeliveryStatus::Delivered, Some(200)),
+            (1, DeliveryStatus::Failed, Some(500)),
+        ]
+    );
+    assert_ne!(log[0].delivery_id, log[1].delivery_id);
+
+    // A removed hook gets nothing more: its queued delivery is dropped, not retried.
+    env.store.remove_hook(&tenant, &crm.hook_id).await.unwrap();
+    let answer = notifier.handle(sqs_batch(&messages, 3)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    assert_eq!(endpoint.got.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_retried_not_lost() {
+    let env = env().await;
+    let tenant = env.new_tenant("notify-down").await;
+    // Nothing listens there.
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("http://{}/", listener.local_addr().unwrap())
+    };
+    let (hook, _) = hook(&env, &tenant, &closed, &NotificationType::ALL).await;
+    let queue = env.fresh_queue().await;
+    let notifier = Notifier::with(env.store.clone(), env.sealer(), queue.clone());
+    let stop = events::event(EventKind::OptOut)
+        .tenant(&tenant)
+        .phone(&E164::parse_e164("+14155550421").unwrap())
+        .build();
+    commit(&env, &stop).await;
+    notifier.handle(stream_batch(&[&stop])).await.unwrap();
+    let messages = queue.receive(1, Some(0)).await.unwrap();
+    let answer = notifier.handle(sqs_batch(&messages, 1)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 1);
+    let log = env
+        .store
+        .delivery_log(&tenant, &hook.hook_id, 10)
+        .await
+        .unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Failed);
+    assert_eq!(log[0].http_status, None);
+    assert!(
+        log[0].error.as_deref().unwrap().contains("no answer"),
+        "{log:?}"
+    );
+}

@@ -1,0 +1,145 @@
+//! Outbound notifications (`consent::notifications`): which deliveries a recorded event makes,
+//! and one delivery attempt: signed, sent, logged.
+//!
+//! Delivery is at least once: a retried stream batch or a lost answer sends a notification
+//! again, always with the same CloudEvent `id`, which receivers use to drop repeats.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::consent::ConsentEvent;
+use crate::consent::notifications::{self, NotificationType};
+use crate::secrets::Sealer;
+use crate::store::hook_http::HookHttp;
+use crate::store::hooks::{DeliveryRecord, DeliveryStatus, Hook};
+use crate::store::{Store, StoreError, TenantSnapshot};
+
+/// The encryption context hooks' secrets are sealed under (with the tenant).
+pub const SEALED_AS: &str = "hooks";
+
+/// One notification to one hook: the hooks queue's message, and what a redelivery re-sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub tenant: String,
+    pub hook_id: String,
+    pub notification_id: String,
+    pub kind: NotificationType,
+    /// The CloudEvent, serialised once, so every attempt sends the same bytes.
+    pub body: String,
+}
+
+/// The deliveries `event` makes to the tenant's hooks.
+pub fn deliveries(snapshot: &TenantSnapshot, event: &ConsentEvent) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for kind in notifications::of_event(event) {
+        let envelope = notifications::envelope(event, kind);
+        let id = envelope["id"].as_str().unwrap_or_default().to_string();
+        let body = envelope.to_string();
+        for hook in snapshot.hooks.values().filter(|h| h.wants(kind)) {
+            out.push(Delivery {
+                tenant: event.tenant.clone(),
+                hook_id: hook.hook_id.clone(),
+                notification_id: id.clone(),
+                kind,
+                body: body.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A new hook's signing secret, shown once.
+pub fn new_secret() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let secret: String = (0..40)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("whsec_{secret}")
+}
+
+/// How long a failed delivery waits before its next attempt: 30 s, doubling, at most an hour.
+pub fn backoff_seconds(attempt: u32) -> i32 {
+    let doubled = 30i64.saturating_mul(1i64 << attempt.saturating_sub(1).min(20));
+    doubled.min(3600) as i32
+}
+
+/// Sends `delivery` to `hook` once (attempt `attempt`) and logs the attempt. A secret that
+/// cannot be opened is an error (nothing is sent unsigned); an endpoint that does not answer
+/// 2xx is a `Failed` record, to be retried.
+pub async fn deliver(
+    store: &Store,
+    sealer: &Sealer,
+    http: &HookHttp,
+    hook: &Hook,
+    delivery: &Delivery,
+    attempt: u32,
+    now: DateTime<Utc>,
+) -> Result<DeliveryRecord, StoreError> {
+    let secret = sealer
+        .open(&delivery.tenant, SEALED_AS, &hook.secret_sealed)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the hook's secret: {e}")))?;
+    let delivery_id = ulid::Ulid::new().to_string();
+    let signature =
+        notifications::signature_header(secret.expose(), now.timestamp(), delivery.body.as_bytes());
+    let headers = [
+        ("content-type", "application/cloudevents+json".to_string()),
+        ("stopgate-signature", signature),
+        ("stopgate-delivery", delivery_id.clone()),
+        ("stopgate-hook", hook.hook_id.clone()),
+    ];
+    let started = Instant::now();
+    let answer = http.post(&hook.url, &headers, delivery.body.clone()).await;
+    let (status, http_status, error) = match answer {
+        Ok(code) if (200..300).contains(&code) => (DeliveryStatus::Delivered, Some(code), None),
+        Ok(code) => (
+            DeliveryStatus::Failed,
+            Some(code),
+            Some(format!("HTTP {code}")),
+        ),
+        Err(e) => (DeliveryStatus::Failed, None, Some(e)),
+    };
+    let record = DeliveryRecord {
+        delivery_id,
+        tenant: delivery.tenant.clone(),
+        hook_id: hook.hook_id.clone(),
+        notification_id: delivery.notification_id.clone(),
+        kind: delivery.kind,
+        attempt,
+        status,
+        http_status,
+        error,
+        at: now,
+        duration_ms: started.elapsed().as_millis() as u64,
+        body: delivery.body.clone(),
+    };
+    if let Err(e) = store.log_delivery(&record).await {
+        // The attempt happened whatever the log says; a missing log line must not resend it.
+        tracing::warn!(hook_id = %hook.hook_id, error = %e, "delivery not logged");
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_thirty_seconds_to_an_hour() {
+        let waits: Vec<i32> = (1..=9).map(backoff_seconds).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff_seconds(0), 30);
+        assert_eq!(backoff_seconds(u32::MAX), 3600);
+    }
+
+    #[test]
+    fn secrets_are_long_and_fresh() {
+        let (a, b) = (new_secret(), new_secret());
+        assert!(a.starts_with("whsec_") && a.len() == 46, "{a}");
+        assert_ne!(a, b);
+    }
+}

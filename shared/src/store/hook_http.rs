@@ -1,0 +1,119 @@
+//! Sending notifications to tenants' endpoints: one POST per attempt over HTTPS (plain HTTP
+//! only to a loopback address, for local receivers), no redirects followed, a short timeout,
+//! and nothing of the answer kept but its status.
+//!
+//! The client is the same hyper-util client over hyper-rustls that `api::sns` and the AWS SDK
+//! use, so it adds no dependency; it is built on first use.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// One attempt, connection included.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<std::io::Cursor<Vec<u8>>>>;
+
+/// Whether `url` may be a hook: `https://`, or `http://` to a loopback address.
+pub fn acceptable_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(format!("{url:?} has no host")),
+    };
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(format!(
+            "{url:?}: notifications go over https (plain http only to a loopback address)"
+        )),
+        other => Err(format!("{url:?}: {other} is not http or https")),
+    }
+}
+
+/// Cheap to clone; clones share the connection pool.
+#[derive(Clone, Default)]
+pub struct HookHttp {
+    client: Arc<OnceLock<Result<HttpClient, String>>>,
+}
+
+impl HookHttp {
+    pub fn new() -> HookHttp {
+        HookHttp::default()
+    }
+
+    /// POSTs `body` to `url` with `headers`: the HTTP status, or why there was none.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<u16, String> {
+        acceptable_url(url)?;
+        let client = self
+            .client
+            .get_or_init(build_client)
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let mut request = http::Request::post(url).header(http::header::USER_AGENT, "stopgate");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request
+            .body(Full::new(std::io::Cursor::new(body.into_bytes())))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            client
+                .request(request)
+                .await
+                .map(|response| response.status().as_u16())
+                .map_err(|e| format!("no answer: {e}"))
+        };
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
+    }
+}
+
+fn build_client() -> Result<HttpClient, String> {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(provider)
+        .map_err(|e| format!("no TLS trust roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_are_https_or_loopback_http() {
+        for ok in [
+            "https://hooks.acme.example/stopgate",
+            "http://127.0.0.1:9000/hook",
+            "http://localhost:8080/",
+            "http://[::1]:9000/",
+        ] {
+            assert!(acceptable_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://hooks.acme.example/",
+            "http://10.0.0.5/",
+            "ftp://acme.example/",
+            "not a url",
+        ] {
+            assert!(acceptable_url(bad).is_err(), "{bad}");
+        }
+    }
+}
