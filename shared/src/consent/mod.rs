@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod ordering;
 pub mod policy;
 pub mod quiet_hours;
+pub mod reconcile;
 pub mod record;
 pub mod scope;
 pub mod standing;
