@@ -233,7 +233,10 @@ pub fn listed_opt_out(
     };
     let mut origin = Origin {
         sender: listed.sender.clone(),
-        pool: listed.pool.clone().filter(|p| Some(p) != listed.sender.as_ref()),
+        pool: listed
+            .pool
+            .clone()
+            .filter(|p| Some(p) != listed.sender.as_ref()),
         provider: Some(listed.provider.as_str().to_string()),
         provider_verdict: listed.provider_source.clone(),
         rule: Some(RULE.into()),
@@ -362,10 +365,16 @@ mod tests {
         let c = compare("t", &list, true, &states, &policy, &directory, minutes(60));
         assert_eq!(c.unknown.len(), 1, "{c:#?}");
         let e = &c.unknown[0].event;
-        assert_eq!((e.kind, e.source), (EventKind::OptOut, Source::ProviderList));
+        assert_eq!(
+            (e.kind, e.source),
+            (EventKind::OptOut, Source::ProviderList)
+        );
         assert_eq!(e.origin.provider.as_deref(), Some("telnyx"));
         assert_eq!(e.origin.sender.as_deref(), Some(BUSINESS));
-        assert_eq!((e.occurred_at, e.time_source), (minutes(10), TimeSource::Provider));
+        assert_eq!(
+            (e.occurred_at, e.time_source),
+            (minutes(10), TimeSource::Provider)
+        );
         assert_eq!(e.received_at, minutes(60));
         assert!(c.blocked_at_provider.is_empty());
         assert!(c.accepted_at_provider.is_empty());
@@ -380,7 +389,10 @@ mod tests {
         let states = states(vec![(PERSON, fold(&[stop]))]);
         let list = vec![listed(Some(BUSINESS), PERSON, Some(10))];
         let c = compare("t", &list, true, &states, &policy, &directory, minutes(60));
-        assert!(c.unknown.is_empty() && c.blocked_at_provider.is_empty(), "{c:#?}");
+        assert!(
+            c.unknown.is_empty() && c.blocked_at_provider.is_empty(),
+            "{c:#?}"
+        );
     }
 
     #[test]
@@ -402,7 +414,10 @@ mod tests {
         assert!(c.unknown.is_empty(), "known: nothing to record ({c:#?})");
         assert_eq!(c.blocked_at_provider.len(), 1);
         assert_eq!(
-            c.blocked_at_provider[0].opted_in_by.as_ref().map(|m| &m.event_id),
+            c.blocked_at_provider[0]
+                .opted_in_by
+                .as_ref()
+                .map(|m| &m.event_id),
             Some(&start_id)
         );
     }
@@ -412,13 +427,19 @@ mod tests {
         let policy = TenantPolicy::default();
         let directory = SenderDirectory::default();
         let stop = event(EventKind::OptOut).at(minutes(10)).build();
-        let start = event(EventKind::OptIn).at(minutes(30)).keyword("start").build();
+        let start = event(EventKind::OptIn)
+            .at(minutes(30))
+            .keyword("start")
+            .build();
         let states = states(vec![(PERSON, fold(&[stop, start]))]);
         // A second STOP at minute 50 that Stopgate missed: not the one it knows.
         let list = vec![listed(Some(BUSINESS), PERSON, Some(50))];
         let c = compare("t", &list, true, &states, &policy, &directory, minutes(60));
         assert_eq!(c.unknown.len(), 1, "{c:#?}");
-        assert!(c.blocked_at_provider.is_empty(), "the new opt-out is in force");
+        assert!(
+            c.blocked_at_provider.is_empty(),
+            "the new opt-out is in force"
+        );
     }
 
     #[test]
@@ -453,7 +474,10 @@ mod tests {
         let list = vec![listed(Some(BUSINESS), PERSON, Some(5))];
         let c = compare("t", &list, true, &states, &policy, &directory, minutes(60));
         assert_eq!(c.unknown.len(), 1, "{c:#?}");
-        assert_eq!(c.unknown[0].event.origin.sender_group.as_deref(), Some("alerts"));
+        assert_eq!(
+            c.unknown[0].event.origin.sender_group.as_deref(),
+            Some("alerts")
+        );
     }
 
     #[test]
@@ -477,7 +501,10 @@ mod tests {
         let stop = event(EventKind::OptOut).at(minutes(10)).build();
         let stop_id = stop.event_id.clone();
         let lifted = [
-            event(EventKind::OptOut).phone(&phone("+14155550125")).at(minutes(1)).build(),
+            event(EventKind::OptOut)
+                .phone(&phone("+14155550125"))
+                .at(minutes(1))
+                .build(),
             event(EventKind::OptIn)
                 .phone(&phone("+14155550125"))
                 .at(minutes(20))
@@ -499,7 +526,10 @@ mod tests {
         let accepted = &c.accepted_at_provider[0];
         assert_eq!(accepted.phone.as_str(), PERSON);
         assert_eq!(accepted.scopes, vec![Scope::Tenant]);
-        assert_eq!(accepted.opted_out_by.as_ref().map(|m| &m.event_id), Some(&stop_id));
+        assert_eq!(
+            accepted.opted_out_by.as_ref().map(|m| &m.event_id),
+            Some(&stop_id)
+        );
 
         // A list Stopgate could not read to the end proves nothing about absences.
         let partial = compare("t", &list, false, &states, &policy, &directory, minutes(60));

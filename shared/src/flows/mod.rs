@@ -8,5 +8,6 @@ pub mod imports;
 pub mod pages;
 pub mod provider_secrets;
 pub mod reclassify;
+pub mod reconcile;
 pub mod retention;
 pub mod reviews;

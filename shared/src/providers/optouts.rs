@@ -196,11 +196,10 @@ fn aws_entry(item: &Value) -> Option<RawEntry> {
         .get("OptedOutTimestamp")
         .and_then(Value::as_f64)
         .and_then(|secs| DateTime::from_timestamp_millis((secs * 1000.0).round() as i64));
-    let provider_source = item.get("EndUserOptedOut").and_then(Value::as_bool).map(
-        |by_person| {
-            if by_person { "end_user" } else { "account" }.to_string()
-        },
-    );
+    let provider_source = item
+        .get("EndUserOptedOut")
+        .and_then(Value::as_bool)
+        .map(|by_person| if by_person { "end_user" } else { "account" }.to_string());
     Some(RawEntry {
         phone_field: "OptedOutNumber",
         phone: text(item.get("OptedOutNumber")),
@@ -312,7 +311,10 @@ mod tests {
         assert_eq!(p.entries[0].provider_source.as_deref(), Some("end_user"));
         assert_eq!(p.entries[1].provider_source.as_deref(), Some("account"));
         assert_eq!(p.next.as_deref(), Some("abc=="));
-        assert_eq!(page(Provider::Aws, r#"{"NextToken": ""}"#), ListPage::default());
+        assert_eq!(
+            page(Provider::Aws, r#"{"NextToken": ""}"#),
+            ListPage::default()
+        );
     }
 
     #[test]
