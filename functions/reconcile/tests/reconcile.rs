@@ -16,12 +16,22 @@ use stopgate::store::{Rotation, Store};
 use stopgate::testing::{TestEnv, env};
 use stopgate_reconcile::Reconciler;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tests/fixtures/reconcile"
-);
+/// A Telnyx list of two pages, shaped as `GET /v2/messaging_optouts` answers (the HTTPS client
+/// itself is tested against recorded answers in shared/tests/reconcile.rs).
+const PAGES: [&str; 2] = [
+    r#"{"data": [
+        {"from": "+14155550100", "to": "+14155550301", "messaging_profile_id": "mp-1",
+         "keyword": "STOP", "created_at": "2026-05-28 12:00:38.631252+00:00"},
+        {"from": "+14155550100", "to": "+14155550302", "messaging_profile_id": "mp-1",
+         "keyword": "UNSUBSCRIBE", "created_at": "2026-05-20 08:15:00.000000+00:00"}
+      ], "meta": {"total_pages": 2, "total_results": 3, "page_number": 1, "page_size": 2}}"#,
+    r#"{"data": [
+        {"from": "+14155550100", "to": "+14155550303", "messaging_profile_id": "mp-1",
+         "keyword": null, "created_at": "2026-05-29T09:30:00Z"}
+      ], "meta": {"total_pages": 2, "total_results": 3, "page_number": 2, "page_size": 2}}"#,
+];
 
-/// Telnyx's recorded pages, by page number.
+/// The pages above, by page number.
 struct Recorded;
 
 impl ListSource for Recorded {
@@ -33,8 +43,8 @@ impl ListSource for Recorded {
         assert!(
             matches!(credentials, ListCredentials::Telnyx { api_key } if api_key == "KEY-sched")
         );
-        let name = format!("telnyx-page-{}.json", token.unwrap_or("1"));
-        Ok(std::fs::read(format!("{FIXTURES}/{name}")).unwrap())
+        let page: usize = token.unwrap_or("1").parse().unwrap();
+        Ok(PAGES[page - 1].as_bytes().to_vec())
     }
 }
 
