@@ -101,6 +101,14 @@ def main():
         "detail": {},
     }
     (OUT / "sweeper-scheduled.json").write_text(json.dumps(scheduled, indent=2) + "\n")
+    # What EventBridge Scheduler hands the reconcile function every day (it reads nothing from it).
+    (OUT / "reconcile-scheduled.json").write_text(json.dumps({
+        "version": "0", "id": "00000000-0000-4000-8000-00000reconcile", "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-07T06:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/stopgate-reconcile-daily"],
+        "detail": {},
+    }, indent=2) + "\n")
     print("wrote the consent API, scheduled and export request events")
 
 

@@ -14,6 +14,7 @@ mod import;
 mod ledger;
 mod pages;
 mod progress;
+mod reconcile;
 use stopgate::config::Config;
 use stopgate::consent::{Actor, ExportSchedule, ReplyMode, SenderGroup, StopScope, TenantPolicy};
 use stopgate::phone::{self, PhoneMode};
@@ -72,6 +73,11 @@ enum Command {
     /// Re-run today's classifier over stored inbound texts; report (and with --apply record)
     /// the opt-outs an earlier version missed.
     Reclassify(ledger::ReclassifyArgs),
+    /// Compare the tenant's providers' own opt-out lists (Telnyx, RingCentral, AWS) with the
+    /// ledger: record the opt-outs Stopgate did not know, and report numbers opted in here but
+    /// blocked at the provider, and opted out here but accepted there. The report as JSON on
+    /// stdout; a provider without credentials is skipped; exit code 1 if one failed.
+    Reconcile(reconcile::ReconcileArgs),
     /// Import consents and opt-outs from a CSV file of any size (Stopgate's layout, a RingCentral
     /// consent export or a Telnyx opt-out list): progress on stderr, the summary as JSON on
     /// stdout. Exits 0 even when some lines were bad (they are listed); re-running records
@@ -352,6 +358,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Audit(args) => ledger::audit(&env().await?, args).await,
         Command::Hook(command) => hooks::hooks(&env().await?, command).await,
         Command::Reclassify(args) => ledger::reclassify(&env().await?, args).await,
+        Command::Reconcile(args) => reconcile::reconcile(&env().await?, args).await,
         Command::Tenant(TenantCommand::Create { tenant }) => {
             require_id("tenant", &tenant)?;
             env()

@@ -910,3 +910,39 @@ async fn hooks_are_added_listed_redelivered_by_hand_and_removed() {
         .collect();
     assert_eq!(actions[..2], ["hook_removed", "hook_added"]);
 }
+
+#[tokio::test]
+async fn reconcile_skips_providers_without_credentials_and_names_what_is_missing() {
+    let tenant = unique_tenant("reconcile");
+    ok(stopgate(&["tenant", "create", &tenant], None));
+    // Nothing set: every provider with a list is skipped, nothing is asked of any provider.
+    let report: Value = serde_json::from_str(&ok(stopgate(&["reconcile", &tenant], None))).unwrap();
+    let skipped: Vec<&str> = report["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["skipped"].is_string())
+        .map(|p| p["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["telnyx", "ringcentral", "aws"], "{report}");
+
+    // The list credentials are taken on stdin like every secret; half of them is an error
+    // that names the missing one (exit 1), and no value is echoed.
+    ok(stopgate(
+        &["provider", "set", &tenant, "ringcentral"],
+        Some("client_id=rc-app-id\n"),
+    ));
+    let partial = stopgate(&["reconcile", &tenant, "--provider", "ringcentral"], None);
+    assert_eq!(partial.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&partial)).unwrap();
+    let error = report["providers"][0]["error"].as_str().unwrap();
+    assert!(error.contains("client_secret is not set"), "{error}");
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert!(!stderr.contains("rc-app-id") && !error.contains("rc-app-id"));
+
+    let wrong = stopgate(&["reconcile", &tenant, "--provider", "twilio"], None);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no opt-out list"));
+    let missing = stopgate(&["reconcile", "no-such-tenant-reconcile"], None);
+    assert_eq!(missing.status.code(), Some(4));
+}

@@ -12,6 +12,7 @@ pub mod exports;
 pub mod http;
 pub mod imports;
 pub mod links;
+pub mod optout_lists;
 pub mod pages;
 pub mod reviews;
 pub mod sns;

@@ -113,6 +113,9 @@ pub enum Source {
     WebPreferences,
     /// A possible revocation left unreviewed past its due date (rule 5).
     ReviewExpired,
+    /// An opt-out found on a provider's own opt-out list by reconciliation, which Stopgate
+    /// had not recorded (`origin.provider` names the provider).
+    ProviderList,
 }
 
 /// Whose clock `occurred_at` comes from. It decides how events are ordered (rule 1).

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod ordering;
 pub mod policy;
 pub mod quiet_hours;
+pub mod reconcile;
 pub mod record;
 pub mod scope;
 pub mod standing;

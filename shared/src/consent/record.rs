@@ -136,7 +136,11 @@ pub fn parse_source(value: &str) -> Result<Source, Invalid> {
     // Keyword, provider, preference-centre and review events come from their own paths.
     if matches!(
         source,
-        Source::SmsKeyword | Source::Provider | Source::WebPreferences | Source::ReviewExpired
+        Source::SmsKeyword
+            | Source::Provider
+            | Source::WebPreferences
+            | Source::ReviewExpired
+            | Source::ProviderList
     ) {
         return Err(invalid(
             "invalid_source",

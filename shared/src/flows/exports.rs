@@ -512,6 +512,7 @@ fn source_name(source: Source) -> &'static str {
         Source::Provider => "provider",
         Source::WebPreferences => "web_preferences",
         Source::ReviewExpired => "review_expired",
+        Source::ProviderList => "provider_list",
     }
 }
 

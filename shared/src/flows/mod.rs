@@ -9,5 +9,6 @@ pub mod notifications;
 pub mod pages;
 pub mod provider_secrets;
 pub mod reclassify;
+pub mod reconcile;
 pub mod retention;
 pub mod reviews;

@@ -37,7 +37,9 @@ use super::{
 };
 
 /// The secret names `stopgate provider set <tenant> aws` accepts.
-pub const SECRET_NAMES: &[&str] = &["topic_arn"];
+/// `topic_arn` routes two-way SMS; `opt_out_list` (a list name or ARN) is the End User
+/// Messaging opt-out list reconciliation reads with the function's own role.
+pub const SECRET_NAMES: &[&str] = &["topic_arn", "opt_out_list"];
 /// The tenant setting that refuses SNS SignatureVersion 1 (SHA1) messages.
 pub const REQUIRE_SIGNATURE_VERSION_2: &str = "require_signature_version_2";
 

@@ -14,6 +14,7 @@ pub use crate::consent::InboundMessage;
 
 pub mod aws;
 pub mod bandwidth;
+pub mod optouts;
 pub mod plivo;
 pub mod ringcentral;
 pub mod sinch;

@@ -35,7 +35,9 @@ use super::{
 use crate::keywords::Intent;
 
 /// The secret names `stopgate provider set <tenant> ringcentral` accepts.
-pub const SECRET_NAMES: &[&str] = &["verification_token"];
+/// `verification_token` proves webhooks; `client_id`, `client_secret` and `jwt` (a JWT
+/// credential) let reconciliation read the High Volume opt-out list.
+pub const SECRET_NAMES: &[&str] = &["verification_token", "client_id", "client_secret", "jwt"];
 
 const VERIFICATION_HEADER: &str = "verification-token";
 const VALIDATION_HEADER: &str = "validation-token";

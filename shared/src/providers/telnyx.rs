@@ -19,7 +19,9 @@ use super::{
 };
 
 /// The secret names `stopgate provider set <tenant> telnyx` accepts.
-pub const SECRET_NAMES: &[&str] = &["public_key"];
+/// `public_key` verifies webhooks; `api_key` (an API v2 key) reads the opt-out list for
+/// reconciliation.
+pub const SECRET_NAMES: &[&str] = &["public_key", "api_key"];
 
 const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
