@@ -33,7 +33,7 @@
 # Environment given to the tests (besides the caller's):
 #   AWS_REGION, AWS_DEFAULT_REGION=us-east-1, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY=local,
 #   AWS_EC2_METADATA_DISABLED=true, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS,
-#   AWS_ENDPOINT_URL_S3 (from scripts/services.sh env), TABLE_NAME=stopgate-test,
+#   AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_EVENTS (from scripts/services.sh env), TABLE_NAME=stopgate-test,
 #   CAPTURE_QUEUE_URL (the stopgate-test-capture queue), IMPORTS_BUCKET (stopgate-test-imports),
 #   EXPORTS_BUCKET (stopgate-test-exports), SECRETS_DEV_KEY (random per run unless already set).
 #   Tests that ask for exports through a queue make a queue (and a bucket) of their own.

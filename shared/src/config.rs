@@ -73,6 +73,10 @@ pub struct Config {
     /// The queue of notification deliveries (the notify function fills it from the table's
     /// stream and drains it).
     pub hooks_queue_url: Option<String>,
+    /// The EventBridge bus notifications are also put on (`EVENT_BUS_NAME`); none: not put.
+    pub event_bus_name: Option<String>,
+    /// Another EventBridge endpoint (`AWS_ENDPOINT_URL_EVENTS`: a local stand-in).
+    pub events_endpoint: Option<String>,
 }
 
 impl Config {
@@ -132,6 +136,8 @@ impl Config {
             exports_bucket: non_empty("EXPORTS_BUCKET"),
             exports_queue_url: non_empty("EXPORTS_QUEUE_URL"),
             hooks_queue_url: non_empty("HOOKS_QUEUE_URL"),
+            event_bus_name: non_empty("EVENT_BUS_NAME"),
+            events_endpoint: non_empty("AWS_ENDPOINT_URL_EVENTS"),
             public_base_url: non_empty("PUBLIC_BASE_URL")
                 .unwrap_or_default()
                 .trim_end_matches('/')

@@ -6,7 +6,8 @@
 //! fails the batch, which the stream retries, so no event is skipped). The hooks queue runs it
 //! for each delivery: one signed POST; a delivery that fails waits 30 s, then twice as long
 //! each time (at most an hour), and after 8 attempts goes to the dead-letter queue. Every
-//! attempt is in the hook's delivery log (`stopgate hook log`).
+//! attempt is in the hook's delivery log (`stopgate hook log`). With `EVENT_BUS_NAME` set, each
+//! notification is also put on that EventBridge bus, hooks or not.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use stopgate::config::Config;
 use stopgate::consent::ConsentEvent;
 use stopgate::flows::notifications::{self, Delivery};
 use stopgate::secrets::Sealer;
+use stopgate::store::event_bus::EventBus;
 use stopgate::store::hook_http::HookHttp;
 use stopgate::store::hooks::DeliveryStatus;
 use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError, TenantSnapshot};
@@ -27,6 +29,7 @@ pub struct Notifier {
     sealer: Sealer,
     http: HookHttp,
     queue: CaptureQueue,
+    bus: Option<EventBus>,
 }
 
 /// The events a stream batch inserted: new `EV#` items' documents. Anything else (state
@@ -62,11 +65,23 @@ impl Notifier {
             .hooks_queue_url
             .as_ref()
             .ok_or("HOOKS_QUEUE_URL is required: deliveries are queued there")?;
-        Ok(Notifier::with(
+        let notifier = Notifier::with(
             Store::new(sdk, &config.table_name),
             Sealer::new(config.secrets_key.clone(), sdk),
             CaptureQueue::new(sdk, queue),
-        ))
+        );
+        match &config.event_bus_name {
+            Some(bus) => {
+                Ok(notifier.with_bus(EventBus::new(sdk, bus, config.events_endpoint.as_deref())?))
+            }
+            None => Ok(notifier),
+        }
+    }
+
+    /// Also puts every notification on `bus`.
+    pub fn with_bus(mut self, bus: EventBus) -> Notifier {
+        self.bus = Some(bus);
+        self
     }
 
     pub fn with(store: Store, sealer: Sealer, queue: CaptureQueue) -> Notifier {
@@ -75,6 +90,7 @@ impl Notifier {
             sealer,
             http: HookHttp::new(),
             queue,
+            bus: None,
         }
     }
 
@@ -90,9 +106,22 @@ impl Notifier {
         serde_json::to_value(response).map_err(|e| e.to_string())
     }
 
-    /// Queues a delivery for each hook that wants a notification of each inserted event.
+    /// Queues a delivery for each hook that wants a notification of each inserted event, and
+    /// puts every notification on the event bus. A failure fails the batch, which the stream
+    /// retries: a notification may be sent twice, never skipped.
     pub async fn fan_out(&self, batch: &Value) -> Result<usize, StoreError> {
         let events = inserted_events(batch).map_err(StoreError::Corrupt)?;
+        if let Some(bus) = &self.bus {
+            let envelopes: Vec<Value> = events
+                .iter()
+                .flat_map(|event| {
+                    stopgate::consent::notifications::of_event(event)
+                        .into_iter()
+                        .map(|kind| stopgate::consent::notifications::envelope(event, kind))
+                })
+                .collect();
+            bus.publish(&envelopes).await?;
+        }
         let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
         let mut queued = 0;
         for event in &events {

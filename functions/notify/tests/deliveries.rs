@@ -281,3 +281,95 @@ async fn an_unreachable_endpoint_is_retried_not_lost() {
         "{log:?}"
     );
 }
+
+/// One EventBridge operation against the local stand-in (moto serves it beside SQS).
+async fn events_api(env: &TestEnv, endpoint: &str, target: &str, body: Value) {
+    use stopgate::store::aws_json::{JsonCall, identity};
+    let call = JsonCall {
+        service: "events",
+        region: "us-east-1",
+        url: endpoint,
+        target,
+        content_type: "application/x-amz-json-1.1",
+    };
+    let identity = identity(&env.sdk).await.unwrap();
+    let request = call.signed(&identity, body.to_string().as_bytes()).unwrap();
+    let (status, answer) = stopgate::store::hook_http::HookHttp::new()
+        .exchange(request)
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{target}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
+async fn every_notification_is_also_put_on_the_event_bus() {
+    use stopgate::store::event_bus::EventBus;
+    let env = env().await;
+    // moto serves EventBridge on the same port as SQS.
+    let endpoint = format!("{}/", std::env::var("AWS_ENDPOINT_URL_SQS").unwrap());
+    let tenant = env.new_tenant("notify-bus").await;
+    let bus = format!("stopgate-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let consumer_url = env.fresh_queue_url().await;
+    let consumer_arn = format!(
+        "arn:aws:sqs:us-east-1:123456789012:{}",
+        consumer_url.rsplit('/').next().unwrap()
+    );
+    events_api(
+        &env,
+        &endpoint,
+        "AWSEvents.CreateEventBus",
+        json!({"Name": bus}),
+    )
+    .await;
+    events_api(
+        &env,
+        &endpoint,
+        "AWSEvents.PutRule",
+        json!({"Name": "opt-outs", "EventBusName": bus,
+            "EventPattern": json!({"source": ["stopgate"], "detail-type": ["com.stopgate.opt_out"]}).to_string()}),
+    )
+    .await;
+    events_api(
+        &env,
+        &endpoint,
+        "AWSEvents.PutTargets",
+        json!({"Rule": "opt-outs", "EventBusName": bus, "Targets": [{"Id": "crm", "Arn": consumer_arn}]}),
+    )
+    .await;
+
+    // No hooks at all: the bus still gets the opt-out, and nothing is queued.
+    let queue = env.fresh_queue().await;
+    let notifier = Notifier::with(env.store.clone(), env.sealer(), queue.clone())
+        .with_bus(EventBus::new(&env.sdk, &bus, Some(&endpoint)).unwrap());
+    let stop = events::event(EventKind::OptOut)
+        .tenant(&tenant)
+        .phone(&E164::parse_e164("+14155550422").unwrap())
+        .build();
+    let chat = events::event(EventKind::Inbound)
+        .tenant(&tenant)
+        .phone(&E164::parse_e164("+14155550422").unwrap())
+        .build();
+    commit(&env, &stop).await;
+    commit(&env, &chat).await;
+    let fanned = notifier
+        .handle(stream_batch(&[&stop, &chat]))
+        .await
+        .unwrap();
+    assert_eq!(fanned, json!({"queued": 0}));
+
+    let consumer = stopgate::store::CaptureQueue::new(&env.sdk, &consumer_url);
+    let received = consumer.receive(1, None).await.unwrap();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let delivered: Value = serde_json::from_str(&received[0].1).unwrap();
+    assert_eq!(delivered["source"], "stopgate");
+    assert_eq!(delivered["detail-type"], "com.stopgate.opt_out");
+    let detail = &delivered["detail"];
+    assert_eq!(detail["specversion"], "1.0");
+    assert_eq!(detail["id"], format!("{}.opt_out", stop.event_id.as_str()));
+    assert_eq!(detail["data"]["phone"], "+14155550422");
+}

@@ -15,9 +15,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use aws_credential_types::provider::ProvideCredentials;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -29,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::flows::reconcile::{ListCredentials, ListSource, ReconcileError};
 use crate::store::SdkConfig;
+use crate::store::aws_json::{self, JsonCall};
 
 /// One request, connection included.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -226,13 +226,6 @@ impl OptOutLists {
             Some(url) => url.clone(),
             None => format!("https://sms-voice.{region}.amazonaws.com/"),
         };
-        let host = url::Url::parse(&url)
-            .ok()
-            .and_then(|u| {
-                u.host_str()
-                    .map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}")))
-            })
-            .ok_or_else(|| ReconcileError::Unavailable(format!("aws: bad endpoint {url}")))?;
         let mut request =
             serde_json::json!({"OptOutListName": list, "MaxResults": AWS_MAX_RESULTS});
         if let Some(t) = token {
@@ -240,51 +233,18 @@ impl OptOutLists {
         }
         let body = serde_json::to_vec(&request)
             .map_err(|e| ReconcileError::Unavailable(format!("aws: {e}")))?;
-        let credentials = sdk
-            .credentials_provider()
-            .ok_or_else(|| ReconcileError::Credentials("aws: no AWS credentials".into()))?
-            .provide_credentials()
+        let identity = aws_json::identity(sdk)
             .await
-            .map_err(|e| ReconcileError::Unavailable(format!("aws credentials: {e}")))?;
-        let identity = credentials.into();
-        let headers = [
-            ("host", host.as_str()),
-            ("content-type", "application/x-amz-json-1.0"),
-            ("x-amz-target", "PinpointSMSVoiceV2.DescribeOptedOutNumbers"),
-        ];
-        self.send("aws", || {
-            // Signed anew on every attempt: a signature is only good for a few minutes.
-            use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-            let params = aws_sigv4::sign::v4::SigningParams::builder()
-                .identity(&identity)
-                .region(&region)
-                .name("sms-voice")
-                .time(SystemTime::now())
-                .settings(SigningSettings::default())
-                .build()
-                .map_err(|e| e.to_string())?
-                .into();
-            let signable = SignableRequest::new(
-                "POST",
-                &url,
-                headers.iter().copied(),
-                SignableBody::Bytes(&body),
-            )
-            .map_err(|e| e.to_string())?;
-            let (instructions, _) = sign(signable, &params)
-                .map_err(|e| e.to_string())?
-                .into_parts();
-            let mut builder = http::Request::post(&url);
-            for (name, value) in headers {
-                builder = builder.header(name, value);
-            }
-            let mut request = builder
-                .body(Full::new(Bytes::from(body.clone())))
-                .map_err(|e| e.to_string())?;
-            instructions.apply_to_request_http1x(&mut request);
-            Ok::<_, String>(request)
-        })
-        .await
+            .map_err(|e| ReconcileError::Credentials(format!("aws: {e}")))?;
+        let call = JsonCall {
+            service: "sms-voice",
+            region: &region,
+            url: &url,
+            target: "PinpointSMSVoiceV2.DescribeOptedOutNumbers",
+            content_type: "application/x-amz-json-1.0",
+        };
+        // Signed anew on every attempt: a signature is only good for a few minutes.
+        self.send("aws", || call.signed(&identity, &body)).await
     }
 
     /// Sends the request `build` makes, trying again on throttling and server errors; the body

@@ -8,7 +8,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use http_body_util::Full;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -17,7 +18,10 @@ use hyper_util::rt::TokioExecutor;
 /// One attempt, connection included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<std::io::Cursor<Vec<u8>>>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The most of an answer's body that is read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Whether `url` may be a hook: `https://`, or `http://` to a loopback address.
 pub fn acceptable_url(url: &str) -> Result<url::Url, String> {
@@ -67,7 +71,7 @@ impl HookHttp {
             request = request.header(*name, value);
         }
         let request = request
-            .body(Full::new(std::io::Cursor::new(body.into_bytes())))
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
         let exchange = async {
             client
@@ -75,6 +79,37 @@ impl HookHttp {
                 .await
                 .map(|response| response.status().as_u16())
                 .map_err(|e| format!("no answer: {e}"))
+        };
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
+    }
+}
+
+impl HookHttp {
+    /// Sends `request` (to an AWS endpoint: the event bus): the status and the answer's body.
+    pub async fn exchange(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let client = self
+            .client
+            .get_or_init(build_client)
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let exchange = async {
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| format!("no answer: {e}"))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer: {e}"))?
+                .to_bytes()
+                .to_vec();
+            Ok((status, body))
         };
         tokio::time::timeout(TIMEOUT, exchange)
             .await

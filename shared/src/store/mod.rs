@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod audit;
+pub mod aws_json;
 pub mod capture;
+pub mod event_bus;
 pub mod exemptions;
 pub mod export_files;
 pub mod exports;
