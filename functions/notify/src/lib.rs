@@ -1,8 +1,8 @@
-//! The notify function: tells tenants' endpoints what the ledger recorded
-//! (`stopgate::flows::notifications`).
+//! The notify function: tells tenants' endpoints what the ledger recorded and which imports
+//! finished (`stopgate::flows::notifications`).
 //!
-//! Two triggers. The table's stream runs it for every event written: it works out which hooks
-//! want a notification of it and puts one message per hook on the hooks queue (a failure
+//! Two triggers. The table's stream runs it for every event written and every import job
+//! finished: it works out which hooks want a notification of it and puts one message per hook on the hooks queue (a failure
 //! fails the batch, which the stream retries, so no event is skipped). The hooks queue runs it
 //! for each delivery: one signed POST; a delivery that fails waits 30 s, then twice as long
 //! each time (at most an hour), and after 8 attempts goes to the dead-letter queue. Every
@@ -16,11 +16,12 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use stopgate::config::Config;
 use stopgate::consent::ConsentEvent;
-use stopgate::flows::notifications::{self, Delivery};
+use stopgate::flows::notifications::{self, Delivery, Notice};
 use stopgate::secrets::Sealer;
 use stopgate::store::event_bus::EventBus;
 use stopgate::store::hook_http::HookHttp;
 use stopgate::store::hooks::DeliveryStatus;
+use stopgate::store::imports::{ImportJob, ImportStatus};
 use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError, TenantSnapshot};
 use stopgate::telemetry;
 
@@ -32,31 +33,40 @@ pub struct Notifier {
     bus: Option<EventBus>,
 }
 
-/// The events a stream batch inserted: new `EV#` items' documents. Anything else (state
-/// updates, other items, removals by TTL) is not a notification.
-pub fn inserted_events(batch: &Value) -> Result<Vec<ConsentEvent>, String> {
-    let mut events = Vec::new();
+/// The notifications in a stream batch: each new `EV#` item's event, and each import job
+/// written as finished (done or failed). Anything else (state updates, other items, removals
+/// by TTL) makes none.
+pub fn notices(batch: &Value) -> Result<Vec<Notice>, String> {
+    let mut out = Vec::new();
     let records = batch["Records"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     for record in records {
-        if record["eventName"] != "INSERT" {
-            continue;
-        }
         let image = &record["dynamodb"]["NewImage"];
-        let is_event = image["sk"]["S"]
-            .as_str()
-            .is_some_and(|sk| sk.starts_with("EV#"));
-        if !is_event {
-            continue;
+        let sk = image["sk"]["S"].as_str().unwrap_or_default();
+        let doc = || {
+            image["doc"]["S"]
+                .as_str()
+                .ok_or_else(|| format!("an {sk} image without its document"))
+        };
+        match record["eventName"].as_str() {
+            Some("INSERT") if sk.starts_with("EV#") => {
+                let event: ConsentEvent =
+                    serde_json::from_str(doc()?).map_err(|e| format!("an event document: {e}"))?;
+                out.extend(notifications::of_event(&event));
+            }
+            Some("INSERT" | "MODIFY") if sk == "IMPORT" => {
+                let job: ImportJob =
+                    serde_json::from_str(doc()?).map_err(|e| format!("an import document: {e}"))?;
+                if matches!(job.status, ImportStatus::Done | ImportStatus::Failed) {
+                    out.push(notifications::import_finished(&job));
+                }
+            }
+            _ => {}
         }
-        let doc = image["doc"]["S"]
-            .as_str()
-            .ok_or("an event image without its document")?;
-        events.push(serde_json::from_str(doc).map_err(|e| format!("an event document: {e}"))?);
     }
-    Ok(events)
+    Ok(out)
 }
 
 impl Notifier {
@@ -110,29 +120,22 @@ impl Notifier {
     /// puts every notification on the event bus. A failure fails the batch, which the stream
     /// retries: a notification may be sent twice, never skipped.
     pub async fn fan_out(&self, batch: &Value) -> Result<usize, StoreError> {
-        let events = inserted_events(batch).map_err(StoreError::Corrupt)?;
+        let notices = notices(batch).map_err(StoreError::Corrupt)?;
         if let Some(bus) = &self.bus {
-            let envelopes: Vec<Value> = events
-                .iter()
-                .flat_map(|event| {
-                    stopgate::consent::notifications::of_event(event)
-                        .into_iter()
-                        .map(|kind| stopgate::consent::notifications::envelope(event, kind))
-                })
-                .collect();
+            let envelopes: Vec<Value> = notices.iter().map(|n| n.envelope.clone()).collect();
             bus.publish(&envelopes).await?;
         }
         let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
         let mut queued = 0;
-        for event in &events {
-            if !tenants.contains_key(&event.tenant) {
-                let snapshot = self.store.load_tenant(&event.tenant).await?;
-                tenants.insert(event.tenant.clone(), snapshot);
+        for notice in &notices {
+            if !tenants.contains_key(&notice.tenant) {
+                let snapshot = self.store.load_tenant(&notice.tenant).await?;
+                tenants.insert(notice.tenant.clone(), snapshot);
             }
-            let Some(Some(snapshot)) = tenants.get(&event.tenant) else {
+            let Some(Some(snapshot)) = tenants.get(&notice.tenant) else {
                 continue;
             };
-            for delivery in notifications::deliveries(snapshot, event) {
+            for delivery in notifications::deliveries(snapshot, notice) {
                 let message = serde_json::to_string(&delivery)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 self.queue.send(&message).await?;

@@ -373,3 +373,74 @@ async fn every_notification_is_also_put_on_the_event_bus() {
     assert_eq!(detail["id"], format!("{}.opt_out", stop.event_id.as_str()));
     assert_eq!(detail["data"]["phone"], "+14155550422");
 }
+
+#[tokio::test]
+async fn a_finished_import_is_announced_with_its_counts_and_a_running_one_is_not() {
+    use stopgate::store::imports::{ImportJob, ImportStatus, ImportVia};
+    let env = env().await;
+    let tenant = env.new_tenant("notify-import").await;
+    let endpoint = receiver(&[]).await;
+    let (_, secret) = hook(
+        &env,
+        &tenant,
+        &endpoint.url,
+        &[NotificationType::ImportFinished],
+    )
+    .await;
+    let queue = env.fresh_queue().await;
+    let notifier = Notifier::with(env.store.clone(), env.sealer(), queue.clone());
+    let actor = stopgate::consent::Actor::Operator { name: "ana".into() };
+    let mut job = ImportJob::new(
+        &tenant,
+        ImportVia::Upload,
+        ImportStatus::Running,
+        actor,
+        Utc::now(),
+    );
+    job.filename = Some("stops.csv".into());
+    job.tally.lines = 3;
+    job.tally.applied = 2;
+    job.tally.error_count = 1;
+    let image = |job: &ImportJob, event: &str| {
+        json!({"eventName": event, "eventSource": "aws:dynamodb", "dynamodb": {"NewImage": {
+            "pk": {"S": format!("I#{}#{}", job.tenant, job.import_id)},
+            "sk": {"S": "IMPORT"},
+            "status": {"S": job.status.as_str()},
+            "doc": {"S": serde_json::to_string(job).unwrap()},
+        }}})
+    };
+    let running = json!({"Records": [image(&job, "INSERT")]});
+    assert_eq!(
+        notifier.handle(running).await.unwrap(),
+        json!({"queued": 0})
+    );
+    job.status = ImportStatus::Done;
+    let done = json!({"Records": [image(&job, "MODIFY")]});
+    assert_eq!(notifier.handle(done).await.unwrap(), json!({"queued": 1}));
+    let messages = queue.receive(1, Some(0)).await.unwrap();
+    let answer = notifier.handle(sqs_batch(&messages, 1)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let got = endpoint.got.lock().unwrap().clone();
+    let (headers, body) = &got[0];
+    let signature = headers["stopgate-signature"].to_str().unwrap();
+    assert_eq!(
+        verify_signature(&secret, signature, body.as_bytes(), Utc::now().timestamp()),
+        Ok(())
+    );
+    let cloudevent: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(cloudevent["type"], "com.stopgate.import_finished");
+    assert_eq!(
+        cloudevent["id"],
+        format!("{}.import_finished", job.import_id)
+    );
+    assert_eq!(cloudevent["data"]["status"], "done");
+    assert_eq!(
+        (
+            &cloudevent["data"]["lines"],
+            &cloudevent["data"]["applied"],
+            &cloudevent["data"]["error_count"]
+        ),
+        (&json!(3), &json!(2), &json!(1))
+    );
+    assert!(cloudevent.get("subject").is_none());
+}

@@ -9,12 +9,14 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::consent::ConsentEvent;
 use crate::consent::notifications::{self, NotificationType};
 use crate::secrets::Sealer;
 use crate::store::hook_http::HookHttp;
 use crate::store::hooks::{DeliveryRecord, DeliveryStatus, Hook};
+use crate::store::imports::ImportJob;
 use crate::store::{Store, StoreError, TenantSnapshot};
 
 /// The encryption context hooks' secrets are sealed under (with the tenant).
@@ -31,24 +33,80 @@ pub struct Delivery {
     pub body: String,
 }
 
-/// The deliveries `event` makes to the tenant's hooks.
-pub fn deliveries(snapshot: &TenantSnapshot, event: &ConsentEvent) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    for kind in notifications::of_event(event) {
-        let envelope = notifications::envelope(event, kind);
-        let id = envelope["id"].as_str().unwrap_or_default().to_string();
-        let body = envelope.to_string();
-        for hook in snapshot.hooks.values().filter(|h| h.wants(kind)) {
-            out.push(Delivery {
-                tenant: event.tenant.clone(),
-                hook_id: hook.hook_id.clone(),
-                notification_id: id.clone(),
-                kind,
-                body: body.clone(),
-            });
-        }
+/// One notification: its type and its CloudEvent, for the tenant's hooks and the event bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub tenant: String,
+    pub kind: NotificationType,
+    pub envelope: Value,
+}
+
+/// The notifications a recorded event makes.
+pub fn of_event(event: &ConsentEvent) -> Vec<Notice> {
+    notifications::of_event(event)
+        .into_iter()
+        .map(|kind| Notice {
+            tenant: event.tenant.clone(),
+            kind,
+            envelope: notifications::envelope(event, kind),
+        })
+        .collect()
+}
+
+/// The notification of an import that finished (done or failed): its counts, never its lines.
+pub fn import_finished(job: &ImportJob) -> Notice {
+    let t = &job.tally;
+    let data = json!({
+        "tenant": job.tenant,
+        "import_id": job.import_id,
+        "status": job.status,
+        "via": job.via,
+        "filename": job.filename,
+        "source_file_sha256": job.source_file_sha256,
+        "lines": t.lines,
+        "applied": t.applied,
+        "skipped_duplicates": t.skipped_duplicates,
+        "skipped_opted_out": t.skipped_opted_out,
+        "error_count": t.error_count,
+        "warning_count": t.warning_count,
+        "failure": job.failure,
+        "created_at": job.created_at,
+        "finished_at": job.updated_at,
+    });
+    let kind = NotificationType::ImportFinished;
+    Notice {
+        tenant: job.tenant.clone(),
+        kind,
+        envelope: notifications::cloudevent(
+            &format!("{}.{}", job.import_id, kind.as_str()),
+            &job.tenant,
+            kind,
+            None,
+            job.updated_at,
+            data,
+        ),
     }
-    out
+}
+
+/// The deliveries `notice` makes to the tenant's hooks that want it.
+pub fn deliveries(snapshot: &TenantSnapshot, notice: &Notice) -> Vec<Delivery> {
+    let id = notice.envelope["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let body = notice.envelope.to_string();
+    snapshot
+        .hooks
+        .values()
+        .filter(|h| h.wants(notice.kind))
+        .map(|hook| Delivery {
+            tenant: notice.tenant.clone(),
+            hook_id: hook.hook_id.clone(),
+            notification_id: id.clone(),
+            kind: notice.kind,
+            body: body.clone(),
+        })
+        .collect()
 }
 
 /// A new hook's signing secret, shown once.
