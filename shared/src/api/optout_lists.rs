@@ -9,8 +9,7 @@
 //!   `PinpointSMSVoiceV2.DescribeOptedOutNumbers`, signed (SigV4, service `sms-voice`) with the
 //!   caller's own AWS credentials; the region is the list ARN's, else the caller's.
 //!
-//! The client is the same hyper-util client over hyper-rustls (aws-lc-rs, system roots) as
-//! `api::sns`. Secrets travel only in request headers and bodies, never in a URL or a log line.
+//! The client is `store::https`'s. Secrets travel only in request headers and bodies, never in a URL or a log line.
 //! Tests point the endpoints at a local server that serves recorded answers.
 
 use std::collections::HashMap;
@@ -20,15 +19,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 use crate::flows::reconcile::{ListCredentials, ListSource, ReconcileError};
 use crate::store::SdkConfig;
 use crate::store::aws_json::{self, JsonCall};
+use crate::store::https::{self, HttpsClient};
 
 /// One request, connection included.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,8 +37,6 @@ const RINGCENTRAL_PER_PAGE: &str = "1000";
 const AWS_MAX_RESULTS: u32 = 100;
 /// A token is not used in its last minute.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Where each API is.
 #[derive(Debug, Clone)]
@@ -67,7 +61,7 @@ pub struct OptOutLists {
     endpoints: Endpoints,
     /// The caller's AWS configuration (credentials and region), for AWS lists.
     aws: Option<SdkConfig>,
-    client: OnceLock<Result<Box<HttpsClient>, String>>,
+    client: OnceLock<Result<HttpsClient, String>>,
     /// RingCentral access tokens by a hash of the credentials that got them.
     tokens: Mutex<HashMap<String, (String, Instant)>>,
 }
@@ -88,9 +82,9 @@ impl OptOutLists {
 
     fn client(&self) -> Result<&HttpsClient, ReconcileError> {
         self.client
-            .get_or_init(build_client)
+            // The production endpoints are all https; a test's local server is plain HTTP.
+            .get_or_init(|| https::client(true))
             .as_ref()
-            .map(|c| c.as_ref())
             .map_err(|e| ReconcileError::Unavailable(e.clone()))
     }
 
@@ -357,20 +351,6 @@ fn error_type(body: &[u8]) -> String {
         Some(c) => format!(", {}", c.rsplit('#').next().unwrap_or(c)),
         None => String::new(),
     }
-}
-
-fn build_client() -> Result<Box<HttpsClient>, String> {
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|e| format!("no TLS trust roots: {e}"))?
-        // The production endpoints are all https; a test's local server is plain HTTP.
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Box::new(
-        Client::builder(TokioExecutor::new()).build(connector),
-    ))
 }
 
 #[cfg(test)]

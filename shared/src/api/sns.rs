@@ -3,22 +3,18 @@
 //! subscriptions. Only `https://sns.<region>.amazonaws.com[.cn]/` is ever contacted
 //! (`providers::aws::sns_url_region`), with the system's trust roots and no redirects followed.
 //!
-//! The client is hyper-util's connection-pooling client over hyper-rustls with rustls on
-//! aws-lc-rs: the same crates, trust roots and TLS settings the AWS SDK already uses in this
-//! binary, so it adds no dependency to build. It is built on first use, so a function that
-//! never sees an SNS message never loads the trust roots.
+//! The client is `store::https`'s (https only), built on first use, so a function that never
+//! sees an SNS message never loads the trust roots.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 
 use crate::providers::{Provider, ProviderSecrets, SigningCertificate, aws};
+use crate::store::https::{self, HttpsClient};
 
 /// One GET, connection included: well inside the inbound budget and SNS's 15 s delivery timeout.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -29,8 +25,6 @@ const MAX_CONFIRMATION_BYTES: usize = 16 * 1024;
 /// SNS rotates its certificates about yearly, one per region: a handful at most. The bound
 /// only matters if something keeps naming new certificate files on the SNS hosts.
 const MAX_CACHED_CERTIFICATES: usize = 64;
-
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<&'static [u8]>>;
 
 /// Why a GET gave nothing usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,13 +165,13 @@ impl SnsHttps {
                 return Ok(None);
             }
             Transport::Network(client) => client
-                .get_or_init(build_client)
+                .get_or_init(|| https::client(false).map(Box::new))
                 .as_ref()
                 .map_err(|e| FetchError::Unavailable(e.clone()))?,
         };
         let request = http::Request::get(url)
             .header(http::header::USER_AGENT, "stopgate")
-            .body(Empty::new())
+            .body(Full::new(Bytes::new()))
             .map_err(|e| FetchError::Refused(e.to_string()))?;
         let exchange = async {
             let response = client
@@ -207,19 +201,6 @@ impl Default for SnsHttps {
     fn default() -> SnsHttps {
         SnsHttps::new()
     }
-}
-
-fn build_client() -> Result<Box<HttpsClient>, String> {
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|e| format!("no TLS trust roots: {e}"))?
-        .https_only()
-        .enable_http1()
-        .build();
-    Ok(Box::new(
-        Client::builder(TokioExecutor::new()).build(connector),
-    ))
 }
 
 #[cfg(test)]

@@ -2,23 +2,18 @@
 //! only to a loopback address, for local receivers), no redirects followed, a short timeout,
 //! and nothing of the answer kept but its status.
 //!
-//! The client is the same hyper-util client over hyper-rustls that `api::sns` and the AWS SDK
-//! use, so it adds no dependency; it is built on first use.
+//! The client is `store::https`'s, built on first use.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+
+use super::https::{self, HttpsClient};
 
 /// One attempt, connection included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The most of an answer's body that is read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -45,7 +40,7 @@ pub fn acceptable_url(url: &str) -> Result<url::Url, String> {
 /// Cheap to clone; clones share the connection pool.
 #[derive(Clone, Default)]
 pub struct HookHttp {
-    client: Arc<OnceLock<Result<HttpClient, String>>>,
+    client: Arc<OnceLock<Result<HttpsClient, String>>>,
 }
 
 impl HookHttp {
@@ -63,7 +58,7 @@ impl HookHttp {
         acceptable_url(url)?;
         let client = self
             .client
-            .get_or_init(build_client)
+            .get_or_init(|| https::client(true))
             .as_ref()
             .map_err(Clone::clone)?;
         let mut request = http::Request::post(url).header(http::header::USER_AGENT, "stopgate");
@@ -94,7 +89,7 @@ impl HookHttp {
     ) -> Result<(u16, Vec<u8>), String> {
         let client = self
             .client
-            .get_or_init(build_client)
+            .get_or_init(|| https::client(true))
             .as_ref()
             .map_err(Clone::clone)?;
         let exchange = async {
@@ -115,17 +110,6 @@ impl HookHttp {
             .await
             .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
     }
-}
-
-fn build_client() -> Result<HttpClient, String> {
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|e| format!("no TLS trust roots: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 #[cfg(test)]

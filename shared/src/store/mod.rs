@@ -17,6 +17,7 @@ pub mod forms;
 pub mod history;
 pub mod hook_http;
 pub mod hooks;
+pub mod https;
 pub mod imports;
 pub mod keys;
 pub mod ledger;
