@@ -36,7 +36,9 @@ mkdir -p .local/log
 bash scripts/services.sh start >.local/log/services-start-bench.log 2>&1 &
 svc=$!
 echo "==> cargo build --release (the functions and the benchmark)" >&2
-cargo build --release "${packages[@]}" -p stopgate-dev --bin bench
+# Two builds: `--bin bench` would otherwise filter the functions' binaries out as well.
+cargo build --release "${packages[@]}" --bins
+cargo build --release -p stopgate-dev --bin bench
 if ! wait "$svc"; then
   cat .local/log/services-start-bench.log >&2
   exit 1
