@@ -1,5 +1,32 @@
-//! The texts the classifier is timed on, shared by the release benchmark (`make bench`) and
-//! `shared/benches/hot_paths.rs`, so both measure the same mix.
+//! The texts the classifier is timed on, and the providers' rule it is compared with, shared by
+//! the release benchmark (`make bench`) and `shared/benches/hot_paths.rs`, so both measure the
+//! same thing.
+
+/// The baseline: what most providers do, an exact match of the whole message against a list of
+/// single words.
+pub struct ExactWordMatch(std::collections::HashSet<&'static str>);
+
+impl ExactWordMatch {
+    pub fn providers() -> ExactWordMatch {
+        ExactWordMatch(
+            [
+                "STOP",
+                "STOPALL",
+                "UNSUBSCRIBE",
+                "CANCEL",
+                "END",
+                "QUIT",
+                "REVOKE",
+                "OPTOUT",
+            ]
+            .into(),
+        )
+    }
+
+    pub fn is_stop(&self, text: &str) -> bool {
+        self.0.contains(text.trim().to_uppercase().as_str())
+    }
+}
 
 /// The ten texts the earlier figures were measured with.
 pub const TEXTS: [&str; 10] = [
