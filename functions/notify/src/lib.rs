@@ -148,6 +148,8 @@ impl Notifier {
     /// One attempt per message; the failed ones are reported back, each delayed by its backoff.
     pub async fn deliver_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut failures = Vec::new();
+        // A batch's deliveries mostly belong to few tenants: each is read once per batch.
+        let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
         for message in batch.records {
             let id = message.message_id.clone().unwrap_or_default();
             let attempt: u32 = message
@@ -160,7 +162,7 @@ impl Notifier {
                 .as_deref()
                 .map(serde_json::from_str::<Delivery>)
             {
-                Some(Ok(delivery)) => self.deliver_one(&delivery, attempt).await,
+                Some(Ok(delivery)) => self.deliver_one(&delivery, attempt, &mut tenants).await,
                 _ => {
                     tracing::warn!(message_id = %id, "not a delivery; dropped");
                     false
@@ -184,14 +186,27 @@ impl Notifier {
     }
 
     /// Whether to try again later.
-    async fn deliver_one(&self, delivery: &Delivery, attempt: u32) -> bool {
-        let hook = match self.store.load_tenant(&delivery.tenant).await {
-            Ok(snapshot) => snapshot.and_then(|s| s.hooks.get(&delivery.hook_id).cloned()),
-            Err(e) => {
-                tracing::warn!(error = %e, "tenant not loaded; delivery retried");
-                return true;
+    async fn deliver_one(
+        &self,
+        delivery: &Delivery,
+        attempt: u32,
+        tenants: &mut BTreeMap<String, Option<TenantSnapshot>>,
+    ) -> bool {
+        if !tenants.contains_key(&delivery.tenant) {
+            match self.store.load_tenant(&delivery.tenant).await {
+                Ok(snapshot) => {
+                    tenants.insert(delivery.tenant.clone(), snapshot);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tenant not loaded; delivery retried");
+                    return true;
+                }
             }
-        };
+        }
+        let hook = tenants
+            .get(&delivery.tenant)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.hooks.get(&delivery.hook_id).cloned());
         let Some(hook) = hook else {
             tracing::info!(hook_id = %delivery.hook_id, "hook removed; delivery dropped");
             return false;
