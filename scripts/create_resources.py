@@ -5,7 +5,8 @@ The table (the template's AWS::DynamoDB::Table), the capture queue with its dead
 queue (CaptureQueue, CaptureDeadLetterQueue), the imports bucket (ImportsBucket) with the
 queue it notifies of uploads (ImportsQueue and its dead-letter queue), and the exports bucket
 (ExportsBucket, versioned as the template says) with the queue of export requests (ExportsQueue
-and its dead-letter queue) are created against the
+and its dead-letter queue), and the queue of notification deliveries (HooksQueue and its
+dead-letter queue) are created against the
 local endpoints named by AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_S3
 (see `scripts/services.sh env`), with dummy credentials in us-east-1, so local definitions come
 from the same file as the deployed ones.
@@ -15,15 +16,18 @@ template is an error: restart the services to get a fresh in-memory table).
   .venv/bin/python scripts/create_resources.py [--table NAME] [--print-queue-url]
                                                 [--print-imports-queue-url]
                                                 [--print-exports-queue-url]
+                                                [--print-hooks-queue-url]
 
 Table name: --table, else $TABLE_NAME, else "stopgate". Queue names: --capture-queue and
 --dead-letter-queue, else $CAPTURE_QUEUE_NAME / $CAPTURE_DLQ_NAME, else "<table>-capture" and
 "<table>-capture-dlq" (so the default table gives stopgate-capture and stopgate-capture-dlq,
 and a test table never shares queues with `make dev`). The imports bucket and queue are
 "<table>-imports" (and "<table>-imports-dlq"), the exports bucket and queue "<table>-exports"
-(and "<table>-exports-dlq"). With --print-queue-url the capture queue URL is printed on stdout,
-with --print-imports-queue-url the imports queue URL, with --print-exports-queue-url the exports
-queue URL (one per line, in that order, for those asked for); everything else goes to stderr.
+(and "<table>-exports-dlq"), the hooks queue "<table>-hooks" (and "<table>-hooks-dlq"). With
+--print-queue-url the capture queue URL is printed on stdout, with --print-imports-queue-url the
+imports queue URL, with --print-exports-queue-url the exports queue URL, with
+--print-hooks-queue-url the hooks queue URL (one per line, in that order, for those asked for);
+everything else goes to stderr.
 """
 
 from __future__ import annotations
@@ -317,6 +321,8 @@ def main() -> None:
                     help="print the imports queue URL on stdout (after the capture queue's)")
     ap.add_argument("--print-exports-queue-url", action="store_true",
                     help="print the exports queue URL on stdout (after the imports queue's)")
+    ap.add_argument("--print-hooks-queue-url", action="store_true",
+                    help="print the hooks queue URL on stdout (after the exports queue's)")
     ap.add_argument("--allow-remote", action="store_true",
                     help="allow endpoints that are not on the loopback interface")
     args = ap.parse_args()
@@ -342,6 +348,8 @@ def main() -> None:
                                      f"{args.table}-imports")
         exports_url = ensure_exports(s3, sqs, resources, f"{args.table}-exports",
                                      f"{args.table}-exports")
+        hooks_id, _ = find_resource(resources, "AWS::SQS::Queue", "HooksQueue")
+        hooks_url = ensure_queue_from_template(sqs, resources, hooks_id, f"{args.table}-hooks")
     except ClientError as e:
         fail(f"{e.operation_name} failed: {e}")
     except Exception as e:  # connection refused and the like
@@ -354,10 +362,13 @@ def main() -> None:
         print(imports_url)
     if args.print_exports_queue_url:
         print(exports_url)
-    if not (args.print_queue_url or args.print_imports_queue_url or args.print_exports_queue_url):
+    if args.print_hooks_queue_url:
+        print(hooks_url)
+    if not (args.print_queue_url or args.print_imports_queue_url or args.print_exports_queue_url
+            or args.print_hooks_queue_url):
         log(f"table {args.table}, capture queue {capture_url}, imports bucket "
             f"{args.table}-imports notifying {imports_url}, exports bucket {args.table}-exports "
-            f"and queue {exports_url}")
+            f"and queue {exports_url}, hooks queue {hooks_url}")
 
 
 if __name__ == "__main__":

@@ -181,10 +181,11 @@ eval "$(bash scripts/services.sh env)"
 
 # 5. Table and queues.
 in_background .venv/bin/python scripts/create_resources.py --table "$TABLE_NAME" --print-queue-url \
-  --print-imports-queue-url --print-exports-queue-url >"$STATE_DIR/queue-urls" ||
-  die "creating the table and queues failed"
-{ read -r CAPTURE_QUEUE_URL && read -r IMPORTS_QUEUE_URL && read -r EXPORTS_QUEUE_URL; } \
-  <"$STATE_DIR/queue-urls" || die "create_resources.py printed fewer than three queue URLs"
+  --print-imports-queue-url --print-exports-queue-url --print-hooks-queue-url \
+  >"$STATE_DIR/queue-urls" || die "creating the table and queues failed"
+{ read -r CAPTURE_QUEUE_URL && read -r IMPORTS_QUEUE_URL && read -r EXPORTS_QUEUE_URL &&
+  read -r HOOKS_QUEUE_URL; } <"$STATE_DIR/queue-urls" ||
+  die "create_resources.py printed fewer than four queue URLs"
 IMPORTS_BUCKET="$TABLE_NAME-imports"
 EXPORTS_BUCKET="$TABLE_NAME-exports"
 
@@ -210,6 +211,8 @@ export IMPORTS_BUCKET=$IMPORTS_BUCKET
 export IMPORTS_QUEUE_URL=$IMPORTS_QUEUE_URL
 export EXPORTS_BUCKET=$EXPORTS_BUCKET
 export EXPORTS_QUEUE_URL=$EXPORTS_QUEUE_URL
+export HOOKS_QUEUE_URL=$HOOKS_QUEUE_URL
+export HOOKS_ALLOW_LOOPBACK=true
 export PUBLIC_BASE_URL=$BASE_URL
 export SECRETS_DEV_KEY=$SECRETS_DEV_KEY
 EOF

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the API Gateway HTTP API (v2) sample events for every consent route in events/:
-consents, lookup, history, the opt-out list, redaction, reviews, the audit trail, imports and
-exports; the scheduled events the sweeper and the export function receive, and the exports queue's request
+consents, lookup, history, the opt-out list, redaction, reviews, the audit trail, imports,
+exports and notification hooks; the scheduled events the sweeper and the export function receive, and the exports queue's request
 the export function receives. The consent
 function's routing test (functions/consent/tests/routes.rs) replays them, and they work as
 `cargo lambda invoke consent --data-file` inputs once the placeholders are replaced:
@@ -9,6 +9,7 @@ function's routing test (functions/consent/tests/routes.rs) replays them, and th
     sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create   an API key (`stopgate key create`)
     REPLACE_WITH_A_REVIEW_ID / REPLACE_WITH_AN_IMPORT_ID  ids from GET /v1/reviews, POST /v1/imports
     REPLACE_WITH_AN_EXPORT_ID / REPLACE_WITH_A_TENANT     an id from POST /v1/exports, its tenant
+    REPLACE_WITH_A_HOOK_ID / REPLACE_WITH_A_DELIVERY_ID   ids from POST /v1/hooks and its deliveries
 
 Deterministic (fixed times and numbers); `make events` runs it with the other generators.
 """
@@ -70,6 +71,15 @@ def main():
     write("exports-create", "POST", "/v1/exports", json.dumps({"kind": "full", "format": "csv"}))
     write("exports-list", "GET", "/v1/exports")
     write("exports-get", "GET", "/v1/exports/REPLACE_WITH_AN_EXPORT_ID", route="GET /v1/exports/{id}")
+    write("hooks-add", "POST", "/v1/hooks", json.dumps({
+        "url": "https://crm.acme.example/stopgate", "events": ["opt_out", "opt_in"]}))
+    write("hooks-list", "GET", "/v1/hooks")
+    write("hooks-remove", "DELETE", "/v1/hooks/REPLACE_WITH_A_HOOK_ID", route="DELETE /v1/hooks/{hook_id}")
+    write("hooks-deliveries", "GET", "/v1/hooks/REPLACE_WITH_A_HOOK_ID/deliveries", query={"limit": "20"},
+          route="GET /v1/hooks/{hook_id}/deliveries")
+    write("hooks-redeliver", "POST",
+          "/v1/hooks/REPLACE_WITH_A_HOOK_ID/deliveries/REPLACE_WITH_A_DELIVERY_ID/redeliver",
+          route="POST /v1/hooks/{hook_id}/deliveries/{delivery_id}/redeliver")
     # What the exports queue hands the export function (POST /v1/exports and the schedule put
     # these requests on it).
     request = {

@@ -4,10 +4,10 @@ use chrono::Utc;
 use clap::Subcommand;
 use serde_json::json;
 use stopgate::consent::notifications::NotificationType;
-use stopgate::flows::notifications::{self, Delivery, SEALED_AS};
+use stopgate::flows::notifications;
 use stopgate::secrets::Sealer;
 use stopgate::store::hook_http::{HookHttp, acceptable_url};
-use stopgate::store::hooks::{DeliveryStatus, Hook};
+use stopgate::store::hooks::DeliveryStatus;
 
 use crate::{CliError, Env};
 
@@ -53,19 +53,14 @@ pub async fn hooks(env: &Env, command: HookCommand) -> Result<(), CliError> {
             let url = acceptable_url(&url).map_err(CliError::Usage)?;
             let events = NotificationType::parse_list(&events)
                 .map_err(|e| CliError::Usage(format!("--events: {e}")))?;
-            let secret = notifications::new_secret();
-            let sealed = sealer(env)
-                .seal(&tenant, SEALED_AS, &secret)
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            let hook = Hook {
-                hook_id: format!("hook_{}", ulid::Ulid::new()),
-                url: url.to_string(),
-                events,
-                secret_sealed: sealed,
-                created_at: Utc::now(),
-            };
-            env.store.put_hook(&tenant, &hook).await?;
+            if env.store.hooks(&tenant).await?.len() >= notifications::MAX_HOOKS_PER_TENANT {
+                return Err(CliError::Usage(format!(
+                    "{tenant} has {} hooks already, the most a tenant may have; remove one first",
+                    notifications::MAX_HOOKS_PER_TENANT
+                )));
+            }
+            let (hook, secret) =
+                notifications::add_hook(&env.store, &sealer(env), &tenant, &url, events).await?;
             println!(
                 "{}",
                 json!({"hook_id": hook.hook_id, "url": hook.url, "events": hook.events, "secret": secret})
@@ -74,12 +69,11 @@ pub async fn hooks(env: &Env, command: HookCommand) -> Result<(), CliError> {
             Ok(())
         }
         HookCommand::List { tenant } => {
-            let snapshot = env
-                .store
+            env.store
                 .load_tenant(&tenant)
                 .await?
                 .ok_or_else(|| CliError::NotFound(format!("tenant {tenant}")))?;
-            for hook in snapshot.hooks.values() {
+            for hook in env.store.hooks(&tenant).await?.values() {
                 println!("{}", hook.shown());
             }
             Ok(())
@@ -112,31 +106,19 @@ pub async fn hooks(env: &Env, command: HookCommand) -> Result<(), CliError> {
         } => {
             let hook = env
                 .store
-                .load_tenant(&tenant)
+                .hooks(&tenant)
                 .await?
-                .and_then(|t| t.hooks.get(&hook_id).cloned())
+                .remove(&hook_id)
                 .ok_or_else(|| CliError::NotFound(format!("hook {hook_id}")))?;
-            let logged = env
-                .store
-                .delivery_log(&tenant, &hook_id, 1000)
-                .await?
-                .into_iter()
-                .find(|r| r.delivery_id == delivery_id)
-                .ok_or_else(|| CliError::NotFound(format!("delivery {delivery_id}")))?;
-            let delivery = Delivery {
-                tenant: tenant.clone(),
-                hook_id: hook_id.clone(),
-                notification_id: logged.notification_id.clone(),
-                kind: logged.kind,
-                body: logged.body.clone(),
-            };
+            let (delivery, attempt) =
+                notifications::logged_delivery(&env.store, &tenant, &hook_id, &delivery_id).await?;
             let record = notifications::deliver(
                 &env.store,
                 &sealer(env),
                 &HookHttp::new(),
                 &hook,
                 &delivery,
-                logged.attempt + 1,
+                attempt + 1,
                 Utc::now(),
             )
             .await?;

@@ -753,49 +753,6 @@ async fn retention_is_kept_by_default_set_in_days_and_never_below_thirty() {
     assert!(shown(&tenant)["tenant"]["policy"]["retention_days"].is_null());
 }
 
-/// A local endpoint that answers every request 200 and hands back each raw request it read.
-async fn raw_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers, then as many bytes as content-length says.
-            loop {
-                let n = stream.read(&mut buf).await.unwrap();
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await
-                .unwrap();
-            sent.send(String::from_utf8(request).unwrap()).unwrap();
-        }
-    });
-    (url, received)
-}
-
 // Multi-threaded: the receiver must answer while the test waits on the CLI process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_are_added_listed_redelivered_by_hand_and_removed() {
@@ -805,7 +762,7 @@ async fn hooks_are_added_listed_redelivered_by_hand_and_removed() {
     let env = env().await;
     let tenant = unique_tenant("cli-hooks");
     ok(stopgate(&["tenant", "create", &tenant], None));
-    let (url, mut received) = raw_receiver().await;
+    let (url, mut received) = stopgate::testing::receiver::raw_receiver().await;
     for (args, why) in [
         (
             vec!["http://crm.acme.example/hook"],

@@ -82,6 +82,18 @@ pub fn print(base: &str) {
         "curl -s -X POST '{base}/v1/exports' -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data '{{\"kind\": \"full\"}}'; echo"
     );
     println!("curl -s '{base}/v1/exports' -H 'Authorization: Bearer {key}'; echo");
+    println!(
+        "\n# 8. Notifications: a hook (here the gateway's own receiver, which prints what it gets),\n#    then a STOP: its signed CloudEvent arrives within a few seconds; the delivery log after"
+    );
+    println!(
+        "curl -s -X POST '{base}/v1/hooks' -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data '{{\"url\": \"{base}{}\", \"events\": [\"opt_out\", \"opt_in\"]}}'; echo",
+        stopgate_dev::RECEIVER_PATH
+    );
+    println!("{}", webhook_curl(base, &token, "STOP", &sid(8)));
+    println!("curl -s '{base}/v1/hooks' -H 'Authorization: Bearer {key}'; echo");
+    println!(
+        "# then: curl -s '{base}/v1/hooks/<hook_id>/deliveries' -H 'Authorization: Bearer {key}'; echo"
+    );
     println!("\n# Pasting a webhook command twice is a redelivery: one event, the same reply.\n");
 }
 

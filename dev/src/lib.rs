@@ -1,6 +1,6 @@
 //! The local gateway: every function's handler in one process at the deployed paths, the
-//! stand-ins for Lambda's SQS event sources (capture replay, imports, exports), and an HTTP
-//! server for them. `stopgate-dev serve`
+//! stand-ins for Lambda's SQS event sources (capture replay, imports, exports, hook deliveries)
+//! and for the table's stream (`stream`), and an HTTP server for them. `stopgate-dev serve`
 //! (`make dev`) runs it; end-to-end tests serve it on a port of their own.
 
 use std::convert::Infallible;
@@ -27,6 +27,11 @@ use stopgate_inbound::Inbound;
 use stopgate_pages::Pages;
 use stopgate_replay::Replay;
 use tokio::net::TcpListener;
+
+pub mod stream;
+
+/// Where the gateway takes notifications itself (`make dev` only): it prints each one it gets.
+pub const RECEIVER_PATH: &str = "/_dev/receiver";
 
 /// Every function's HTTP handler behind one router, at the deployed paths.
 pub struct Gateway {
@@ -74,6 +79,7 @@ impl Gateway {
             "/v1/imports",
             "/v1/links",
             "/v1/exports",
+            "/v1/hooks",
         ]
         .iter()
         .any(|p| path.starts_with(p))
@@ -81,6 +87,8 @@ impl Gateway {
             self.consent.handle(req).await
         } else if path.starts_with("/p/") {
             self.pages.handle(req).await
+        } else if path == RECEIVER_PATH && req.method() == http::Method::POST {
+            Ok(received_notification(&req))
         } else {
             Ok(api_http::error(&ApiError::NotFound {
                 code: "not_found",
@@ -92,6 +100,23 @@ impl Gateway {
             Err(never) => match never {},
         }
     }
+}
+
+/// The demo receiver: prints the notification's type and id (no number: this is a log) and
+/// takes it.
+fn received_notification(req: &lambda_http::Request) -> lambda_http::Response<Body> {
+    let event: serde_json::Value =
+        serde_json::from_slice(api_http::body_bytes(req.body())).unwrap_or_default();
+    let signed = req.headers().contains_key("stopgate-signature");
+    println!(
+        "notification received: {} {} (tenant {}, signed: {signed})",
+        event["type"].as_str().unwrap_or("?"),
+        event["id"].as_str().unwrap_or("?"),
+        event["data"]["tenant"].as_str().unwrap_or("?"),
+    );
+    let mut response = lambda_http::Response::new(Body::Empty);
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    response
 }
 
 /// One HTTP request through the router, with the caller's address where API Gateway puts it.

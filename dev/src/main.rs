@@ -3,8 +3,9 @@
 
 //! `stopgate-dev serve`: the local gateway for `make dev` (stopgate_dev, the library): every
 //! function's handler at the deployed paths, the capture queue drained into the replay handler,
-//! the imports queue into the import worker and the exports queue into the export function,
-//! the way Lambda's SQS event sources would.
+//! the imports queue into the import worker, the exports queue into the export function, and
+//! the table's stream and the hooks queue into the notify function, the way Lambda's event
+//! sources would.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use stopgate::config::Config;
 use stopgate::store::{self, CaptureQueue};
+use stopgate_dev::stream::{TableStream, drain_hooks_queue, follow_table_stream};
 use stopgate_dev::{Gateway, drain_capture_queue, drain_exports_queue, drain_imports_queue, serve};
 use stopgate_export::ExportWorker;
 use stopgate_import::ImportWorker;
@@ -74,6 +76,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             CaptureQueue::new(&sdk, url),
             ExportWorker::new(&config, &sdk)?,
         ));
+    }
+
+    // Notifications: the table's stream (DynamoDB Local serves it) and the hooks queue.
+    if let (Some(url), Ok(endpoint)) = (
+        &config.hooks_queue_url,
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+    ) {
+        let notifier = Arc::new(stopgate_notify::Notifier::new(&config, &sdk)?);
+        let stream = TableStream::open(&sdk, &endpoint, &config.table_name).await?;
+        tokio::spawn(follow_table_stream(stream, notifier.clone()));
+        tokio::spawn(drain_hooks_queue(CaptureQueue::new(&sdk, url), notifier));
     }
 
     let server = tokio::spawn(serve(listener, gateway));

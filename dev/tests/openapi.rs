@@ -477,6 +477,60 @@ async fn every_response() {
     c.call("/v1/exports", "GET", "/v1/exports", &checker, None)
         .await;
 
+    // Hooks and the audit trail (admin keys).
+    let hook = "https://crm.acme.example/stopgate";
+    let added = c
+        .call(
+            "/v1/hooks",
+            "POST",
+            "/v1/hooks",
+            &admin,
+            Some(json!({"url": hook, "events": ["opt_out"]})),
+        )
+        .await;
+    let hook_id = added["hook_id"].as_str().unwrap().to_string();
+    for refused in [
+        json!({"url": "http://crm.acme.example/stopgate"}),
+        json!({"url": hook, "events": ["stop"]}),
+        json!({"url": hook, "secret": "mine"}),
+    ] {
+        c.call("/v1/hooks", "POST", "/v1/hooks", &admin, Some(refused))
+            .await;
+    }
+    c.call("/v1/hooks", "GET", "/v1/hooks", &admin, None).await;
+    c.call("/v1/hooks", "GET", "/v1/hooks", &writer, None).await;
+    let deliveries = format!("/v1/hooks/{hook_id}/deliveries");
+    c.call(
+        "/v1/hooks/{hook_id}/deliveries",
+        "GET",
+        &deliveries,
+        &admin,
+        None,
+    )
+    .await;
+    c.call(
+        "/v1/hooks/{hook_id}/deliveries",
+        "GET",
+        &format!("{deliveries}?limit=0"),
+        &admin,
+        None,
+    )
+    .await;
+    c.call(
+        "/v1/hooks/{hook_id}/deliveries/{delivery_id}/redeliver",
+        "POST",
+        &format!("{deliveries}/01KB0000000000000000000000/redeliver"),
+        &admin,
+        None,
+    )
+    .await;
+    let one = format!("/v1/hooks/{hook_id}");
+    c.call("/v1/hooks/{hook_id}", "DELETE", &one, &admin, None)
+        .await;
+    c.call("/v1/hooks/{hook_id}", "DELETE", &one, &admin, None)
+        .await;
+    c.call("/v1/audit", "GET", "/v1/audit", &admin, None).await;
+
     let file = std::env::temp_dir().join(format!("stopgate-openapi-{}.json", ulid_like()));
     std::fs::write(&file, serde_json::to_vec_pretty(&c.responses).unwrap()).unwrap();
     let python = Path::new(ROOT).join(".venv/bin/python");

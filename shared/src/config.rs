@@ -73,6 +73,9 @@ pub struct Config {
     /// The queue of notification deliveries (the notify function fills it from the table's
     /// stream and drains it).
     pub hooks_queue_url: Option<String>,
+    /// Whether tenants' admin keys may add plain-http hooks to a loopback address
+    /// (`HOOKS_ALLOW_LOOPBACK=true`: `make dev` and tests); never set in a deployed stack.
+    pub hooks_allow_loopback: bool,
     /// The EventBridge bus notifications are also put on (`EVENT_BUS_NAME`); none: not put.
     pub event_bus_name: Option<String>,
     /// Another EventBridge endpoint (`AWS_ENDPOINT_URL_EVENTS`: a local stand-in).
@@ -136,6 +139,16 @@ impl Config {
             exports_bucket: non_empty("EXPORTS_BUCKET"),
             exports_queue_url: non_empty("EXPORTS_QUEUE_URL"),
             hooks_queue_url: non_empty("HOOKS_QUEUE_URL"),
+            hooks_allow_loopback: match non_empty("HOOKS_ALLOW_LOOPBACK").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "HOOKS_ALLOW_LOOPBACK",
+                        reason: format!("{other:?}: expected true or false"),
+                    });
+                }
+            },
             event_bus_name: non_empty("EVENT_BUS_NAME"),
             events_endpoint: non_empty("AWS_ENDPOINT_URL_EVENTS"),
             public_base_url: non_empty("PUBLIC_BASE_URL")

@@ -20,6 +20,8 @@ pub mod harness;
 /// A DynamoDB Local of a test's own, which the test stops and starts (outages).
 #[cfg(feature = "testing")]
 pub mod own_dynamodb;
+/// A local endpoint that takes notifications.
+pub mod receiver;
 /// Amazon SNS messages signed with the test key.
 pub mod sns;
 /// Inbound webhooks as each provider sends them, and their signatures.
@@ -242,6 +244,19 @@ impl TestEnv {
     }
 
     /// A new tenant with the default policy, under an id no other test uses.
+    /// Commits `event` alone (no private record, dedupe claim or disclosure).
+    pub async fn commit(&self, event: &crate::consent::ConsentEvent) {
+        self.store
+            .commit(&crate::store::Commit {
+                event,
+                private: None,
+                dedupe: None,
+                disclosure: None,
+            })
+            .await
+            .expect("commit");
+    }
+
     pub async fn new_tenant(&self, prefix: &str) -> String {
         let tenant = unique_tenant(prefix);
         self.store

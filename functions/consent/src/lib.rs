@@ -9,10 +9,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use stopgate::api::consents::ConsentService;
 use stopgate::api::exports::ExportService;
+use stopgate::api::hooks::HookService;
 use stopgate::api::imports::ImportService;
 use stopgate::api::links::Links;
 use stopgate::api::{ApiError, http as api_http, tenants::Tenants};
 use stopgate::config::Config;
+use stopgate::secrets::Sealer;
 use stopgate::store::export_files::ExportBucket;
 use stopgate::store::uploads::Uploads;
 use stopgate::store::{CaptureQueue, SdkConfig, Store};
@@ -23,6 +25,7 @@ pub struct Consent {
     /// Where the preference pages are served: links are handed out as full URLs.
     public_base_url: String,
     exports: ExportService,
+    hooks: HookService,
 }
 
 impl Consent {
@@ -47,7 +50,14 @@ impl Consent {
             .exports_queue_url
             .as_ref()
             .map(|url| CaptureQueue::new(sdk, url));
+        let hooks_queue = config
+            .hooks_queue_url
+            .as_ref()
+            .map(|url| CaptureQueue::new(sdk, url));
+        let sealer = Sealer::new(config.secrets_key.clone(), sdk);
         Ok(Consent {
+            hooks: HookService::new(store.clone(), sealer, hooks_queue)
+                .allowing_loopback(config.hooks_allow_loopback),
             service: ConsentService::new(store.clone(), tenants.clone(), cursor_key)
                 .with_links(Links::new(pages_key)),
             exports: ExportService::new(store.clone(), cursor_key, bucket, queue),
@@ -60,6 +70,12 @@ impl Consent {
     /// own).
     pub fn with_exports(mut self, bucket: ExportBucket, queue: CaptureQueue) -> Consent {
         self.exports = self.exports.with(bucket, queue);
+        self
+    }
+
+    /// With redeliveries queued on another hooks queue (tests use one of their own).
+    pub fn with_hooks_queue(mut self, queue: CaptureQueue) -> Consent {
+        self.hooks = self.hooks.with_queue(queue);
         self
     }
 
@@ -96,6 +112,11 @@ impl Consent {
                 let query = api_http::query_map(&req);
                 self.service.audit(headers, &query).await.map(ok)
             }
+            ("POST", "/v1/hooks") => self.hooks.add(headers, body).await.map(|v| (201, v)),
+            ("GET", "/v1/hooks") => self.hooks.list(headers).await.map(ok),
+            (method, p) if p.starts_with("/v1/hooks/") => {
+                self.hook_route(method, p, headers, &req).await
+            }
             ("POST", "/v1/imports") => self.imports.create(headers, body).await,
             ("POST", "/v1/exports") => self.exports.create(headers, body).await.map(|v| (202, v)),
             ("GET", "/v1/exports") => {
@@ -129,6 +150,9 @@ impl Consent {
             (_, p) if p.starts_with("/v1/reviews/") => {
                 Err(ApiError::MethodNotAllowed("use POST".into()))
             }
+            (_, "/v1/hooks") => Err(ApiError::MethodNotAllowed(
+                "use POST to add a hook, GET to list them".into(),
+            )),
             (_, "/v1/opt-outs" | "/v1/reviews" | "/v1/audit") => {
                 Err(ApiError::MethodNotAllowed("use GET".into()))
             }
@@ -147,5 +171,41 @@ impl Consent {
             Ok((status, value)) => api_http::json(status, &value),
             Err(err) => api_http::error(&err),
         })
+    }
+
+    /// `/v1/hooks/{hook_id}`, `/v1/hooks/{hook_id}/deliveries` and
+    /// `/v1/hooks/{hook_id}/deliveries/{delivery_id}/redeliver`.
+    async fn hook_route(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+        req: &Request,
+    ) -> Result<(u16, Value), ApiError> {
+        let parts: Vec<&str> = path.trim_start_matches("/v1/hooks/").split('/').collect();
+        match (method, parts.as_slice()) {
+            ("DELETE", [hook]) => self.hooks.remove(headers, hook).await.map(|v| (200, v)),
+            ("GET", [hook, "deliveries"]) => {
+                let query = api_http::query_map(req);
+                self.hooks
+                    .deliveries(headers, hook, &query)
+                    .await
+                    .map(|v| (200, v))
+            }
+            ("POST", [hook, "deliveries", delivery, "redeliver"]) => self
+                .hooks
+                .redeliver(headers, hook, delivery)
+                .await
+                .map(|v| (202, v)),
+            (_, [_]) => Err(ApiError::MethodNotAllowed("use DELETE".into())),
+            (_, [_, "deliveries"]) => Err(ApiError::MethodNotAllowed("use GET".into())),
+            (_, [_, "deliveries", _, "redeliver"]) => {
+                Err(ApiError::MethodNotAllowed("use POST".into()))
+            }
+            _ => Err(ApiError::NotFound {
+                code: "not_found",
+                message: format!("no route for {path}"),
+            }),
+        }
     }
 }

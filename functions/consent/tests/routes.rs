@@ -198,6 +198,10 @@ async fn wrong_methods_unknown_paths_and_keys_are_refused_with_json_errors() {
         ("exports-create", "DELETE"),
         ("exports-get", "POST"),
         ("audit-list", "POST"),
+        ("hooks-list", "PUT"),
+        ("hooks-remove", "GET"),
+        ("hooks-deliveries", "POST"),
+        ("hooks-redeliver", "GET"),
     ] {
         let (status, body) = routes
             .send(with_method(event(name, &writer, &[]), method))

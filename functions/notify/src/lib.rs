@@ -2,8 +2,9 @@
 //! finished (`stopgate::flows::notifications`).
 //!
 //! Two triggers. The table's stream runs it for every event written and every import job
-//! finished: it works out which hooks want a notification of it and puts one message per hook on the hooks queue (a failure
-//! fails the batch, which the stream retries, so no event is skipped). The hooks queue runs it
+//! finished: it works out which hooks want a notification of it and puts one message per hook
+//! on the hooks queue (a failure fails the batch, which the stream retries, so no event is
+//! skipped). The hooks queue runs it
 //! for each delivery: one signed POST; a delivery that fails waits 30 s, then twice as long
 //! each time (at most an hour), and after 8 attempts goes to the dead-letter queue. Every
 //! attempt is in the hook's delivery log (`stopgate hook log`). With `EVENT_BUS_NAME` set, each
@@ -20,10 +21,13 @@ use stopgate::flows::notifications::{self, Delivery, Notice};
 use stopgate::secrets::Sealer;
 use stopgate::store::event_bus::EventBus;
 use stopgate::store::hook_http::HookHttp;
-use stopgate::store::hooks::DeliveryStatus;
+use stopgate::store::hooks::{DeliveryStatus, Hook};
 use stopgate::store::imports::{ImportJob, ImportStatus};
-use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError, TenantSnapshot};
+use stopgate::store::{CaptureQueue, SdkConfig, Store, StoreError};
 use stopgate::telemetry;
+
+/// One tenant's hooks by id.
+type Hooks = BTreeMap<String, Hook>;
 
 pub struct Notifier {
     store: Store,
@@ -67,6 +71,25 @@ pub fn notices(batch: &Value) -> Result<Vec<Notice>, String> {
         }
     }
     Ok(out)
+}
+
+/// Hooks-queue messages (receipt handle, body, receive count) as Lambda's SQS event hands them
+/// to the function: the receive count is the attempt. The local gateway and the tests use it.
+pub fn sqs_event(messages: &[(String, String, u32)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (handle, body, count))| {
+            json!({
+                "messageId": format!("m{i}"),
+                "receiptHandle": handle,
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": count.to_string()},
+                "eventSource": "aws:sqs",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
 }
 
 impl Notifier {
@@ -125,17 +148,17 @@ impl Notifier {
             let envelopes: Vec<Value> = notices.iter().map(|n| n.envelope.clone()).collect();
             bus.publish(&envelopes).await?;
         }
-        let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
+        let mut tenants: BTreeMap<String, Hooks> = BTreeMap::new();
         let mut queued = 0;
         for notice in &notices {
             if !tenants.contains_key(&notice.tenant) {
-                let snapshot = self.store.load_tenant(&notice.tenant).await?;
-                tenants.insert(notice.tenant.clone(), snapshot);
+                let hooks = self.store.hooks(&notice.tenant).await?;
+                tenants.insert(notice.tenant.clone(), hooks);
             }
-            let Some(Some(snapshot)) = tenants.get(&notice.tenant) else {
+            let Some(hooks) = tenants.get(&notice.tenant) else {
                 continue;
             };
-            for delivery in notifications::deliveries(snapshot, notice) {
+            for delivery in notifications::deliveries(hooks, notice) {
                 let message = serde_json::to_string(&delivery)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 self.queue.send(&message).await?;
@@ -148,8 +171,8 @@ impl Notifier {
     /// One attempt per message; the failed ones are reported back, each delayed by its backoff.
     pub async fn deliver_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut failures = Vec::new();
-        // A batch's deliveries mostly belong to few tenants: each is read once per batch.
-        let mut tenants: BTreeMap<String, Option<TenantSnapshot>> = BTreeMap::new();
+        // A batch's deliveries mostly belong to few tenants: each one's hooks are read once.
+        let mut tenants: BTreeMap<String, Hooks> = BTreeMap::new();
         for message in batch.records {
             let id = message.message_id.clone().unwrap_or_default();
             let attempt: u32 = message
@@ -190,23 +213,22 @@ impl Notifier {
         &self,
         delivery: &Delivery,
         attempt: u32,
-        tenants: &mut BTreeMap<String, Option<TenantSnapshot>>,
+        tenants: &mut BTreeMap<String, Hooks>,
     ) -> bool {
         if !tenants.contains_key(&delivery.tenant) {
-            match self.store.load_tenant(&delivery.tenant).await {
-                Ok(snapshot) => {
-                    tenants.insert(delivery.tenant.clone(), snapshot);
+            match self.store.hooks(&delivery.tenant).await {
+                Ok(hooks) => {
+                    tenants.insert(delivery.tenant.clone(), hooks);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "tenant not loaded; delivery retried");
+                    tracing::warn!(error = %e, "hooks not loaded; delivery retried");
                     return true;
                 }
             }
         }
         let hook = tenants
             .get(&delivery.tenant)
-            .and_then(Option::as_ref)
-            .and_then(|s| s.hooks.get(&delivery.hook_id).cloned());
+            .and_then(|hooks| hooks.get(&delivery.hook_id).cloned());
         let Some(hook) = hook else {
             tracing::info!(hook_id = %delivery.hook_id, "hook removed; delivery dropped");
             return false;

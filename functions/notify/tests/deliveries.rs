@@ -18,7 +18,6 @@ use stopgate::consent::notifications::{NotificationType, verify_signature};
 use stopgate::consent::{ConsentEvent, EventKind};
 use stopgate::flows::notifications::{SEALED_AS, new_secret};
 use stopgate::phone::E164;
-use stopgate::store::Commit;
 use stopgate::store::hooks::{DeliveryStatus, Hook};
 use stopgate::testing::{TestEnv, env, events};
 use stopgate_notify::Notifier;
@@ -117,32 +116,11 @@ fn stream_batch(events: &[&ConsentEvent]) -> Value {
 
 /// The hooks queue's messages as Lambda's SQS event, each received `count` times.
 fn sqs_batch(messages: &[(String, String)], count: u32) -> Value {
-    let records: Vec<Value> = messages
+    let counted: Vec<(String, String, u32)> = messages
         .iter()
-        .enumerate()
-        .map(|(i, (handle, body))| {
-            json!({
-                "messageId": format!("m{i}"),
-                "receiptHandle": handle,
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": count.to_string()},
-                "eventSource": "aws:sqs",
-            })
-        })
+        .map(|(handle, body)| (handle.clone(), body.clone(), count))
         .collect();
-    json!({ "Records": records })
-}
-
-async fn commit(env: &TestEnv, event: &ConsentEvent) {
-    env.store
-        .commit(&Commit {
-            event,
-            private: None,
-            dedupe: None,
-            disclosure: None,
-        })
-        .await
-        .unwrap();
+    stopgate_notify::sqs_event(&counted)
 }
 
 #[tokio::test]
@@ -178,8 +156,8 @@ async fn a_stop_reaches_its_subscribers_signed_and_a_failed_delivery_is_retried_
         .tenant(&tenant)
         .phone(&phone)
         .build();
-    commit(&env, &stop).await;
-    commit(&env, &chat).await;
+    env.commit(&stop).await;
+    env.commit(&chat).await;
 
     let fanned = notifier
         .handle(stream_batch(&[&stop, &chat]))
@@ -264,7 +242,7 @@ async fn an_unreachable_endpoint_is_retried_not_lost() {
         .tenant(&tenant)
         .phone(&E164::parse_e164("+14155550421").unwrap())
         .build();
-    commit(&env, &stop).await;
+    env.commit(&stop).await;
     notifier.handle(stream_batch(&[&stop])).await.unwrap();
     let messages = queue.receive(1, Some(0)).await.unwrap();
     let answer = notifier.handle(sqs_batch(&messages, 1)).await.unwrap();
@@ -354,8 +332,8 @@ async fn every_notification_is_also_put_on_the_event_bus() {
         .tenant(&tenant)
         .phone(&E164::parse_e164("+14155550422").unwrap())
         .build();
-    commit(&env, &stop).await;
-    commit(&env, &chat).await;
+    env.commit(&stop).await;
+    env.commit(&chat).await;
     let fanned = notifier
         .handle(stream_batch(&[&stop, &chat]))
         .await
@@ -443,4 +421,197 @@ async fn a_finished_import_is_announced_with_its_counts_and_a_running_one_is_not
         (&json!(3), &json!(2), &json!(1))
     );
     assert!(cloudevent.get("subject").is_none());
+}
+
+/// The consent function's answer to a sample event from events/, its placeholders replaced.
+async fn api(
+    consent: &stopgate_consent::Consent,
+    name: &str,
+    swaps: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut text = stopgate::testing::sample_event(name);
+    for (from, to) in swaps {
+        text = text.replace(from, to);
+    }
+    let request = lambda_http::request::from_str(&text).unwrap();
+    let response = consent.handle(request).await.unwrap();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("expected a JSON text body, got {other:?}"),
+    };
+    (response.status().as_u16(), body)
+}
+
+#[tokio::test]
+async fn an_admin_key_adds_a_hook_reads_its_log_redelivers_and_removes_it_all_audited() {
+    const KEY: &str = "sg_live_REPLACE_WITH_A_KEY_FROM_stopgate_key_create";
+    const CRM: &str = "https://crm.acme.example/stopgate";
+    let env = env().await;
+    let tenant = env.new_tenant("notify-api").await;
+    let admin = env.api_key(&tenant, &["admin"]).await;
+    let writer = env.api_key(&tenant, &["consents:write"]).await;
+    let endpoint = receiver(&[503]).await;
+    let queue = env.fresh_queue().await;
+    let mut config = env.config.clone();
+    config.hooks_allow_loopback = true;
+    let consent = stopgate_consent::Consent::new(&config, &env.sdk)
+        .unwrap()
+        .with_hooks_queue(queue.clone());
+    let notifier = Notifier::with(env.store.clone(), env.sealer(), queue.clone());
+
+    // Only admin keys manage hooks.
+    let (status, body) = api(&consent, "hooks-list", &[(KEY, &writer)]).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api(
+        &consent,
+        "hooks-add",
+        &[(KEY, &writer), (CRM, &endpoint.url)],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+
+    // A deployed stack refuses plain http and the network's own addresses.
+    let strict = stopgate_consent::Consent::new(&env.config, &env.sdk).unwrap();
+    let (status, body) = api(&strict, "hooks-add", &[(KEY, &admin), (CRM, &endpoint.url)]).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("url")),
+        "{body}"
+    );
+    let (status, body) = api(&consent, "hooks-add", &[(KEY, &admin), ("opt_in", "stop")]).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("events")),
+        "{body}"
+    );
+
+    let (status, added) = api(
+        &consent,
+        "hooks-add",
+        &[(KEY, &admin), (CRM, &endpoint.url)],
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let hook_id = added["hook_id"].as_str().unwrap().to_string();
+    let secret = added["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{added}");
+    assert_eq!(added["events"], json!(["opt_out", "opt_in"]));
+
+    let (status, listed) = api(&consent, "hooks-list", &[(KEY, &admin)]).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["hook_id"], hook_id.as_str());
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once, at its creation: {listed}"
+    );
+    // Another tenant's admin sees none of it.
+    let stranger_tenant = env.new_tenant("notify-api-other").await;
+    let stranger = env.api_key(&stranger_tenant, &["admin"]).await;
+    let (_, theirs) = api(&consent, "hooks-list", &[(KEY, &stranger)]).await;
+    assert_eq!(theirs["items"], json!([]));
+    let call = |name: &'static str, key: String, delivery_id: String| {
+        let (consent, hook_id) = (&consent, hook_id.clone());
+        async move {
+            let swaps = [
+                (KEY, key.as_str()),
+                ("REPLACE_WITH_A_HOOK_ID", hook_id.as_str()),
+                ("REPLACE_WITH_A_DELIVERY_ID", delivery_id.as_str()),
+            ];
+            api(consent, name, &swaps).await
+        }
+    };
+    let (status, body) = call("hooks-remove", stranger.clone(), String::new()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("hook_not_found")),
+        "{body}"
+    );
+
+    // A STOP reaches the hook: the first attempt fails (503), and the log says so.
+    let stop = events::event(EventKind::OptOut)
+        .tenant(&tenant)
+        .phone(&E164::parse_e164("+14155550423").unwrap())
+        .build();
+    env.commit(&stop).await;
+    notifier.handle(stream_batch(&[&stop])).await.unwrap();
+    let messages = queue.receive(1, Some(0)).await.unwrap();
+    let answer = notifier.handle(sqs_batch(&messages, 1)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 1);
+    let (status, log) = call("hooks-deliveries", admin.clone(), String::new()).await;
+    assert_eq!(status, 200, "{log}");
+    let first = &log["items"][0];
+    assert_eq!(
+        (&first["status"], &first["http_status"], &first["attempt"]),
+        (&json!("failed"), &json!(503), &json!(1)),
+        "{log}"
+    );
+    assert!(first.get("body").is_none(), "bodies hold numbers: {log}");
+    let delivery_id = first["delivery_id"].as_str().unwrap().to_string();
+
+    // Redelivered by hand: queued, then sent with the same CloudEvent and a fresh signature.
+    let (status, body) = call("hooks-redeliver", admin.clone(), "01NOTADELIVERY".into()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("delivery_not_found")),
+        "{body}"
+    );
+    let (status, body) = call("hooks-redeliver", admin.clone(), delivery_id).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        body["notification_id"],
+        format!("{}.opt_out", stop.event_id.as_str())
+    );
+    let queued = queue.receive(1, Some(0)).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let answer = notifier.handle(sqs_batch(&queued, 1)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let got = endpoint.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1, got[1].1, "the same CloudEvent, byte for byte");
+    let signature = got[1].0["stopgate-signature"].to_str().unwrap();
+    assert_eq!(
+        verify_signature(
+            &secret,
+            signature,
+            got[1].1.as_bytes(),
+            Utc::now().timestamp()
+        ),
+        Ok(())
+    );
+    let (_, log) = call("hooks-deliveries", admin.clone(), String::new()).await;
+    assert_eq!(log["items"][0]["status"], "delivered", "{log}");
+
+    // Removed: gone from the list, and nothing more is sent to it.
+    let (status, body) = call("hooks-remove", admin.clone(), String::new()).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, listed) = api(&consent, "hooks-list", &[(KEY, &admin)]).await;
+    assert_eq!(listed["items"], json!([]));
+    let (status, _) = call("hooks-remove", admin.clone(), String::new()).await;
+    assert_eq!(status, 404);
+    let start = events::event(EventKind::OptIn)
+        .tenant(&tenant)
+        .phone(&E164::parse_e164("+14155550423").unwrap())
+        .build();
+    env.commit(&start).await;
+    assert_eq!(
+        notifier.handle(stream_batch(&[&start])).await.unwrap(),
+        json!({"queued": 0})
+    );
+
+    // Both changes are in the audit trail, by the key that made them, without the secret.
+    let (records, _) = env.store.audit_page(&tenant, None, 10).await.unwrap();
+    let hook_records: Vec<&stopgate::consent::audit::AuditRecord> = records
+        .iter()
+        .filter(|r| r.target.as_deref() == Some(hook_id.as_str()))
+        .collect();
+    let actions: Vec<&str> = hook_records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["hook_removed", "hook_added"]);
+    for record in &hook_records {
+        assert!(
+            matches!(&record.actor, stopgate::consent::Actor::ApiKey { key_id } if key_id.starts_with("key_")),
+            "{record:?}"
+        );
+        assert!(!serde_json::to_string(record).unwrap().contains(&secret));
+    }
 }

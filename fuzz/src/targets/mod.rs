@@ -132,7 +132,6 @@ pub fn tenant_with(policy: TenantPolicy, now: DateTime<Utc>) -> TenantContext {
             directory: SenderDirectory::default(),
             providers: BTreeMap::new(),
             forms: BTreeMap::new(),
-            hooks: BTreeMap::new(),
         },
         loaded_at: Instant::now(),
         fresh_for: FRESH_FOR,

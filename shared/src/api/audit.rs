@@ -14,20 +14,7 @@ const MAX_PAGE: i32 = 200;
 
 /// The page size a query asks for: `limit`, 1 to 200, default 50.
 fn page_size(query: &BTreeMap<String, String>) -> Result<i32, ApiError> {
-    let Some(limit) = query.get("limit") else {
-        return Ok(DEFAULT_PAGE);
-    };
-    limit
-        .parse::<i32>()
-        .ok()
-        .filter(|n| (1..=MAX_PAGE).contains(n))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_limit",
-                "limit",
-                format!("limit must be a whole number from 1 to {MAX_PAGE}"),
-            )
-        })
+    super::http::page_limit(query, DEFAULT_PAGE, MAX_PAGE)
 }
 
 impl ConsentService {

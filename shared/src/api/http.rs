@@ -76,6 +76,29 @@ pub fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
     response
 }
 
+/// A page size from the query's `limit`: 1 to `max`, `default` when absent; anything else is a
+/// 400 naming `limit`.
+pub fn page_limit(
+    query: &std::collections::BTreeMap<String, String>,
+    default: i32,
+    max: i32,
+) -> Result<i32, ApiError> {
+    let Some(limit) = query.get("limit") else {
+        return Ok(default);
+    };
+    limit
+        .parse::<i32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_limit",
+                "limit",
+                format!("limit must be a whole number from 1 to {max}"),
+            )
+        })
+}
+
 /// Parses a JSON request body into `T`, naming what is wrong when it cannot.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     parse_json_limited(body, MAX_BODY_BYTES)

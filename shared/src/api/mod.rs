@@ -9,6 +9,7 @@ pub mod consents;
 pub mod cursor;
 pub mod error;
 pub mod exports;
+pub mod hooks;
 pub mod http;
 pub mod imports;
 pub mod links;

@@ -4,6 +4,7 @@
 //! Delivery is at least once: a retried stream batch or a lost answer sends a notification
 //! again, always with the same CloudEvent `id`, which receivers use to drop repeats.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -17,10 +18,13 @@ use crate::secrets::Sealer;
 use crate::store::hook_http::HookHttp;
 use crate::store::hooks::{DeliveryRecord, DeliveryStatus, Hook};
 use crate::store::imports::ImportJob;
-use crate::store::{Store, StoreError, TenantSnapshot};
+use crate::store::{Store, StoreError};
 
 /// The encryption context hooks' secrets are sealed under (with the tenant).
 pub const SEALED_AS: &str = "hooks";
+
+/// The most hooks one tenant may have: each notification is sent to every one of them.
+pub const MAX_HOOKS_PER_TENANT: usize = 20;
 
 /// One notification to one hook: the hooks queue's message, and what a redelivery re-sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,15 +92,14 @@ pub fn import_finished(job: &ImportJob) -> Notice {
     }
 }
 
-/// The deliveries `notice` makes to the tenant's hooks that want it.
-pub fn deliveries(snapshot: &TenantSnapshot, notice: &Notice) -> Vec<Delivery> {
+/// The deliveries `notice` makes to those of the tenant's `hooks` that want it.
+pub fn deliveries(hooks: &BTreeMap<String, Hook>, notice: &Notice) -> Vec<Delivery> {
     let id = notice.envelope["id"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let body = notice.envelope.to_string();
-    snapshot
-        .hooks
+    hooks
         .values()
         .filter(|h| h.wants(notice.kind))
         .map(|hook| Delivery {
@@ -107,6 +110,55 @@ pub fn deliveries(snapshot: &TenantSnapshot, notice: &Notice) -> Vec<Delivery> {
             body: body.clone(),
         })
         .collect()
+}
+
+/// Adds a hook for `tenant` (audited as the store's actor): its id and its signing secret, to
+/// be shown once and never again.
+pub async fn add_hook(
+    store: &Store,
+    sealer: &Sealer,
+    tenant: &str,
+    url: &url::Url,
+    events: Vec<NotificationType>,
+) -> Result<(Hook, String), StoreError> {
+    let secret = new_secret();
+    let sealed = sealer
+        .seal(tenant, SEALED_AS, &secret)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the hook's secret not sealed: {e}")))?;
+    let hook = Hook {
+        hook_id: format!("hook_{}", ulid::Ulid::new()),
+        url: url.to_string(),
+        events,
+        secret_sealed: sealed,
+        created_at: Utc::now(),
+    };
+    store.put_hook(tenant, &hook).await?;
+    Ok((hook, secret))
+}
+
+/// A logged attempt of `hook_id` as a delivery to make again: the same CloudEvent, byte for
+/// byte, with the attempt it was.
+pub async fn logged_delivery(
+    store: &Store,
+    tenant: &str,
+    hook_id: &str,
+    delivery_id: &str,
+) -> Result<(Delivery, u32), StoreError> {
+    let logged = store
+        .delivery_log(tenant, hook_id, 1000)
+        .await?
+        .into_iter()
+        .find(|r| r.delivery_id == delivery_id)
+        .ok_or_else(|| StoreError::NotFound(format!("delivery {delivery_id}")))?;
+    let delivery = Delivery {
+        tenant: tenant.to_string(),
+        hook_id: hook_id.to_string(),
+        notification_id: logged.notification_id,
+        kind: logged.kind,
+        body: logged.body,
+    };
+    Ok((delivery, logged.attempt))
 }
 
 /// A new hook's signing secret, shown once.

@@ -84,6 +84,23 @@ impl CaptureQueue {
         wait_seconds: i32,
         visibility_seconds: Option<i32>,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        let messages = self
+            .receive_counted(wait_seconds, visibility_seconds)
+            .await?;
+        Ok(messages
+            .into_iter()
+            .map(|(handle, body, _)| (handle, body))
+            .collect())
+    }
+
+    /// As [`CaptureQueue::receive`], with how many times each message has been received (its
+    /// attempt, as Lambda's `ApproximateReceiveCount` tells a function).
+    pub async fn receive_counted(
+        &self,
+        wait_seconds: i32,
+        visibility_seconds: Option<i32>,
+    ) -> Result<Vec<(String, String, u32)>, StoreError> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
         let out = self
             .sqs
             .receive_message()
@@ -91,6 +108,7 @@ impl CaptureQueue {
             .max_number_of_messages(10)
             .wait_time_seconds(wait_seconds)
             .set_visibility_timeout(visibility_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .map_err(|e| {
@@ -99,7 +117,18 @@ impl CaptureQueue {
         Ok(out
             .messages()
             .iter()
-            .filter_map(|m| Some((m.receipt_handle()?.to_string(), m.body()?.to_string())))
+            .filter_map(|m| {
+                let count = m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                Some((
+                    m.receipt_handle()?.to_string(),
+                    m.body()?.to_string(),
+                    count,
+                ))
+            })
             .collect())
     }
 

@@ -37,6 +37,47 @@ pub fn acceptable_url(url: &str) -> Result<url::Url, String> {
     }
 }
 
+/// Whether `url` may be a hook a tenant adds itself (through the API): `https://` to a public
+/// name or address. Addresses of this network's own (loopback, private, link-local, unique
+/// local, unspecified, shared) and `localhost` are refused, so a tenant cannot aim the notify
+/// function at what only it can reach.
+pub fn acceptable_public_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!("{url:?}: a hook's URL must start with https://"));
+    }
+    let internal = match parsed.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some()
+        }
+        None => return Err(format!("{url:?} has no host")),
+    };
+    if internal {
+        return Err(format!(
+            "{url:?}: a hook must be reachable on the internet, not a local or private address"
+        ));
+    }
+    Ok(parsed)
+}
+
 /// Cheap to clone; clones share the connection pool.
 #[derive(Clone, Default)]
 pub struct HookHttp {

@@ -1,9 +1,13 @@
 //! Notification endpoints ("hooks") and their delivery log.
 //!
-//! A hook lives in the tenant's partition (`T#<tenant>` / `HOOK#<hook id>`), so the Query that
-//! loads a tenant loads its hooks; its signing secret is sealed like provider secrets. Each
+//! A tenant's hooks have a partition of their own (`HK#<tenant>` / `HOOK#<hook id>`), apart from
+//! its configuration: the API manages them with an admin key, and the function that serves it
+//! may write here without any right to `T#`. A hook's signing secret is sealed like provider
+//! secrets. Each
 //! delivery attempt is logged under `HL#<tenant>#<hook id>` / `<at>#<delivery id>` for 30 days,
 //! with the exact body sent, so a delivery can be sent again by hand.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -94,7 +98,7 @@ impl Store {
             &hook.shown(),
         );
         let item = Item::from([
-            ("pk".to_string(), s(keys::tenant_pk(tenant_id))),
+            ("pk".to_string(), s(keys::hooks_pk(tenant_id))),
             ("sk".to_string(), s(keys::hook_sk(&hook.hook_id))),
             ("type".to_string(), s("hook")),
             ("doc".to_string(), to_doc(hook)?),
@@ -109,9 +113,9 @@ impl Store {
     /// Removes a hook (audited). `NotFound` for a hook the tenant does not have.
     pub async fn remove_hook(&self, tenant_id: &str, hook_id: &str) -> Result<Hook, StoreError> {
         let hook = self
-            .load_tenant(tenant_id)
+            .hooks(tenant_id)
             .await?
-            .and_then(|t| t.hooks.get(hook_id).cloned())
+            .remove(hook_id)
             .ok_or_else(|| StoreError::NotFound(format!("hook {hook_id}")))?;
         let audit = self.audit(
             tenant_id,
@@ -122,7 +126,7 @@ impl Store {
         );
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(keys::tenant_pk(tenant_id)))
+            .key("pk", s(keys::hooks_pk(tenant_id)))
             .key("sk", s(keys::hook_sk(hook_id)))
             .condition_expression("attribute_exists(pk)")
             .build()
@@ -135,6 +139,22 @@ impl Store {
         })
         .await?;
         Ok(hook)
+    }
+
+    /// The tenant's hooks by id (strongly consistent: a hook just removed is not sent to).
+    pub async fn hooks(&self, tenant_id: &str) -> Result<BTreeMap<String, Hook>, StoreError> {
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::hooks_pk(tenant_id)))
+            .consistent_read(true);
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|item| get_doc::<Hook>(item).map(|hook| (hook.hook_id.clone(), hook)))
+            .collect()
     }
 
     /// Logs one delivery attempt (kept [`DELIVERY_LOG_DAYS`]).

@@ -23,7 +23,11 @@ pub fn provider_sk(provider: &str) -> String {
 pub fn tenant_key_sk(key_id: &str) -> String {
     format!("APIKEY#{key_id}")
 }
-/// A hosted form's configuration, beside the rest of the tenant's.
+/// A tenant's notification endpoints: a partition of their own, apart from the configuration in
+/// `T#`, so the API may manage them (admin keys) without any right to the rest.
+pub fn hooks_pk(tenant: &str) -> String {
+    format!("HK#{tenant}")
+}
 pub fn hook_sk(hook_id: &str) -> String {
     format!("HOOK#{hook_id}")
 }
@@ -31,6 +35,7 @@ pub fn hook_sk(hook_id: &str) -> String {
 pub fn hook_log_pk(tenant: &str, hook_id: &str) -> String {
     format!("HL#{tenant}#{hook_id}")
 }
+/// A hosted form's configuration, beside the rest of the tenant's.
 pub fn form_sk(form: &str) -> String {
     format!("FORM#{form}")
 }

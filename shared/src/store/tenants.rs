@@ -76,8 +76,6 @@ pub struct TenantSnapshot {
     pub providers: BTreeMap<String, SealedSecrets>,
     /// Hosted forms by id.
     pub forms: BTreeMap<String, FormConfig>,
-    /// Notification endpoints by id.
-    pub hooks: BTreeMap<String, super::hooks::Hook>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,7 +160,6 @@ impl Store {
         let mut groups = Vec::new();
         let mut providers = BTreeMap::new();
         let mut forms = BTreeMap::new();
-        let mut hooks = BTreeMap::new();
         let query = self
             .ddb
             .query()
@@ -180,8 +177,6 @@ impl Store {
                 providers.insert(provider.to_string(), get_doc::<SealedSecrets>(item)?);
             } else if let Some(form) = sk.strip_prefix("FORM#") {
                 forms.insert(form.to_string(), get_doc::<FormConfig>(item)?);
-            } else if let Some(hook) = sk.strip_prefix("HOOK#") {
-                hooks.insert(hook.to_string(), get_doc(item)?);
             }
         }
         Ok(tenant.map(|tenant| TenantSnapshot {
@@ -189,7 +184,6 @@ impl Store {
             directory: SenderDirectory { groups },
             providers,
             forms,
-            hooks,
         }))
     }
 
