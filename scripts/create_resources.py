@@ -209,6 +209,12 @@ def ensure_table(ddb, req: dict, ttl: dict | None) -> None:
         fail(f"table {name} exists with other keys or indexes than template.yaml "
              f"({shape(desc)} vs {shape(req)}); restart the services (scripts/services.sh stop; start) "
              f"or use another table name")
+    # A table made before the template had its stream (a kept DynamoDB Local database) gets it
+    # now: the notify function's trigger reads it.
+    stream = req.get("StreamSpecification")
+    if stream and not desc.get("StreamSpecification", {}).get("StreamEnabled"):
+        ddb.update_table(TableName=name, StreamSpecification=stream)
+        log(f"stream of table {name} enabled ({stream['StreamViewType']})")
     if ttl and ttl.get("Enabled") and ttl.get("AttributeName"):
         attr = ttl["AttributeName"]
         try:

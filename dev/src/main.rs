@@ -84,8 +84,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
     ) {
         let notifier = Arc::new(stopgate_notify::Notifier::new(&config, &sdk)?);
-        let stream = TableStream::open(&sdk, &endpoint, &config.table_name).await?;
-        tokio::spawn(follow_table_stream(stream, notifier.clone()));
+        match TableStream::open(&sdk, &endpoint, &config.table_name).await {
+            Ok(stream) => {
+                tokio::spawn(follow_table_stream(stream, notifier.clone()));
+            }
+            // Everything else still works; only notifications of new events do not.
+            Err(e) => eprintln!(
+                "stopgate-dev: notifications are off ({e}); scripts/create_resources.py enables the stream"
+            ),
+        }
         tokio::spawn(drain_hooks_queue(CaptureQueue::new(&sdk, url), notifier));
     }
 

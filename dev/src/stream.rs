@@ -227,7 +227,7 @@ pub async fn follow_table_stream(stream: TableStream, notifier: std::sync::Arc<N
 /// queue's redrive policy moves it to the dead-letter queue after its last attempt.
 pub async fn drain_hooks_queue(queue: CaptureQueue, notifier: std::sync::Arc<Notifier>) {
     loop {
-        let messages = match queue.receive_counted(5, Some(60)).await {
+        let messages = match queue.receive_counted(1, Some(60)).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "hooks queue unavailable");
