@@ -26,7 +26,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 FUNCTIONS=(stopgate-check stopgate-consent stopgate-inbound stopgate-inbound-sns stopgate-replay
-  stopgate-import stopgate-sweeper stopgate-pages)
+  stopgate-import stopgate-sweeper stopgate-pages stopgate-export stopgate-notify stopgate-reconcile)
 packages=()
 for p in "${FUNCTIONS[@]}"; do packages+=(-p "$p"); done
 

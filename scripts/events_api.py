@@ -119,7 +119,45 @@ def main():
         "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/stopgate-reconcile-daily"],
         "detail": {},
     }, indent=2) + "\n")
-    print("wrote the consent API, scheduled and export request events")
+    # What the table's stream hands the notify function for a recorded STOP (NEW_IMAGE, after
+    # the trigger's filter), and what the hooks queue hands it for one delivery.
+    event = {"event_id": "01KQT2B880XG9JEJGAPZB3XEV6", "tenant": "acme", "phone": "+14155550177",
+             "kind": "opt_out", "origin": {"sender": "+14155550100", "keyword": "stop"},
+             "source": "sms_keyword", "occurred_at": "2026-12-07T05:00:00Z", "time_source": "receipt",
+             "received_at": "2026-12-07T05:00:00Z", "recorded_at": "2026-12-07T05:00:00Z",
+             "actor": {"type": "person"}, "evidence": {"has_private_record": False}}
+    (OUT / "notify-stream.json").write_text(json.dumps({"Records": [{
+        "eventID": "c81e728d9d4c2f636f067f89cc14862c", "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1796619600,
+            "Keys": {"pk": {"S": "N#acme#+14155550177"}, "sk": {"S": "EV#01KQT2B880XG9JEJGAPZB3XEV6"}},
+            "NewImage": {"pk": {"S": "N#acme#+14155550177"}, "sk": {"S": "EV#01KQT2B880XG9JEJGAPZB3XEV6"},
+                         "type": {"S": "event"}, "doc": {"S": json.dumps(event, separators=(",", ":"))}},
+            "SequenceNumber": "111100000000000000000001", "SizeBytes": 512, "StreamViewType": "NEW_IMAGE"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/stopgate/stream/2026-12-01T00:00:00.000",
+    }]}, indent=2) + "\n")
+    delivery = {"tenant": "acme", "hook_id": "hook_REPLACE_WITH_A_HOOK_ID",
+                "notification_id": "01KQT2B880XG9JEJGAPZB3XEV6.opt_out", "kind": "opt_out",
+                # The CloudEvent of the stream's STOP, serialised as the function does.
+                "body": json.dumps({
+                    "data": {"event_id": event["event_id"], "kind": "opt_out",
+                             "occurred_at": event["occurred_at"], "phone": event["phone"],
+                             "recorded_at": event["recorded_at"], "sender": "+14155550100",
+                             "source": "sms_keyword", "tenant": "acme"},
+                    "datacontenttype": "application/json", "id": "01KQT2B880XG9JEJGAPZB3XEV6.opt_out",
+                    "source": "/stopgate/tenants/acme", "specversion": "1.0", "subject": event["phone"],
+                    "time": "2026-12-07T05:00:00.000Z", "type": "com.stopgate.opt_out",
+                }, sort_keys=True, separators=(",", ":"))}
+    (OUT / "notify-delivery.json").write_text(json.dumps({"Records": [{
+        "messageId": "00000000-0000-4000-8000-00000000hook", "receiptHandle": "example-receipt-handle",
+        "body": json.dumps(delivery),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796619600000",
+                       "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1796619600000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:stopgate-HooksQueue", "awsRegion": "us-east-1",
+    }]}, indent=2) + "\n")
+    print("wrote the consent API, scheduled, export request and notify events")
 
 
 if __name__ == "__main__":

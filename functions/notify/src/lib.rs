@@ -261,3 +261,37 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_sample_events_are_what_each_trigger_hands_over() {
+        let stream = sample("notify-stream.json");
+        let found = notices(&stream).unwrap();
+        assert_eq!(found.len(), 1);
+        let queued = sample("notify-delivery.json");
+        let batch: SqsEvent = serde_json::from_value(queued).unwrap();
+        let body = batch.records[0].body.as_deref().unwrap();
+        let delivery: Delivery = serde_json::from_str(body).unwrap();
+        let hook = Hook {
+            hook_id: delivery.hook_id.clone(),
+            url: "https://crm.acme.example/stopgate".into(),
+            events: vec![stopgate::consent::notifications::NotificationType::OptOut],
+            secret_sealed: String::new(),
+            created_at: Utc::now(),
+        };
+        let hooks = BTreeMap::from([(hook.hook_id.clone(), hook)]);
+        assert_eq!(
+            notifications::deliveries(&hooks, &found[0]),
+            [delivery],
+            "the queue's sample is the delivery the stream's sample makes"
+        );
+    }
+}

@@ -697,6 +697,10 @@ impl Bench {
                 ("SECRETS_DEV_KEY", self.secrets_key.as_str()),
                 ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
                 ("IMPORTS_BUCKET", "bench-imports"),
+                ("EXPORTS_BUCKET", "bench-exports"),
+                // Never sent to by these invocations: the samples ask for nothing queued.
+                ("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/queue/bench-exports"),
+                ("HOOKS_QUEUE_URL", "http://127.0.0.1:9/queue/bench-hooks"),
                 ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
                 ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
                 ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
@@ -711,7 +715,7 @@ impl Bench {
             event["headers"]["authorization"] = json!(format!("Bearer {}", self.check_key));
             serde_json::to_vec(&event).map_err(|e| e.to_string())
         };
-        let functions: [(&str, Vec<u8>); 8] = [
+        let functions: [(&str, Vec<u8>); 11] = [
             (
                 "check",
                 with_key(include_str!("../../../../events/check-conversational.json"))?,
@@ -743,6 +747,18 @@ impl Bench {
             (
                 "pages",
                 include_str!("../../../../events/pages-form.json").into(),
+            ),
+            (
+                "export",
+                include_str!("../../../../events/export-request.json").into(),
+            ),
+            (
+                "notify",
+                include_str!("../../../../events/notify-stream.json").into(),
+            ),
+            (
+                "reconcile",
+                include_str!("../../../../events/reconcile-scheduled.json").into(),
             ),
         ];
         for (name, event) in functions {
