@@ -699,7 +699,10 @@ impl Bench {
                 ("IMPORTS_BUCKET", "bench-imports"),
                 ("EXPORTS_BUCKET", "bench-exports"),
                 // Never sent to by these invocations: the samples ask for nothing queued.
-                ("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/queue/bench-exports"),
+                (
+                    "EXPORTS_QUEUE_URL",
+                    "http://127.0.0.1:9/queue/bench-exports",
+                ),
                 ("HOOKS_QUEUE_URL", "http://127.0.0.1:9/queue/bench-hooks"),
                 ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
                 ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
