@@ -25,20 +25,17 @@ impl Check {
 
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Infallible> {
         let path = api_http::request_path(&req).trim_end_matches('/');
-        let result = match (req.method().as_str(), path) {
+        let answered = match (req.method().as_str(), path) {
             ("POST", "/v1/check") => self
                 .service
                 .check(req.headers(), api_http::body_bytes(req.body()))
                 .await
-                .and_then(|r| {
-                    serde_json::to_value(r)
-                        .map_err(|e| ApiError::Unavailable(format!("check answer: {e}")))
-                }),
-            ("POST", "/v1/check/batch") => {
-                self.service
-                    .check_batch(req.headers(), api_http::body_bytes(req.body()))
-                    .await
-            }
+                .and_then(|r| api_http::json_of(200, &r)),
+            ("POST", "/v1/check/batch") => self
+                .service
+                .check_batch(req.headers(), api_http::body_bytes(req.body()))
+                .await
+                .map(|results| api_http::json(200, &results)),
             (_, "/v1/check" | "/v1/check/batch") => {
                 Err(ApiError::MethodNotAllowed("use POST".into()))
             }
@@ -47,9 +44,6 @@ impl Check {
                 message: format!("no route for {path}"),
             }),
         };
-        Ok(match result {
-            Ok(body) => api_http::json(200, &body),
-            Err(err) => api_http::error(&err),
-        })
+        Ok(answered.unwrap_or_else(|err| api_http::error(&err)))
     }
 }

@@ -1,7 +1,8 @@
 //! The pre-send check: `POST /v1/check` and `POST /v1/check/batch`. Fails closed: any storage
 //! doubt is an error (503) or a denial, never "allowed".
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -135,10 +136,20 @@ impl CheckRequest {
         policy: &TenantPolicy,
         now: DateTime<Utc>,
     ) -> Result<ValidCheck, ApiError> {
+        self.validate_with(policy, now, &SenderIds::default())
+    }
+
+    /// As [`CheckRequest::validate`], reading `from` through the warm function's `senders`.
+    pub fn validate_with(
+        &self,
+        policy: &TenantPolicy,
+        now: DateTime<Utc>,
+        senders: &SenderIds,
+    ) -> Result<ValidCheck, ApiError> {
         let to = policy
             .read_phone(&self.to)
             .map_err(|e| ApiError::invalid("invalid_phone_number", "to", format!("to: {e}")))?;
-        let from = sender_id(&self.from, policy)?;
+        let from = senders.read(&self.from, policy)?;
         let category = self
             .category
             .parse::<Category>()
@@ -281,6 +292,44 @@ impl CheckRequest {
     }
 }
 
+/// The `from` values a warm check function has already read, each under the policy reading it
+/// was read with (default region and phone mode). A tenant sends from a handful of numbers, so
+/// reading each once spares every later check the numbering-plan parse of its sender, which was
+/// a quarter of a check's own CPU time (BENCHMARKS.md, "Profiles"). Only values that were read
+/// are kept; bounded, and emptied when full.
+#[derive(Debug, Default)]
+pub struct SenderIds(Mutex<HashMap<String, String>>);
+
+impl SenderIds {
+    /// More distinct senders than this in one warm function is not a tenant's handful.
+    const CAPACITY: usize = 1024;
+
+    pub fn read(&self, raw: &str, policy: &TenantPolicy) -> Result<String, ApiError> {
+        let key = format!(
+            "{}\u{0}{:?}\u{0}{raw}",
+            policy.default_region,
+            policy.phone_mode()
+        );
+        if let Some(known) = self.lock().get(&key) {
+            return Ok(known.clone());
+        }
+        let read = sender_id(raw, policy)?;
+        let mut known = self.lock();
+        if known.len() >= Self::CAPACITY {
+            known.clear();
+        }
+        known.insert(key, read.clone());
+        Ok(read)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // A panic elsewhere cannot leave a half-written entry: insert is one call.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A sender is a number (normalised to E.164), a short code, or a provider sender id
 /// (a Messaging Service SID, an alphanumeric sender).
 fn sender_id(raw: &str, policy: &TenantPolicy) -> Result<String, ApiError> {
@@ -382,6 +431,7 @@ pub struct CheckService {
     store: Store,
     tenants: Arc<Tenants>,
     auth: Authenticator,
+    senders: SenderIds,
     clock: fn() -> DateTime<Utc>,
 }
 
@@ -392,6 +442,7 @@ impl CheckService {
             store,
             tenants,
             auth,
+            senders: SenderIds::default(),
             clock: Utc::now,
         }
     }
@@ -412,7 +463,7 @@ impl CheckService {
         let request: CheckRequest = super::http::parse_json(body)?;
         let tenant = self.tenant(&key.tenant_id).await?;
         let now = (self.clock)();
-        let check = request.validate(&tenant.snapshot.tenant.policy, now)?;
+        let check = request.validate_with(&tenant.snapshot.tenant.policy, now, &self.senders)?;
         let (state, _) = self.store.load_state(&key.tenant_id, &check.to).await?;
         let response = self
             .answer_bound(&key.tenant_id, &check, &tenant, &state, now)
@@ -492,7 +543,7 @@ impl CheckService {
         let validated: Vec<Result<ValidCheck, ApiError>> = request
             .checks
             .iter()
-            .map(|c| c.validate(&tenant.snapshot.tenant.policy, now))
+            .map(|c| c.validate_with(&tenant.snapshot.tenant.policy, now, &self.senders))
             .collect();
         let phones: Vec<E164> = validated
             .iter()
@@ -542,6 +593,76 @@ impl CheckService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_sender_reads_as_it_would_under_each_policy() {
+        let us = TenantPolicy::default();
+        let gb = TenantPolicy {
+            default_region: "GB".into(),
+            ..TenantPolicy::default()
+        };
+        let strict = TenantPolicy {
+            strict_e164: true,
+            ..TenantPolicy::default()
+        };
+        let read = |senders: &SenderIds, raw: &str, policy: &TenantPolicy| {
+            senders.read(raw, policy).map_err(|e| e.to_string())
+        };
+        let senders = SenderIds::default();
+        // Each value twice under each policy, in turns, so a value remembered under one policy
+        // is asked for under the others.
+        for _ in 0..2 {
+            for policy in [&us, &gb, &strict] {
+                for raw in [
+                    "(415) 555-0100",
+                    "+1 415 555 0100",
+                    "020 7946 0958",
+                    "MG1234abcd",
+                    "55555",
+                    "+1555",
+                    "not a sender!",
+                ] {
+                    let fresh = SenderIds::default();
+                    assert_eq!(
+                        read(&senders, raw, policy),
+                        read(&fresh, raw, policy),
+                        "{raw:?} under region {} strict {}",
+                        policy.default_region,
+                        policy.strict_e164
+                    );
+                }
+            }
+        }
+        // The readings that differ by policy, spelled out.
+        assert_eq!(
+            read(&senders, "(415) 555-0100", &us).unwrap(),
+            "+14155550100"
+        );
+        assert!(read(&senders, "(415) 555-0100", &gb).is_err());
+        assert!(read(&senders, "(415) 555-0100", &strict).is_err());
+        assert_eq!(
+            read(&senders, "020 7946 0958", &gb).unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            read(&senders, "+1 415 555 0100", &us).unwrap(),
+            "+14155550100"
+        );
+        assert!(read(&senders, "+1 415 555 0100", &strict).is_err());
+        assert_eq!(read(&senders, "MG1234abcd", &strict).unwrap(), "MG1234abcd");
+        assert!(read(&senders, "+1555", &us).is_err());
+    }
+
+    #[test]
+    fn remembered_senders_are_bounded() {
+        let senders = SenderIds::default();
+        let policy = TenantPolicy::default();
+        for i in 0..(SenderIds::CAPACITY + 10) {
+            let id = format!("sender{i}");
+            assert_eq!(senders.read(&id, &policy).unwrap(), id);
+            assert!(senders.lock().len() <= SenderIds::CAPACITY);
+        }
+    }
 
     #[test]
     fn a_batch_is_read_within_its_limits_before_anything_is_loaded() {

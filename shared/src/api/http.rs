@@ -17,7 +17,19 @@ pub fn body_bytes(body: &Body) -> &[u8] {
 }
 
 pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(value.to_string()));
+    json_text(status, value.to_string())
+}
+
+/// A typed answer serialised straight to the body, without a `serde_json::Value` in between
+/// (the check's hot path).
+pub fn json_of<T: serde::Serialize>(status: u16, value: &T) -> Result<Response<Body>, ApiError> {
+    serde_json::to_string(value)
+        .map(|text| json_text(status, text))
+        .map_err(|e| ApiError::Unavailable(format!("answer: {e}")))
+}
+
+fn json_text(status: u16, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(text));
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
