@@ -13,8 +13,10 @@
 #   6. the same, and each number's state as the export reads it (no rows, no files): where the
 #      export's time goes
 #   7. runs a full export of the tenant (CSV and JSON Lines, multipart to moto's S3)
-# Steps 4-7 each run as their own process and print one JSON line: rows, seconds, rows/s and
-# peak RSS (VmHWM, MiB) of that process; the last line compares the export with the raw Query.
+# Steps 4-7 each run as their own process and print one JSON line: rows, seconds, rows/s, peak
+# RSS (VmHWM, MiB) and CPU seconds of that process, and the CPU seconds DynamoDB Local spent
+# meanwhile (`db_cpu_seconds`), which says on which side of the wire each step's time goes; the
+# last lines compare the export with the raw Query.
 # The bench table and the export files are deleted at the end (services that were reused keep
 # running without them), and the services this run started are stopped.
 set -euo pipefail
@@ -73,13 +75,33 @@ echo "bench-export: $ROWS opt-outs, tenant $TENANT (DynamoDB Local $AWS_ENDPOINT
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 
 : >"$RESULTS"
-"$BENCH" load --tenant "$TENANT" --rows "$ROWS" | tee -a "$RESULTS"
-"$BENCH" query --tenant "$TENANT" | tee -a "$RESULTS"
-"$BENCH" states --tenant "$TENANT" | tee -a "$RESULTS"
-"$BENCH" export --tenant "$TENANT" --bucket "$TABLE_NAME-exports" | tee -a "$RESULTS"
+# CPU seconds (user + system, USER_HZ = 100) DynamoDB Local's process has used so far: the pid
+# file services.sh keeps for the port, whoever started the service.
+DDB_PID="$(tr -dc 0-9 <".local/run/dynamodb-${DDB_PORT:-8000}.pid" 2>/dev/null || true)"
+ddb_cpu_ticks() {
+  local line rest
+  local -a fields
+  { read -r line <"/proc/$DDB_PID/stat"; } 2>/dev/null || { echo 0; return; }
+  rest="${line##*) }"
+  read -r -a fields <<<"$rest"
+  echo $((fields[11] + fields[12]))
+}
+# step ARGS...: runs one step and appends its line, with DynamoDB Local's CPU seconds added.
+step() {
+  local before line
+  before="$(ddb_cpu_ticks)"
+  line="$("$BENCH" "$@")"
+  python3 -c 'import json, sys; s = json.loads(sys.argv[1]); s["db_cpu_seconds"] = round(int(sys.argv[2]) / 100, 1); print(json.dumps(s))' \
+    "$line" "$(( $(ddb_cpu_ticks) - before ))" | tee -a "$RESULTS"
+}
+step load --tenant "$TENANT" --rows "$ROWS"
+step query --tenant "$TENANT"
+step states --tenant "$TENANT"
+step export --tenant "$TENANT" --bucket "$TABLE_NAME-exports"
 
-python3 - "$RESULTS" <<'PY'
-import json, sys
+CORES="$(nproc)" python3 - "$RESULTS" <<'PY'
+import json, os, sys
+CORES = int(os.environ["CORES"])
 steps = {s["step"]: s for s in map(json.loads, open(sys.argv[1]))}
 query, states, export = steps["query"], steps["states"], steps["export"]
 print(
@@ -89,4 +111,10 @@ print(
     f"{states['rows_per_second']:,.0f}/s), peak RSS {export['peak_rss_mib']} MiB",
     file=sys.stderr,
 )
+for s in (query, states, export):
+    print(
+        f"bench-export: {s['step']}: {s['seconds']} s; CPU: this process {s['cpu_seconds']} s, "
+        f"DynamoDB Local {s['db_cpu_seconds']} s (of {s['seconds'] * CORES:.0f} the machine had)",
+        file=sys.stderr,
+    )
 PY

@@ -11,7 +11,8 @@
 //!
 //! `--workers N` walks N index shards at once (default: the export's own setting).
 //!
-//! Each step prints one JSON line: rows, seconds, rows/s, peak RSS in MiB.
+//! Each step prints one JSON line: rows, seconds, rows/s, peak RSS in MiB, and the CPU seconds
+//! this process used (user + system), so the script can set them beside DynamoDB Local's.
 // A benchmark tool: a failed step should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // The AWS SDK futures are deeply nested; the default limit is too low for their layout.
@@ -49,6 +50,22 @@ fn rss_mib(field: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU seconds (user + system) this process has used, from /proc/self/stat. The clock ticks are
+/// USER_HZ, which Linux fixes at 100 for every architecture's user-space ABI.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The command name may hold spaces; the fields after it are plain numbers.
+            let after_name = stat.rsplit_once(") ")?.1;
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -66,6 +83,7 @@ fn report(step: &str, rows: u64, started: Instant) {
             "seconds": (seconds * 10.0).round() / 10.0,
             "rows_per_second": (rows as f64 / seconds).round(),
             "peak_rss_mib": (peak_rss_mib() * 10.0).round() / 10.0,
+            "cpu_seconds": (cpu_seconds() * 10.0).round() / 10.0,
         })
     );
 }
