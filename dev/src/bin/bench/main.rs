@@ -13,6 +13,8 @@
 //!   `TransactWriteItems` each one sent, sent again to another table (`replay`).
 //! - classifier: messages per second on one core over the en/es/pt mix of
 //!   `texts` (shared with shared/benches/hot_paths.rs) against an exact single-word match.
+//! - export: the rows of `scripts/bench_export.sh`'s run just before (`BENCH_EXPORT_RESULTS`), a
+//!   full export beside a raw paginated `Query` of its index, put in the same table.
 //! - import: a CSV through the import pipeline in a child process (its peak resident memory),
 //!   against the same transactions sent raw with the same concurrency.
 //! - cold start: each function's release binary under a minimal Lambda Runtime API
@@ -21,7 +23,8 @@
 //! Environment: AWS_ENDPOINT_URL_DYNAMODB (scripts/services.sh env); BENCH_CHECKS (10000: the
 //! p99 is then the 100th-slowest answer, steady from run to run; with 1,000 it was not),
 //! BENCH_WEBHOOKS (300), BENCH_IMPORT_LINES (20000), BENCH_COLD_RUNS (3), BENCH_BIN_DIR (the
-//! directory of this binary: the functions' release binaries).
+//! directory of this binary: the functions' release binaries), BENCH_EXPORT_RESULTS (the export
+//! steps' JSON lines; without it the table has no export rows).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -806,6 +809,67 @@ impl Bench {
     }
 }
 
+/// 5: the export's steps, run by scripts/bench_export.sh just before this binary against the
+/// same DynamoDB Local (each step is its own process, for its own peak memory) and handed over
+/// as the JSON lines in `BENCH_EXPORT_RESULTS`.
+fn export(rows: &mut Vec<Row>) -> Fallible<()> {
+    let Ok(path) = std::env::var("BENCH_EXPORT_RESULTS") else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let steps: BTreeMap<String, Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|step| Some((step["step"].as_str()?.to_string(), step)))
+        .collect();
+    let step = |name: &str| {
+        steps
+            .get(name)
+            .ok_or_else(|| format!("{path}: no {name} step"))
+    };
+    let (query, states, export) = (step("query")?, step("states")?, step("export")?);
+    let number = |step: &Value, field: &str| step[field].as_f64().unwrap_or(f64::NAN);
+    let exported = number(export, "rows_per_second");
+    let ratio = exported / number(query, "rows_per_second");
+    rows.push(row(
+        format!(
+            "5. Export of {} opt-outs (CSV and JSON Lines to S3): rows/s / raw paginated Query of its index",
+            number(export, "rows")
+        ),
+        format!("{exported:.0}"),
+        format!("{:.0}", number(query, "rows_per_second")),
+        format!("{ratio:.2}"),
+        "≥ 0.8",
+        Some(ratio >= 0.8),
+    ));
+    rows.push(row(
+        "5. Export: rows/s / the index and each number's state, read as the export reads them",
+        format!("{exported:.0}"),
+        format!("{:.0}", number(states, "rows_per_second")),
+        format!("{:.2}", exported / number(states, "rows_per_second")),
+        "",
+        None,
+    ));
+    rows.push(row(
+        "5. Export: CPU seconds of the export's process / of DynamoDB Local meanwhile",
+        format!("{:.1}", number(export, "cpu_seconds")),
+        format!("{:.1}", number(export, "db_cpu_seconds")),
+        "",
+        "",
+        None,
+    ));
+    let peak = number(export, "peak_rss_mib");
+    rows.push(row(
+        "5. Export: peak resident memory of the exporting process (MiB)",
+        format!("{peak:.1}"),
+        "",
+        "",
+        "≤ 64 MiB",
+        Some(peak <= 64.0),
+    ));
+    Ok(())
+}
+
 /// 4: the classifier on one core over the en/es/pt mix.
 fn classifier(rows: &mut Vec<Row>) {
     let words = texts::ExactWordMatch::providers();
@@ -959,6 +1023,7 @@ async fn run() -> Fallible<()> {
     let result = async {
         eprintln!("bench: classifier");
         classifier(&mut rows);
+        export(&mut rows)?;
         eprintln!("bench: import of {lines} lines (child process)");
         let numbers = bench.import(lines, &mut rows)?;
         let check = Check::new(&bench.config, &bench.sdk);
